@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
+)
+
+// countdown is how long --force waits at a terminal before dropping.
+const countdown = 5 * time.Second
+
+// approver decides whether --overwrite may drop the target: --force without
+// a terminal proceeds with one line; --force at a terminal counts down;
+// a terminal without --force asks for the database name; neither refuses.
+func (d *deployRun) approver() connect.Approver {
+	return func(ctx context.Context, db string) error {
+		switch {
+		case d.f.force && !d.s.interactive:
+			d.out.line(fmt.Sprintf("--force: dropping and recreating %q", db))
+			return nil
+		case d.f.force:
+			return d.countdown(ctx, db)
+		case !d.s.interactive:
+			return engine.Errorf(engine.KindApproval, "approval denied: --overwrite must be confirmed at a terminal, and this is not one; pass --force to drop and recreate %q without a prompt", db)
+		}
+		return d.confirm(db)
+	}
+}
+
+func (d *deployRun) countdown(ctx context.Context, db string) error {
+	for left := countdown; left > 0; left -= time.Second {
+		fmt.Fprintf(d.s.err, "\r--force: DROP DATABASE %q in %ds. Ctrl-C aborts.", db, int(left.Seconds()))
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			fmt.Fprintln(d.s.err)
+			return err
+		}
+	}
+	fmt.Fprintln(d.s.err)
+	return nil
+}
+
+func (d *deployRun) confirm(db string) error {
+	fmt.Fprintf(d.s.err, "WARNING: about to DROP and RECREATE database %q. This deletes all data.\nType the database name to confirm: ", db)
+	line, err := bufio.NewReader(d.s.in).ReadString('\n')
+	if err != nil && line == "" {
+		return engine.Errorf(engine.KindApproval, "approval denied: no input available; use --force to approve without a prompt")
+	}
+	if strings.TrimSpace(line) != db {
+		return engine.Errorf(engine.KindApproval, "approval denied: the name typed does not match %q", db)
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/spf13/cobra"
+
+	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
+)
+
+const defaultTimeout = 3 * time.Minute
+
+// deployFlags are pgmi deploy's flags, named as in pgmi's documentation.
+type deployFlags struct {
+	conn           connect.Flags
+	azure, aws     bool
+	google         bool
+	azureTenant    string
+	azureClient    string
+	awsRegion      string
+	googleInstance string
+	overwrite      bool
+	force          bool
+	params         []string
+	paramsFiles    []string
+	timeout        time.Duration
+	compat         string
+	json           bool
+	verbose        bool
+	trustedSigners string
+}
+
+func newDeployCommand(s streams) *cobra.Command {
+	var f deployFlags
+	cmd := &cobra.Command{
+		Use:   "deploy <project_path>",
+		Short: "Deploy a pgmi project (a directory with deploy.sql) to a database",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{errorf("deploy takes exactly one <project_path> (got %d arguments)", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d := &deployRun{s: s, f: f, timeoutSet: cmd.Flags().Changed("timeout"), start: time.Now()}
+			return d.run(cmd.Context(), args[0])
+		},
+	}
+	fl := cmd.Flags()
+	fl.Bool("help", false, "help for deploy") // frees -h for --host, as in psql
+	fl.StringVar(&f.conn.ConnString, "connection", "", "connection string (URI or key=value); also PGMI_CONNECTION_STRING, DATABASE_URL")
+	fl.StringVarP(&f.conn.Host, "host", "h", "", "database host (PGHOST)")
+	fl.IntVarP(&f.conn.Port, "port", "p", 0, "database port (PGPORT)")
+	fl.StringVarP(&f.conn.User, "username", "U", "", "database user (PGUSER)")
+	fl.StringVarP(&f.conn.Database, "database", "d", "", "target database (PGDATABASE)")
+	fl.StringVar(&f.conn.SSLMode, "sslmode", "", "disable, allow, prefer, require, verify-ca or verify-full (PGSSLMODE)")
+	fl.StringVar(&f.conn.SSLCert, "sslcert", "", "client certificate file (PGSSLCERT)")
+	fl.StringVar(&f.conn.SSLKey, "sslkey", "", "client key file (PGSSLKEY); its passphrase comes from PGSSLPASSWORD")
+	fl.StringVar(&f.conn.SSLRootCert, "sslrootcert", "", "CA certificate file (PGSSLROOTCERT)")
+	fl.BoolVar(&f.azure, "azure", false, "authenticate with Microsoft Entra ID")
+	fl.StringVar(&f.azureTenant, "azure-tenant-id", "", "Entra tenant id (AZURE_TENANT_ID)")
+	fl.StringVar(&f.azureClient, "azure-client-id", "", "Entra client id, e.g. a user-assigned managed identity (AZURE_CLIENT_ID)")
+	fl.BoolVar(&f.aws, "aws", false, "authenticate with AWS RDS IAM")
+	fl.StringVar(&f.awsRegion, "aws-region", "", "AWS region (AWS_REGION)")
+	fl.BoolVar(&f.google, "google", false, "connect through the Cloud SQL connector with IAM authentication")
+	fl.StringVar(&f.googleInstance, "google-instance", "", "Cloud SQL instance, project:region:instance")
+	fl.BoolVar(&f.overwrite, "overwrite", false, "drop and recreate the target database first")
+	fl.BoolVar(&f.force, "force", false, "approve --overwrite without the prompt")
+	fl.StringArrayVar(&f.params, "param", nil, "parameter key=value (repeatable), readable as current_setting('pgmi.key')")
+	fl.StringArrayVar(&f.paramsFiles, "params-file", nil, "file of KEY=VALUE lines (repeatable)")
+	fl.DurationVar(&f.timeout, "timeout", defaultTimeout, "deadline for the whole deployment, 0 = none")
+	fl.StringVar(&f.compat, "compat", "", "session API version (only 1)")
+	fl.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "show server debug messages and more progress")
+	fl.StringVar(&f.trustedSigners, "trusted-signers", "", "allowed_signers file for signed bundles")
+	return cmd
+}
+
+// deployRun is one invocation of pgmi deploy.
+type deployRun struct {
+	s          streams
+	f          deployFlags
+	timeoutSet bool
+	start      time.Time
+	out        *output
+}
+
+func (d *deployRun) run(ctx context.Context, projectPath string) error {
+	d.out = newOutput(d.s, d.f.json, d.f.verbose, d.start)
+	res, err := d.deploy(ctx, projectPath)
+	if ctx.Err() == context.Canceled {
+		err = &engine.Error{Kind: engine.KindCanceled, Msg: "interrupted", Err: context.Canceled}
+	}
+	if res != nil {
+		res.Duration = time.Since(d.start)
+	}
+	d.out.report(res, err)
+	return exitError{code: engine.ExitCode(err)}
+}
+
+// deploy runs every offline check, then the database lifecycle, then the
+// engine. res stays nil until the project was scanned.
+func (d *deployRun) deploy(ctx context.Context, projectPath string) (*engine.Result, error) {
+	fsys, err := projectFS(projectPath)
+	if err != nil {
+		return nil, err
+	}
+	loadDotEnv(fsys, d.s, d.out)
+	yml, err := pgmiyaml.Load(fsys)
+	if err != nil {
+		return nil, err
+	}
+	opts, timeout, err := d.engineOptions(fsys, yml)
+	if err != nil {
+		return nil, err
+	}
+	project, err := engine.Scan(fsys, opts.Scan)
+	res := &engine.Result{}
+	if err != nil {
+		return res, err
+	}
+	res.FilesLoaded = project.Scanned
+	target, err := d.resolve(yml.Connection)
+	if err != nil {
+		return res, err
+	}
+	res.Database = target.Database()
+	if d.f.overwrite {
+		if err := connect.CheckOverwrite(target.Database(), target.Maintenance); err != nil {
+			return res, err
+		}
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	conn, err := d.open(ctx, target)
+	if err != nil {
+		return res, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return engine.DeployProject(ctx, conn, project, opts)
+}
+
+func projectFS(projectPath string) (fsys fsRoot, err error) {
+	info, err := os.Stat(projectPath)
+	if err != nil {
+		return fsRoot{}, engine.Wrap(engine.KindConfig, err, "project path %q", projectPath)
+	}
+	if !info.IsDir() {
+		return fsRoot{}, engine.Errorf(engine.KindConfig, "project path %q is not a directory (bundle files arrive with pgmi bundle support)", projectPath)
+	}
+	abs, _ := filepath.Abs(projectPath)
+	return fsRoot{FS: os.DirFS(abs), dir: abs}, nil
+}
+
+func (d *deployRun) engineOptions(fsys fsRoot, yml pgmiyaml.File) (engine.Options, time.Duration, error) {
+	opts := engine.Options{Compat: d.f.compat, Verbose: d.f.verbose, Progress: d.out.progress}
+	if err := engine.CheckCompat(d.f.compat); err != nil {
+		return opts, 0, err
+	}
+	if v := d.s.getenv("PGMI_MAX_FILE_SIZE"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return opts, 0, engine.Errorf(engine.KindConfig, "invalid PGMI_MAX_FILE_SIZE %q: a positive number of bytes", v)
+		}
+		opts.Scan.MaxFileSize = n
+	}
+	params, err := d.params(yml)
+	if err != nil {
+		return opts, 0, err
+	}
+	opts.Params = params
+	timeout, err := d.timeout(yml)
+	return opts, timeout, err
+}
+
+func (d *deployRun) params(yml pgmiyaml.File) (engine.Params, error) {
+	params := yml.EngineParams()
+	for _, name := range d.f.paramsFiles {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return params, engine.Wrap(engine.KindConfig, err, "cannot read params file")
+		}
+		p, err := engine.ParseParamsFile(name, data)
+		if err != nil {
+			return params, err
+		}
+		params.Merge(p)
+	}
+	for _, kv := range d.f.params {
+		k, v, err := engine.ParseParamFlag(kv)
+		if err != nil {
+			return params, err
+		}
+		params.Set(k, v)
+	}
+	return params, params.Validate()
+}
+
+func (d *deployRun) timeout(yml pgmiyaml.File) (time.Duration, error) {
+	if d.timeoutSet {
+		if d.f.timeout < 0 {
+			return 0, engine.Errorf(engine.KindConfig, "invalid --timeout %s: use 0 for no deadline or a positive duration", d.f.timeout)
+		}
+		return d.f.timeout, nil
+	}
+	if yml.Timeout != "" {
+		return yml.TimeoutDuration()
+	}
+	return defaultTimeout, nil
+}
+
+func (d *deployRun) resolve(yml pgmiyaml.Connection) (*connect.Target, error) {
+	if d.f.azure || d.f.aws || d.f.google || d.f.azureTenant != "" || d.f.azureClient != "" ||
+		d.f.awsRegion != "" || d.f.googleInstance != "" || (yml.AuthMethod != "" && yml.AuthMethod != "password") {
+		return nil, engine.Errorf(engine.KindConfig, "cloud authentication (--azure, --aws, --google) is not in this build yet; use password authentication")
+	}
+	target, err := connect.Resolve(d.f.conn, d.s.env, yml)
+	if err != nil {
+		return nil, err
+	}
+	target.Config.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { d.out.notice(n) }
+	return target, nil
+}
+
+func (d *deployRun) open(ctx context.Context, target *connect.Target) (*pgx.Conn, error) {
+	lc := &connect.Lifecycle{Target: target, Log: d.out.line}
+	if d.f.overwrite {
+		return lc.Recreate(ctx, d.approver())
+	}
+	return lc.Open(ctx)
+}

@@ -1,0 +1,50 @@
+// Command pgmi deploys pgmi projects to PostgreSQL.
+//
+// It is the composition root of the CLI: it reads the environment, wires the
+// engine and the connection layer, and maps every outcome to pgmi's exit codes.
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/term"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], streams{
+		in: os.Stdin, out: os.Stdout, err: os.Stderr,
+		interactive: isInteractive(),
+		env:         os.LookupEnv,
+		setenv:      os.Setenv,
+	}))
+}
+
+// streams is what the commands may touch of the process.
+type streams struct {
+	in          io.Reader
+	out, err    io.Writer
+	interactive bool // a person is at a terminal and may be asked questions
+	env         func(string) (string, bool)
+	setenv      func(string, string) error
+}
+
+func (s streams) getenv(name string) string {
+	v, _ := s.env(name)
+	return v
+}
+
+func isInteractive() bool {
+	if os.Getenv("CI") != "" || os.Getenv("PGMI_NON_INTERACTIVE") == "1" {
+		return false
+	}
+	return term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stderr.Fd()))
+}

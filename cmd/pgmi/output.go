@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
+)
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// fsRoot is a project directory as an fs.FS.
+type fsRoot struct {
+	fs.FS
+	dir string
+}
+
+// output writes human text to stderr (progress, notices, summary, error)
+// and, with --json, the envelope to stdout.
+type output struct {
+	s       streams
+	json    bool
+	verbose bool
+	start   time.Time
+	mu      sync.Mutex // notices arrive on the connection's goroutine
+}
+
+func newOutput(s streams, json, verbose bool, start time.Time) *output {
+	return &output{s: s, json: json, verbose: verbose, start: start}
+}
+
+func (o *output) write(text string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, l := range strings.Split(text, "\n") {
+		if o.verbose {
+			fmt.Fprintf(o.s.err, "[%.2fs] %s\n", time.Since(o.start).Seconds(), l)
+		} else {
+			fmt.Fprintln(o.s.err, l)
+		}
+	}
+}
+
+func (o *output) line(msg string) { o.write(msg) }
+
+func (o *output) progress(verbose bool, msg string) {
+	if verbose {
+		msg = "[VERBOSE] " + msg
+	}
+	o.write(msg)
+}
+
+func (o *output) notice(n *pgconn.Notice) { o.write(engine.FormatNotice(n)) }
+
+func (o *output) report(res *engine.Result, err error) {
+	if o.json {
+		env := engine.NewEnvelope(res, err)
+		data, _ := json.MarshalIndent(env, "", "  ")
+		fmt.Fprintln(o.s.out, string(data))
+	} else if res != nil {
+		o.summary(res, err)
+	}
+	if err != nil {
+		o.errorLines(res, err)
+	}
+}
+
+func (o *output) summary(res *engine.Result, err error) {
+	ok, failed := "✓", "✗"
+	if _, set := o.s.env("NO_COLOR"); set {
+		ok, failed = "ok", "FAILED"
+	}
+	secs := res.Duration.Seconds()
+	if err == nil {
+		line := fmt.Sprintf("%s %s: %d files loaded", ok, res.Database, res.FilesLoaded)
+		if res.TestMacros > 0 {
+			line += fmt.Sprintf(", %d test macro(s) expanded", res.TestMacros)
+		}
+		fmt.Fprintf(o.s.err, "%s in %.2fs\n", line, secs)
+		return
+	}
+	line := fmt.Sprintf("%s %s: failed after %.2fs", failed, res.Database, secs)
+	if res.ExecutionMode == "psql" {
+		line += fmt.Sprintf(" (unit %d of %d failed; %d earlier unit(s) already committed)",
+			res.UnitsCommitted+1, res.ExecutionUnits, res.UnitsCommitted)
+	}
+	fmt.Fprintln(o.s.err, line)
+}
+
+func (o *output) errorLines(res *engine.Result, err error) {
+	w := o.s.err
+	fmt.Fprintf(w, "pgmi: error: %s\n", engine.Redact(err.Error()))
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return
+	}
+	for _, f := range [][2]string{{"DETAIL", pgErr.Detail}, {"HINT", pgErr.Hint}, {"WHERE", pgErr.Where}} {
+		if f[1] != "" {
+			fmt.Fprintf(w, "%s: %s\n", f[0], engine.Redact(f[1]))
+		}
+	}
+	if res == nil || res.Position == nil {
+		return
+	}
+	p := res.Position
+	loc := fmt.Sprintf("LOCATION: deploy.sql line %d, column %d", p.Line, p.Column)
+	if p.Expanded {
+		loc += " (of the expanded script: pgmi_test() macros shift line numbers relative to the file on disk)"
+	}
+	fmt.Fprintln(w, loc)
+	prefix := fmt.Sprintf("LINE %d: ", p.Line)
+	fmt.Fprintf(w, "%s%s\n", prefix, engine.Redact(p.SourceLine))
+	caret := utf8.RuneCountInString(prefix) + p.Column - 1
+	fmt.Fprintf(w, "%s^\n", strings.Repeat(" ", max(caret, 0)))
+}

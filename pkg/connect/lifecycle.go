@@ -1,0 +1,207 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
+)
+
+// Dialer opens connections; Connect is the production one.
+type Dialer func(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error)
+
+// Approver asks for approval to drop and recreate database db; a refusal
+// is an engine.KindApproval error.
+type Approver func(ctx context.Context, db string) error
+
+// Lifecycle creates or recreates the target database before the session.
+type Lifecycle struct {
+	Target *Target
+	Dial   Dialer              // nil means Connect
+	Log    func(string)        // progress lines, may be nil
+	Notice func(*pgconn.Notice) // unused today; reserved for maintenance notices
+}
+
+func (l *Lifecycle) dial(ctx context.Context, db string) (*pgx.Conn, error) {
+	d := l.Dial
+	if d == nil {
+		d = Connect
+	}
+	return d(ctx, l.Target.For(db))
+}
+
+func (l *Lifecycle) log(format string, args ...any) {
+	if l.Log != nil {
+		l.Log(fmt.Sprintf(format, args...))
+	}
+}
+
+// Open connects to the target, creating it through the maintenance database
+// when it does not exist. The returned connection is the deploy session.
+func (l *Lifecycle) Open(ctx context.Context) (*pgx.Conn, error) {
+	db := l.Target.Database()
+	conn, err := l.dial(ctx, db)
+	if err == nil || !IsMissingDatabase(err) {
+		return conn, err
+	}
+	l.log("Database %q does not exist; creating", db)
+	if err := l.withMaintenance(ctx, func(m *pgx.Conn) error { return createIfMissing(ctx, m, db, "") }); err != nil {
+		return nil, err
+	}
+	return l.dial(ctx, db)
+}
+
+// Recreate drops and recreates the target (--overwrite) after approve says
+// yes, keeping its owner, encoding, locale, connection limit, settings and
+// comment, then connects to it.
+func (l *Lifecycle) Recreate(ctx context.Context, approve Approver) (*pgx.Conn, error) {
+	db := l.Target.Database()
+	if err := CheckOverwrite(db, l.Target.Maintenance); err != nil {
+		return nil, err
+	}
+	err := l.withMaintenance(ctx, func(m *pgx.Conn) error {
+		exists, err := databaseExists(ctx, m, db)
+		if err != nil || !exists {
+			if err == nil {
+				l.log("Database %q does not exist; creating", db)
+				err = createIfMissing(ctx, m, db, "")
+			}
+			return err
+		}
+		if err := approve(ctx, db); err != nil {
+			return err
+		}
+		if err := recreate(ctx, m, db); err != nil {
+			return err
+		}
+		l.log("Recreated database %q", db)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l.dial(ctx, db)
+}
+
+// CheckOverwrite refuses, offline, to overwrite the maintenance or a template database.
+func CheckOverwrite(db, maintenance string) error {
+	if strings.EqualFold(db, maintenance) {
+		return engine.Errorf(engine.KindConfig, "cannot overwrite maintenance database %q: pgmi connects to it to drop and recreate the target; pick another target with -d", db)
+	}
+	if strings.EqualFold(db, "template0") || strings.EqualFold(db, "template1") {
+		return engine.Errorf(engine.KindConfig, "cannot drop template database %q", db)
+	}
+	return nil
+}
+
+func (l *Lifecycle) withMaintenance(ctx context.Context, fn func(*pgx.Conn) error) error {
+	m, err := l.dial(ctx, l.Target.Maintenance)
+	if err != nil {
+		return err
+	}
+	defer m.Close(context.WithoutCancel(ctx))
+	return fn(m)
+}
+
+func databaseExists(ctx context.Context, m *pgx.Conn, db string) (bool, error) {
+	var ok bool
+	err := m.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&ok)
+	if err != nil {
+		return false, engine.Wrap(engine.KindInternal, err, "checking whether database %q exists", db)
+	}
+	return ok, nil
+}
+
+func createIfMissing(ctx context.Context, m *pgx.Conn, db, options string) error {
+	exists, err := databaseExists(ctx, m, db)
+	if err != nil || exists {
+		return err
+	}
+	return createDatabase(ctx, m, db, options)
+}
+
+func createDatabase(ctx context.Context, m *pgx.Conn, db, options string) error {
+	_, err := m.Exec(ctx, "CREATE DATABASE "+quoteIdent(db)+options)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P04" || pgErr.Code == "23505") {
+		return engine.Wrap(engine.KindConcurrent, err, "concurrent deployment in progress: database %q was created by another deploy while this one was starting", db)
+	}
+	if err != nil {
+		return engine.Wrap(engine.KindInternal, err, "creating database %q", db)
+	}
+	return nil
+}
+
+type dbProps struct {
+	encoding, collate, ctype string
+	sameLocale               bool
+	owner                    string
+	connLimit                int
+	settings                 []string
+	comment                  *string
+}
+
+const propsSQL = `
+SELECT pg_encoding_to_char(d.encoding), d.datcollate, d.datctype,
+       d.encoding = t.encoding AND d.datcollate = t.datcollate AND d.datctype = t.datctype,
+       pg_get_userbyid(d.datdba), d.datconnlimit,
+       COALESCE((SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0), '{}'),
+       shobj_description(d.oid, 'pg_database')
+FROM pg_database d, pg_database t
+WHERE d.datname = $1 AND t.datname = 'template1'`
+
+func recreate(ctx context.Context, m *pgx.Conn, db string) error {
+	var p dbProps
+	err := m.QueryRow(ctx, propsSQL, db).Scan(&p.encoding, &p.collate, &p.ctype, &p.sameLocale,
+		&p.owner, &p.connLimit, &p.settings, &p.comment)
+	if err != nil {
+		return engine.Wrap(engine.KindInternal, err, "reading the properties of database %q", db)
+	}
+	if _, err := m.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db); err != nil {
+		return engine.Wrap(engine.KindInternal, err, "disconnecting other sessions from %q", db)
+	}
+	if _, err := m.Exec(ctx, "DROP DATABASE "+quoteIdent(db)); err != nil {
+		return engine.Wrap(engine.KindInternal, err, "dropping database %q", db)
+	}
+	if err := createDatabase(ctx, m, db, p.createOptions()); err != nil {
+		return err
+	}
+	return p.restore(ctx, m, db)
+}
+
+func (p dbProps) createOptions() string {
+	var b strings.Builder
+	if !p.sameLocale {
+		fmt.Fprintf(&b, " TEMPLATE template0 ENCODING %s LC_COLLATE %s LC_CTYPE %s",
+			quoteLiteral(p.encoding), quoteLiteral(p.collate), quoteLiteral(p.ctype))
+	}
+	fmt.Fprintf(&b, " OWNER %s", quoteIdent(p.owner))
+	if p.connLimit >= 0 {
+		fmt.Fprintf(&b, " CONNECTION LIMIT %d", p.connLimit)
+	}
+	return b.String()
+}
+
+func (p dbProps) restore(ctx context.Context, m *pgx.Conn, db string) error {
+	for _, s := range p.settings {
+		name, value, _ := strings.Cut(s, "=")
+		if _, err := m.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s SET %s = %s", quoteIdent(db), quoteIdent(name), quoteLiteral(value))); err != nil {
+			return engine.Wrap(engine.KindInternal, err, "restoring setting %s on %q", name, db)
+		}
+	}
+	if p.comment != nil {
+		if _, err := m.Exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS %s", quoteIdent(db), quoteLiteral(*p.comment))); err != nil {
+			return engine.Wrap(engine.KindInternal, err, "restoring the comment on %q", db)
+		}
+	}
+	return nil
+}
+
+func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

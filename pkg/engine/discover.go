@@ -1,0 +1,299 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// DefaultMaxFileSize is the per-file size cap (pgmi's PGMI_MAX_FILE_SIZE default).
+const DefaultMaxFileSize = 10 << 20
+
+// Project is the result of the offline scan: what will be loaded into the
+// session, without the file contents (the loader streams them again from the
+// same fs.FS, checking they did not change).
+type Project struct {
+	fsys      fs.FS
+	Sources   []SourceFile // non-test files, in walk order
+	Tests     []TestFile   // SQL files under __test__/__tests__ directories
+	TestDirs  []TestDir    // every directory holding a test file, ascending depth
+	DeploySQL string       // deploy.sql, BOM stripped, valid UTF-8
+	Scanned   int          // files scanned (pgmi's filesLoaded)
+}
+
+// SourceFile is one non-test file of the project.
+type SourceFile struct {
+	Path         string // "./" + slash path, as stored in _pgmi_source.path
+	name         string // path inside the fs.FS
+	Size         int64  // bytes after BOM removal
+	Checksum     string // raw SHA-256
+	PGMIChecksum string // normalized SHA-256
+	Meta         *Metadata
+	bom          bool
+}
+
+// TestFile is one SQL file under a test directory.
+type TestFile struct {
+	Path      string
+	Directory string
+	Filename  string
+	Fixture   bool
+	name      string
+	Size      int64
+	Checksum  string
+	bom       bool
+}
+
+// TestDir is one test directory.
+type TestDir struct {
+	Path   string
+	Parent string // "" for a root
+	Depth  int
+}
+
+// ScanOptions tune the offline scan.
+type ScanOptions struct {
+	MaxFileSize int64 // 0 means DefaultMaxFileSize
+}
+
+var bomBytes = []byte{0xEF, 0xBB, 0xBF}
+
+// Scan walks a project offline and applies every check that needs no
+// server: deploy.sql presence, excluded paths, symlinks, size cap, binary and
+// non-UTF-8 content, dunder directories, <pgmi-meta> and duplicate ids. The
+// errors are *Error of KindDeploySQLMissing or KindConfig.
+func Scan(fsys fs.FS, opts ScanOptions) (*Project, error) {
+	if opts.MaxFileSize <= 0 {
+		opts.MaxFileSize = DefaultMaxFileSize
+	}
+	p := &Project{fsys: fsys}
+	if err := p.readDeploySQL(opts.MaxFileSize); err != nil {
+		return nil, err
+	}
+	dirs := map[string]bool{}
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return Wrap(KindConfig, err, "cannot read project entry %q", name)
+		}
+		if name == "." {
+			return nil
+		}
+		if excluded(name, d.IsDir()) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		return p.scanFile(name, d, opts.MaxFileSize, dirs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.TestDirs = buildTestDirs(dirs)
+	if err := checkDuplicateIDs(p.Sources); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// FS is the file system the project was scanned from.
+func (p *Project) FS() fs.FS { return p.fsys }
+
+func (p *Project) readDeploySQL(limit int64) error {
+	info, err := fs.Stat(p.fsys, "deploy.sql")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return Errorf(KindDeploySQLMissing, "deploy.sql not found in the project root: every pgmi project needs one")
+	case err != nil:
+		return Wrap(KindConfig, err, "cannot read deploy.sql")
+	case info.IsDir():
+		return Errorf(KindConfig, "deploy.sql in the project root is a directory, not a file")
+	case !info.Mode().IsRegular():
+		return Errorf(KindConfig, "refusing to read deploy.sql: it is not a regular file (symlink or device)")
+	}
+	data, err := readCapped(p.fsys, "deploy.sql", info.Size(), limit)
+	if err != nil {
+		return err
+	}
+	data = StripBOM(data)
+	if err := checkText("./deploy.sql", data); err != nil {
+		return err
+	}
+	p.DeploySQL = string(data)
+	return nil
+}
+
+// excluded reports whether pgmi leaves the entry out of the session: hidden
+// segments, node_modules, __pycache__, and the root deploy.sql in any case.
+func excluded(name string, isDir bool) bool {
+	base := path.Base(name)
+	if strings.HasPrefix(base, ".") || base == "node_modules" || base == "__pycache__" {
+		return true
+	}
+	return !isDir && name == base && strings.EqualFold(base, "deploy.sql")
+}
+
+var dunderDir = regexp.MustCompile(`/__([^/]*)__/`)
+var testDirSegment = regexp.MustCompile(`/__tests?__/`)
+
+func (p *Project) scanFile(name string, d fs.DirEntry, limit int64, dirs map[string]bool) error {
+	rel := "./" + name
+	if d.Type()&fs.ModeSymlink != 0 {
+		return Errorf(KindConfig, "refusing to read symlink %s: pgmi loads regular files only", rel)
+	}
+	info, err := d.Info()
+	if err != nil {
+		return Wrap(KindConfig, err, "cannot stat %s", rel)
+	}
+	if !info.Mode().IsRegular() {
+		return Errorf(KindConfig, "refusing to read %s: not a regular file", rel)
+	}
+	data, err := readCapped(p.fsys, name, info.Size(), limit)
+	if err != nil {
+		return err
+	}
+	bom := bytes.HasPrefix(data, bomBytes)
+	data = StripBOM(data)
+	raw, norm := Checksums(data)
+	for _, m := range dunderDir.FindAllStringSubmatch(rel, -1) {
+		if m[1] != "test" && m[1] != "tests" {
+			return Errorf(KindConfig, "unsupported directory %q in path %s: only __test__ and __tests__ are special", "__"+m[1]+"__", rel)
+		}
+	}
+	if err := checkText(rel, data); err != nil {
+		return err
+	}
+	p.Scanned++
+	if testDirSegment.MatchString(rel) {
+		p.addTest(rel, name, data, raw, bom, dirs)
+		return nil
+	}
+	f := SourceFile{Path: rel, name: name, Size: int64(len(data)), Checksum: raw, PGMIChecksum: norm, bom: bom}
+	if IsSQLExtension(rel) {
+		if f.Meta, err = ExtractMetadata(rel, data); err != nil {
+			return err
+		}
+	}
+	p.Sources = append(p.Sources, f)
+	return nil
+}
+
+func (p *Project) addTest(rel, name string, data []byte, raw string, bom bool, dirs map[string]bool) {
+	dir, file := path.Split(rel)
+	dirs[dir] = true
+	if !IsSQLExtension(file) {
+		return
+	}
+	p.Tests = append(p.Tests, TestFile{
+		Path: rel, Directory: dir, Filename: file, name: name, Size: int64(len(data)), Checksum: raw, bom: bom,
+		Fixture: strings.EqualFold(file, "_setup.sql") || strings.EqualFold(file, "_setup.psql"),
+	})
+}
+
+// readCapped reads a whole file, refusing it when it is (or grows) larger than limit.
+func readCapped(fsys fs.FS, name string, size, limit int64) ([]byte, error) {
+	rel := "./" + name
+	if size > limit {
+		return nil, Errorf(KindConfig, "file %s is %d bytes, over the %d-byte limit (raise PGMI_MAX_FILE_SIZE if it belongs in the session)", rel, size, limit)
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, Wrap(KindConfig, err, "cannot read %s", rel)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, Wrap(KindConfig, err, "cannot read %s", rel)
+	}
+	if int64(len(data)) > limit {
+		return nil, Errorf(KindConfig, "file %s grew past the %d-byte limit while it was read", rel, limit)
+	}
+	return data, nil
+}
+
+// checkText applies pgmi's binary-file rules: no NUL byte, valid UTF-8.
+func checkText(rel string, data []byte) error {
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		return Errorf(KindConfig, "file %s contains a NUL byte at offset %d; binary files cannot be loaded into the session (move it out of the project or into a hidden directory)", rel, i)
+	}
+	if !utf8.Valid(data) {
+		return Errorf(KindConfig, "file %s is not valid UTF-8 (offset %d); convert it to UTF-8 or move it out of the project", rel, invalidUTF8Offset(data))
+	}
+	return nil
+}
+
+func invalidUTF8Offset(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+// buildTestDirs orders the test directories by depth and links each to its
+// nearest ancestor in the set.
+func buildTestDirs(set map[string]bool) []TestDir {
+	out := make([]TestDir, 0, len(set))
+	for dir := range set {
+		out = append(out, TestDir{Path: dir, Parent: nearestAncestor(dir, set), Depth: testDirDepth(dir)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Depth != out[j].Depth {
+			return out[i].Depth < out[j].Depth
+		}
+		return out[i].Path < out[j].Path
+	})
+	return out
+}
+
+func nearestAncestor(dir string, set map[string]bool) string {
+	for d := path.Dir(strings.TrimSuffix(dir, "/")); d != "." && d != "/"; d = path.Dir(d) {
+		if set[d+"/"] {
+			return d + "/"
+		}
+	}
+	return ""
+}
+
+// testDirDepth counts the segments after the first __test__/__tests__ segment.
+func testDirDepth(dir string) int {
+	loc := testDirSegment.FindStringIndex(dir)
+	if loc == nil {
+		return 0
+	}
+	return strings.Count(dir[loc[1]:], "/")
+}
+
+func checkDuplicateIDs(files []SourceFile) error {
+	byID := map[string][]string{}
+	for _, f := range files {
+		if f.Meta != nil {
+			byID[f.Meta.ID] = append(byID[f.Meta.ID], f.Path)
+		}
+	}
+	var lines []string
+	for id, paths := range byID {
+		if len(paths) > 1 {
+			sort.Strings(paths)
+			lines = append(lines, fmt.Sprintf("%s: %s", id, strings.Join(paths, ", ")))
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	sort.Strings(lines)
+	return Errorf(KindConfig, "duplicate <pgmi-meta> id in several files (each id must be unique):\n  %s", strings.Join(lines, "\n  "))
+}

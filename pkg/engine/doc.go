@@ -1,0 +1,27 @@
+// Package engine is a pgmi session API v1 deployment engine.
+//
+// A pgmi project is a directory (any fs.FS) with a deploy.sql at its root.
+// The engine scans it offline (Scan), then, over one direct session given
+// as a *pgx.Conn, takes the per-database advisory lock, creates the session
+// objects in pg_temp (tables, views, types and functions with pgmi's names
+// and shapes), streams every file into them with one COPY per table, loads
+// the parameters as rows and pgmi.<key> settings, expands CALL pgmi_test()
+// macros and runs deploy.sql as an atomic head followed by psql-style tail
+// units (DeployProject).
+//
+// Contract:
+//   - Every check that needs no server runs in Scan, Params.Validate and
+//     CheckCompat, so a bad project never reaches the database.
+//   - Errors are *Error values carrying a Kind; KindOf and ExitCode map any
+//     error to pgmi's exit codes with pgmi's precedence.
+//   - When the context ends the running statement is cancelled on the server
+//     and the error is KindTimeout (deadline) or KindCanceled.
+//   - The engine never resolves connections; it imports only the standard
+//     library and pgx.
+//
+// Where the engine deliberately differs from pgmi: offline checks (binary,
+// non-UTF-8, symlinked or oversize files, parameter keys) are configuration
+// errors raised before any server change; a deploy.sql that leaves a
+// transaction open fails instead of reporting success; an invalid
+// pgmi_test() pattern or callback is an execution error.
+package engine
