@@ -1,0 +1,41 @@
+# pgmi — serverless PostgreSQL deployer. `make help` lists the targets.
+
+GO            ?= go
+BIN           := bin
+
+TEST_FLAGS    ?= -count=1 -timeout 20m
+BENCH_FLAGS   ?= -run '^$$' -bench . -benchmem -benchtime 3x -timeout 20m
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS       := -s -w -X main.version=$(VERSION)
+
+.PHONY: help build demo test deps bench lint fmt clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+
+build: ## build the pgmi CLI into bin/
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pgmi ./cmd/pgmi
+
+deps: ## install what the tests need (PostgreSQL from Debian packages when absent)
+	@bash scripts/deps.sh
+	$(GO) mod download
+
+demo: deps build ## start a throwaway PostgreSQL and deploy the example projects with the CLI
+	$(GO) run ./internal/tools/demo -pgmi $(BIN)/pgmi
+
+test: deps ## run every test, including integration tests against real PostgreSQL
+	$(GO) vet ./...
+	$(GO) test $(TEST_FLAGS) ./...
+
+bench: deps ## benchmarks with ratios against baselines measured in the same run
+	$(GO) test $(BENCH_FLAGS) ./pkg/engine/
+
+lint: ## go vet and staticcheck (pinned)
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+fmt: ## gofmt the tree
+	gofmt -w $$(git ls-files '*.go')
+
+clean: ## remove build output
+	rm -rf $(BIN)
