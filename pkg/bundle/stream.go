@@ -244,7 +244,11 @@ func (v *verifier) finish() error {
 
 // entryMatches checks that an archive header is the manifest file expected
 // at this position.
-func entryMatches(hdr *tar.Header, f File) error {
+func entryMatches(hdr *tar.Header, files []File, pos int) error {
+	f := files[pos]
+	if hdr.Name == ManifestPath || hdr.Name == SignaturePath || (pos > 0 && hdr.Name == files[pos-1].Path) {
+		return reject(ErrDuplicate, hdr.Name, "")
+	}
 	if hdr.Name != f.Path {
 		return reject(ErrOrder, hdr.Name, "expected %q", f.Path)
 	}
@@ -262,4 +266,9 @@ func ctxErr(ctx context.Context) error {
 		return fmt.Errorf("bundle: %w", err)
 	}
 	return nil
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

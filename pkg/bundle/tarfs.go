@@ -59,19 +59,21 @@ func openTar(ctx context.Context, src io.ReadCloser, open Opener, opts *ReadOpti
 // expect checks the header just read is manifest entry t.pos.
 func (t *tarContent) expect(hdr *tar.Header) error {
 	if t.pos >= len(t.manifest.Files) {
-		if hdr != nil {
-			return reject(ErrExtraEntry, hdr.Name, "")
+		if hdr == nil {
+			return nil
 		}
-		return nil
+		if n := len(t.manifest.Files); hdr.Name == ManifestPath || hdr.Name == SignaturePath || hdr.Name == t.manifest.Files[n-1].Path {
+			return reject(ErrDuplicate, hdr.Name, "")
+		}
+		return reject(ErrExtraEntry, hdr.Name, "")
 	}
-	f := t.manifest.Files[t.pos]
 	if hdr == nil {
-		return reject(ErrMissingEntry, f.Path, "")
+		return reject(ErrMissingEntry, t.manifest.Files[t.pos].Path, "")
 	}
 	if hdr.Typeflag == tar.TypeDir {
 		return reject(ErrExtraEntry, hdr.Name, "directory entries are not part of the format")
 	}
-	if err := entryMatches(hdr, f); err != nil {
+	if err := entryMatches(hdr, t.manifest.Files, t.pos); err != nil {
 		return err
 	}
 	t.pending = true

@@ -46,14 +46,14 @@ func Verify(ctx context.Context, r io.Reader, opts *ReadOptions) (*Verified, err
 		return nil, err
 	}
 	buf := make([]byte, 256<<10)
-	for _, f := range m.Files {
+	for i, f := range m.Files {
 		if err := ctxErr(ctx); err != nil {
 			return nil, err
 		}
 		if hdr == nil {
 			return nil, reject(ErrMissingEntry, f.Path, "")
 		}
-		if err := entryMatches(hdr, f); err != nil {
+		if err := entryMatches(hdr, m.Files, i); err != nil {
 			return nil, err
 		}
 		if _, err := io.CopyBuffer(discard{}, newVerifier(s.tr, f), buf); err != nil {
@@ -66,6 +66,9 @@ func Verify(ctx context.Context, r io.Reader, opts *ReadOptions) (*Verified, err
 		}
 	}
 	if hdr != nil {
+		if n := len(m.Files); hdr.Name == ManifestPath || hdr.Name == SignaturePath || hdr.Name == m.Files[n-1].Path {
+			return nil, reject(ErrDuplicate, hdr.Name, "")
+		}
 		return nil, reject(ErrExtraEntry, hdr.Name, "")
 	}
 	if err := s.checkEnd(); err != nil {
