@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 )
 
@@ -82,7 +84,12 @@ func freshName(t *testing.T) string {
 
 func dropAfter(t *testing.T, name string) {
 	t.Cleanup(func() {
-		conn := cluster.Connect(t, "postgres")
+		conn, err := pgx.Connect(context.Background(), cluster.ConnString("postgres"))
+		if err != nil {
+			t.Errorf("dropping %s: %v", name, err)
+			return
+		}
+		defer conn.Close(context.Background())
 		_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 	})
 }
@@ -109,7 +116,7 @@ func TestDeployCreatesMissingDatabaseAndReportsJSON(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
-	if strings.Contains(stdout, "Loaded") {
+	if strings.Contains(stdout, "Loaded 1 files") {
 		t.Error("human text leaked onto stdout")
 	}
 }

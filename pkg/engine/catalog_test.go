@@ -59,7 +59,7 @@ func TestSessionObjectsMatchAPIv1(t *testing.T) {
 		}
 	}
 	rows, _ := s.conn.Query(ctx, `SELECT p.proname || '(' || pg_get_function_arguments(p.oid) || ') ' ||
-	    pg_get_function_result(p.oid) || ' ' || l.lanname || ' ' || p.provolatile
+	    pg_get_function_result(p.oid) || ' ' || l.lanname || ' ' || p.provolatile::text
 	  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
 	  WHERE p.pronamespace = pg_my_temp_schema() ORDER BY p.proname`)
 	got, err := pgx.CollectRows(rows, pgx.RowTo[string])

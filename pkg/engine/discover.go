@@ -260,12 +260,17 @@ func buildTestDirs(set map[string]bool) []TestDir {
 }
 
 func nearestAncestor(dir string, set map[string]bool) string {
-	for d := path.Dir(strings.TrimSuffix(dir, "/")); d != "." && d != "/"; d = path.Dir(d) {
+	d := strings.TrimSuffix(dir, "/")
+	for {
+		i := strings.LastIndexByte(d, '/')
+		if i <= 0 {
+			return ""
+		}
+		d = d[:i]
 		if set[d+"/"] {
 			return d + "/"
 		}
 	}
-	return ""
 }
 
 // testDirDepth counts the segments after the first __test__/__tests__ segment.

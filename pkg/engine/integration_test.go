@@ -181,8 +181,8 @@ func TestTailFailureReportsPsqlMode(t *testing.T) {
 	if res.ExecutionMode != "psql" || res.UnitsCommitted != 2 || res.ExecutionUnits != 4 {
 		t.Errorf("result = %+v, want psql mode with 2 of 4 units done", res)
 	}
-	if p := res.Position; p == nil || p.Line != 4 || p.Column != 26 || p.SourceLine != "  INSERT INTO t VALUES ('x');" {
-		t.Errorf("position = %+v, want line 4 column 26", p)
+	if p := res.Position; p == nil || p.Line != 4 || p.Column != 25 || p.SourceLine != "  INSERT INTO t VALUES ('x');" {
+		t.Errorf("position = %+v, want line 4 column 25", p)
 	}
 	if rows := query[int32](t, s.db, "SELECT id FROM t ORDER BY id"); fmt.Sprint(rows) != "[1]" {
 		t.Errorf("rows = %v, want [1]: the unit before the failure committed, the one after never ran", rows)
@@ -284,5 +284,73 @@ func TestInvalidPatternIsExecutionError(t *testing.T) {
 	wantKind(t, err, engine.KindExecution)
 	if !strings.Contains(err.Error(), "Invalid regex pattern") {
 		t.Errorf("error = %v", err)
+	}
+}
+
+// Fixtures of ancestor directories stay in place for nested tests, and a
+// pattern that selects only a deep test keeps its ancestors' fixtures.
+func TestNestedTestsSeeAncestorFixtures(t *testing.T) {
+	s := newSession(t)
+	res, err := s.deploy(t, files(
+		"deploy.sql", "BEGIN;\nCREATE TABLE stock (n int);\nCALL pgmi_test();\nCALL pgmi_test('.*/deep/.*');\nCOMMIT;\n",
+		"__test__/_setup.sql", "INSERT INTO stock VALUES (10);",
+		"__test__/sub/deep/_setup.sql", "INSERT INTO stock VALUES (5);",
+		"__test__/sub/deep/test_sum.sql", "DO $$ BEGIN IF (SELECT sum(n) FROM stock) <> 15 THEN RAISE EXCEPTION 'sum %', (SELECT sum(n) FROM stock); END IF; END $$;",
+		"__test__/test_root.sql", "DO $$ BEGIN IF (SELECT sum(n) FROM stock) <> 10 THEN RAISE EXCEPTION 'root sum'; END IF; END $$;",
+	), engine.Options{})
+	if err != nil {
+		t.Fatalf("deploy: %v\n%s", err, s.noticeText())
+	}
+	if res.TestMacros != 2 {
+		t.Errorf("test macros = %d, want 2", res.TestMacros)
+	}
+	if n := query[int64](t, s.db, "SELECT count(*) FROM stock"); n[0] != 0 {
+		t.Errorf("%d fixture rows survived", n[0])
+	}
+}
+
+// The expansion text is part of the contract (it decides reported line
+// numbers), so it is pinned byte for byte.
+func TestTestGenerateText(t *testing.T) {
+	s := newSession(t)
+	if _, err := s.deploy(t, files(
+		"deploy.sql", "SELECT 1;",
+		"__test__/_setup.sql", "SELECT 1;",
+		"__test__/test_a.sql", "SELECT 1;",
+		"__test__/B_test.sql", "SELECT 1;",
+		"__test__/sub/deep/t.sql", "SELECT 1;",
+	), engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	var got string
+	if err := s.conn.QueryRow(context.Background(), "SELECT pg_temp.pgmi_test_generate(NULL, 'my.cb')").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	ev := func(event, path, dir string, depth, ord int) string {
+		p := "NULL"
+		if path != "" {
+			p = "'" + path + "'"
+		}
+		return fmt.Sprintf("SELECT my.cb(ROW('%s', %s, '%s', %d, %d, NULL)::pg_temp.pgmi_test_event);", event, p, dir, depth, ord)
+	}
+	run := func(path string) string { return "SELECT pg_temp.pgmi_run_test_source('" + path + "');" }
+	want := strings.Join([]string{
+		ev("suite_start", "", "", 0, 0),
+		"SAVEPOINT __pgmi_d1__;",
+		ev("fixture_start", "./__test__/_setup.sql", "./__test__/", 0, 1), run("./__test__/_setup.sql"), ev("fixture_end", "./__test__/_setup.sql", "./__test__/", 0, 1),
+		"SAVEPOINT __pgmi_t2__;",
+		ev("test_start", "./__test__/B_test.sql", "./__test__/", 0, 2), run("./__test__/B_test.sql"), ev("test_end", "./__test__/B_test.sql", "./__test__/", 0, 2),
+		ev("rollback", "./__test__/B_test.sql", "./__test__/", 0, 2), "ROLLBACK TO SAVEPOINT __pgmi_t2__;",
+		ev("test_start", "./__test__/test_a.sql", "./__test__/", 0, 3), run("./__test__/test_a.sql"), ev("test_end", "./__test__/test_a.sql", "./__test__/", 0, 3),
+		ev("rollback", "./__test__/test_a.sql", "./__test__/", 0, 3), "ROLLBACK TO SAVEPOINT __pgmi_t2__;",
+		"SAVEPOINT __pgmi_d3__;", "SAVEPOINT __pgmi_t4__;",
+		ev("test_start", "./__test__/sub/deep/t.sql", "./__test__/sub/deep/", 2, 4), run("./__test__/sub/deep/t.sql"), ev("test_end", "./__test__/sub/deep/t.sql", "./__test__/sub/deep/", 2, 4),
+		ev("rollback", "./__test__/sub/deep/t.sql", "./__test__/sub/deep/", 2, 4), "ROLLBACK TO SAVEPOINT __pgmi_t4__;",
+		ev("teardown_start", "", "./__test__/sub/deep/", 2, 5), "ROLLBACK TO SAVEPOINT __pgmi_d3__;", "RELEASE SAVEPOINT __pgmi_d3__;", ev("teardown_end", "", "./__test__/sub/deep/", 2, 5),
+		ev("teardown_start", "", "./__test__/", 0, 6), "ROLLBACK TO SAVEPOINT __pgmi_d1__;", "RELEASE SAVEPOINT __pgmi_d1__;", ev("teardown_end", "", "./__test__/", 0, 6),
+		ev("suite_end", "", "", 0, 6),
+	}, "\n")
+	if got != want {
+		t.Errorf("pgmi_test_generate:\n--- got\n%s\n--- want\n%s", got, want)
 	}
 }
