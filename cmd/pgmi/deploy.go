@@ -20,13 +20,7 @@ const defaultTimeout = 3 * time.Minute
 
 // deployFlags are pgmi deploy's flags, named as in pgmi's documentation.
 type deployFlags struct {
-	conn           connect.Flags
-	azure, aws     bool
-	google         bool
-	azureTenant    string
-	azureClient    string
-	awsRegion      string
-	googleInstance string
+	conn           connect.Flags // connection and cloud-auth flags
 	overwrite      bool
 	force          bool
 	params         []string
@@ -65,13 +59,13 @@ func newDeployCommand(s streams) *cobra.Command {
 	fl.StringVar(&f.conn.SSLCert, "sslcert", "", "client certificate file (PGSSLCERT)")
 	fl.StringVar(&f.conn.SSLKey, "sslkey", "", "client key file (PGSSLKEY); its passphrase comes from PGSSLPASSWORD")
 	fl.StringVar(&f.conn.SSLRootCert, "sslrootcert", "", "CA certificate file (PGSSLROOTCERT)")
-	fl.BoolVar(&f.azure, "azure", false, "authenticate with Microsoft Entra ID")
-	fl.StringVar(&f.azureTenant, "azure-tenant-id", "", "Entra tenant id (AZURE_TENANT_ID)")
-	fl.StringVar(&f.azureClient, "azure-client-id", "", "Entra client id, e.g. a user-assigned managed identity (AZURE_CLIENT_ID)")
-	fl.BoolVar(&f.aws, "aws", false, "authenticate with AWS RDS IAM")
-	fl.StringVar(&f.awsRegion, "aws-region", "", "AWS region (AWS_REGION)")
-	fl.BoolVar(&f.google, "google", false, "connect through the Cloud SQL connector with IAM authentication")
-	fl.StringVar(&f.googleInstance, "google-instance", "", "Cloud SQL instance, project:region:instance")
+	fl.BoolVar(&f.conn.Azure, "azure", false, "authenticate with Microsoft Entra ID")
+	fl.StringVar(&f.conn.AzureTenantID, "azure-tenant-id", "", "Entra tenant id (AZURE_TENANT_ID); implies --azure")
+	fl.StringVar(&f.conn.AzureClientID, "azure-client-id", "", "Entra client id, e.g. a user-assigned managed identity (AZURE_CLIENT_ID); implies --azure")
+	fl.BoolVar(&f.conn.AWS, "aws", false, "authenticate with AWS RDS IAM")
+	fl.StringVar(&f.conn.AWSRegion, "aws-region", "", "AWS region (AWS_REGION); implies --aws")
+	fl.BoolVar(&f.conn.Google, "google", false, "connect through the Cloud SQL connector with IAM authentication")
+	fl.StringVar(&f.conn.GoogleInstance, "google-instance", "", "Cloud SQL instance, project:region:instance; implies --google")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "drop and recreate the target database first")
 	fl.BoolVar(&f.force, "force", false, "approve --overwrite without the prompt")
 	fl.StringArrayVar(&f.params, "param", nil, "parameter key=value (repeatable), readable as current_setting('pgmi.key')")
@@ -143,6 +137,7 @@ func (d *deployRun) deploy(ctx context.Context, projectPath string) (*engine.Res
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	defer target.Close()
 	conn, err := d.open(ctx, target)
 	if err != nil {
 		return res, err
@@ -221,11 +216,7 @@ func (d *deployRun) timeout(yml pgmiyaml.File) (time.Duration, error) {
 }
 
 func (d *deployRun) resolve(yml pgmiyaml.Connection) (*connect.Target, error) {
-	if d.f.azure || d.f.aws || d.f.google || d.f.azureTenant != "" || d.f.azureClient != "" ||
-		d.f.awsRegion != "" || d.f.googleInstance != "" || (yml.AuthMethod != "" && yml.AuthMethod != "password") {
-		return nil, engine.Errorf(engine.KindConfig, "cloud authentication (--azure, --aws, --google) is not in this build yet; use password authentication")
-	}
-	target, err := connect.Resolve(d.f.conn, d.s.env, yml)
+	target, err := connect.ResolveWith(d.f.conn, d.s.env, yml, &connect.Options{Warn: func(msg string) { d.out.line("warning: " + msg) }})
 	if err != nil {
 		return nil, err
 	}

@@ -12,27 +12,38 @@ import (
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
-// Dialer opens connections; Connect is the production one.
-type Dialer func(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error)
-
 // Approver asks for approval to drop and recreate database db; a refusal
 // is an engine.KindApproval error.
 type Approver func(ctx context.Context, db string) error
 
 // Lifecycle creates or recreates the target database before the session.
+// Every connection it opens passes Probe before it is used, so a server or
+// pooler pgmi cannot work with is refused before any database is created
+// and before any session object exists.
 type Lifecycle struct {
 	Target *Target
-	Dial   Dialer              // nil means Connect
+	Dial   Dialer              // nil means Target.Dial (the auth provider, retries)
 	Log    func(string)        // progress lines, may be nil
 	Notice func(*pgconn.Notice) // unused today; reserved for maintenance notices
 }
 
+// dial connects to db and probes the server.
 func (l *Lifecycle) dial(ctx context.Context, db string) (*pgx.Conn, error) {
-	d := l.Dial
-	if d == nil {
-		d = Connect
+	var conn *pgx.Conn
+	var err error
+	if l.Dial != nil {
+		conn, err = l.Dial(ctx, l.Target.For(db))
+	} else {
+		conn, err = l.Target.Dial(ctx, db)
 	}
-	return d(ctx, l.Target.For(db))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Probe(ctx, conn); err != nil {
+		conn.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return conn, nil
 }
 
 func (l *Lifecycle) log(format string, args ...any) {
@@ -101,6 +112,9 @@ func CheckOverwrite(db, maintenance string) error {
 
 func (l *Lifecycle) withMaintenance(ctx context.Context, fn func(*pgx.Conn) error) error {
 	m, err := l.dial(ctx, l.Target.Maintenance)
+	if IsMissingDatabase(err) {
+		return engine.Wrap(engine.KindConnection, err, "the maintenance database %q does not exist, so pgmi cannot create or recreate %q: set connection.maintenance_database in pgmi.yaml to a database that exists, or name one in the connection string and the target with -d", l.Target.Maintenance, l.Target.Database())
+	}
 	if err != nil {
 		return err
 	}

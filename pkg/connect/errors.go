@@ -1,0 +1,132 @@
+package connect
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
+)
+
+// classify turns a failed connection into an error that says what to check.
+// The kind decides the exit code: KindTimeout (16) for any timeout while
+// connecting, KindCanceled for an interrupt, the kind an auth provider chose,
+// otherwise KindConnection (11). Server errors are told apart by SQLSTATE,
+// network and TLS failures by type. The cause stays in the chain, redacted.
+func classify(ctx context.Context, cfg *pgx.ConnConfig, method AuthMethod, err error, attempts int) error {
+	where := describe(cfg)
+	cause := redactedError{err}
+	tries := ""
+	if attempts > 1 {
+		tries = fmt.Sprintf(" after %d attempts", attempts)
+	}
+	var kinded *engine.Error
+	if errors.As(err, &kinded) && kinded.Kind != engine.KindInternal {
+		return err
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		return engine.Wrap(engine.KindCanceled, cause, "interrupted while connecting to %s", where)
+	case ctx.Err() != nil:
+		return engine.Wrap(engine.KindTimeout, cause, "timed out connecting to %s%s: check that the host and port are right and reachable, or raise --timeout", where, tries)
+	}
+	var prov *providerError
+	if errors.As(err, &prov) {
+		return engine.Wrap(engine.KindConnection, cause, "could not get a %s token to connect to %s%s: check the cloud credentials available to pgmi", method, where, tries)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return engine.Wrap(engine.KindConnection, cause, "%s", serverRefusal(pgErr, cfg, method, where))
+	}
+	if isTimeout(err) {
+		return engine.Wrap(engine.KindTimeout, cause, "connecting to %s timed out%s: check the host, port and firewall, or raise connect_timeout", where, tries)
+	}
+	return engine.Wrap(engine.KindConnection, cause, "%s%s", networkFailure(err, cfg, where), tries)
+}
+
+func networkFailure(err error, cfg *pgx.ConnConfig, where string) string {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("cannot resolve host %q: check --host, PGHOST or the connection string", dnsErr.Name)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("connection refused by %s: is PostgreSQL running and listening there? (pg_isready -h %s -p %d)", where, cfg.Host, cfg.Port)
+	case IsSocketDir(cfg.Host) && errors.Is(err, fs.ErrNotExist):
+		return fmt.Sprintf("no PostgreSQL socket at %s: is the server running, and is the socket directory right?", where)
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return fmt.Sprintf("%s is unreachable: check the network route and firewall", where)
+	case isTLSFailure(err):
+		return fmt.Sprintf("SSL/TLS failure with %s: check --sslmode, --sslrootcert (the CA that signed the server certificate), --sslcert and --sslkey", where)
+	}
+	return fmt.Sprintf("failed to connect to %s", where)
+}
+
+// isTLSFailure recognises handshake and verification errors by type. pgx
+// reports a server that declines TLS only as text, so that one case is
+// matched by its message.
+func isTLSFailure(err error) bool {
+	var (
+		verr  *tls.CertificateVerificationError
+		alert tls.AlertError
+		rec   tls.RecordHeaderError
+		ua    x509.UnknownAuthorityError
+		he    x509.HostnameError
+		ci    x509.CertificateInvalidError
+	)
+	if errors.As(err, &verr) || errors.As(err, &alert) || errors.As(err, &rec) ||
+		errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci) {
+		return true
+	}
+	return strings.Contains(err.Error(), "server refused TLS connection")
+}
+
+func serverRefusal(pgErr *pgconn.PgError, cfg *pgx.ConnConfig, method AuthMethod, where string) string {
+	user, db := cfg.User, cfg.Database
+	switch pgErr.Code {
+	case "28P01":
+		if method != AuthPassword && method != "" {
+			return fmt.Sprintf("the %s token for user %q was rejected by %s: check that this user is set up for %s authentication on the server", method, user, where, method)
+		}
+		return fmt.Sprintf("password authentication failed for user %q on database %q at %s: check PGPASSWORD, the password file (~/.pgpass, PGPASSFILE), or the password in the connection string", user, db, where)
+	case "28000":
+		return fmt.Sprintf("authentication rejected for user %q on database %q at %s: %s; check the server's pg_hba.conf and, for certificate authentication, --sslcert and --sslkey", user, db, where, pgErr.Message)
+	case "3D000":
+		return fmt.Sprintf("database %q does not exist on %s", db, where)
+	case "42501":
+		return fmt.Sprintf("user %q may not connect to database %q: %s; grant it with GRANT CONNECT ON DATABASE %s TO %s", user, db, pgErr.Message, quoteIdent(db), quoteIdent(user))
+	case "53300":
+		return fmt.Sprintf("too many connections to %s: %s; wait, close idle sessions, or raise max_connections", where, pgErr.Message)
+	case "57P03":
+		return fmt.Sprintf("server at %s is not accepting connections: %s; it is starting up, shutting down or recovering: retry shortly", where, pgErr.Message)
+	case "42704", "22023":
+		return fmt.Sprintf("server at %s rejected a connection setting: %s; remove it from the connection string or PGOPTIONS", where, pgErr.Message)
+	}
+	return fmt.Sprintf("server at %s refused the connection: %s (SQLSTATE %s)", where, pgErr.Message, pgErr.Code)
+}
+
+// describe names the address a configuration dials, for messages.
+func describe(cfg *pgx.ConnConfig) string {
+	e := Endpoint{Host: cfg.Host, Port: cfg.Port}
+	return e.String()
+}
+
+// IsMissingDatabase reports whether err says the database does not exist.
+func IsMissingDatabase(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "3D000"
+}
+
+// redactedError hides secrets in an underlying error's text.
+type redactedError struct{ err error }
+
+func (r redactedError) Error() string { return engine.Redact(r.err.Error()) }
+func (r redactedError) Unwrap() error { return r.err }

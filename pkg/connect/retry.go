@@ -1,0 +1,147 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Retries is how many times a transient connection failure is retried, so a
+// connection makes at most Retries+1 attempts.
+const Retries = 3
+
+// baseDelay is the first backoff; retry n waits baseDelay·2ⁿ ±10 %.
+const baseDelay = 100 * time.Millisecond
+
+// Dialer opens connections; Connect is the production one.
+type Dialer func(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error)
+
+// prepareFunc adapts a fresh copy of the configuration before each attempt
+// (an auth Provider sets its token there).
+type prepareFunc func(ctx context.Context, cfg *pgx.ConnConfig) error
+
+// Connect opens one connection with cfg, retrying transient failures
+// (classified by SQLSTATE and network error type, never by message text;
+// connect timeouts included) with exponential backoff and jitter. The error
+// says what to check and carries the last real failure: engine.KindConnection
+// (exit 11), KindTimeout (16) when a deadline or connect_timeout expired,
+// KindCanceled when ctx was canceled, or the kind a Provider gave.
+func Connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
+	return connectRetrying(ctx, cfg, AuthPassword, nil)
+}
+
+func connectRetrying(ctx context.Context, cfg *pgx.ConnConfig, method AuthMethod, prepare prepareFunc) (*pgx.Conn, error) {
+	var last error
+	attempts := 0
+	for attempt := 0; ; attempt++ {
+		attempts++
+		conn, err := connectOnce(ctx, cfg, prepare)
+		if err == nil {
+			return conn, nil
+		}
+		last = err
+		if ctx.Err() != nil || attempt == Retries || !Transient(err) {
+			break
+		}
+		if sleep(ctx, backoff(attempt, rand.Float64())) != nil {
+			break
+		}
+	}
+	return nil, classify(ctx, cfg, method, last, attempts)
+}
+
+func connectOnce(ctx context.Context, cfg *pgx.ConnConfig, prepare prepareFunc) (*pgx.Conn, error) {
+	if prepare == nil {
+		return pgx.ConnectConfig(ctx, cfg)
+	}
+	c := cfg.Copy()
+	if err := prepare(ctx, c); err != nil {
+		return nil, &providerError{err}
+	}
+	return pgx.ConnectConfig(ctx, c)
+}
+
+// providerError marks a failure of an auth Provider (token acquisition).
+type providerError struct{ err error }
+
+func (p *providerError) Error() string { return p.err.Error() }
+func (p *providerError) Unwrap() error { return p.err }
+
+// backoff is the wait before retry n (0-based): 100 ms·2ⁿ scaled by
+// 1 ± 10 % (r is uniform in [0,1)).
+func backoff(n int, r float64) time.Duration {
+	base := float64(baseDelay) * float64(int(1)<<n)
+	return time.Duration(base * (0.9 + 0.2*r))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Transient reports whether a connection failure may succeed on retry:
+//   - a server error decides by SQLSTATE alone: classes 08 (connection),
+//     53 (insufficient resources) and 57 (operator intervention) except
+//     57014 and 57P04, plus 40001, 40P01 and 55P03;
+//   - otherwise a connect timeout (pgx's, or a net.Error timing out), a
+//     temporary DNS failure, a refused, reset or unreachable connection;
+//   - or an error that says so itself with a Transient() bool method (auth
+//     providers use it).
+func Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return transientSQLState(pgErr.Code)
+	}
+	var self interface{ Transient() bool }
+	if errors.As(err, &self) {
+		return self.Transient()
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr.IsTimeout || dnsErr.IsTemporary
+	}
+	if isTimeout(err) {
+		return true
+	}
+	for _, errno := range []syscall.Errno{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.ECONNABORTED} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
+}
+
+func transientSQLState(code string) bool {
+	switch {
+	case code == "57014" || code == "57P04":
+		return false
+	case len(code) == 5 && (code[:2] == "08" || code[:2] == "53" || code[:2] == "57"):
+		return true
+	}
+	return code == "40001" || code == "40P01" || code == "55P03"
+}
+
+// isTimeout: pgx's connect_timeout (pgconn.Timeout), a context deadline
+// inside the attempt, or a net.Error that timed out.
+func isTimeout(err error) bool {
+	if pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
