@@ -162,7 +162,9 @@ func (e Endpoint) String() string {
 }
 
 // IsSocketDir reports whether host names a Unix-socket directory.
-func IsSocketDir(host string) bool { return strings.HasPrefix(host, "/") || strings.HasPrefix(host, "@") }
+func IsSocketDir(host string) bool {
+	return strings.HasPrefix(host, "/") || strings.HasPrefix(host, "@")
+}
 
 // Address describes where the connection goes, for messages.
 func (c Config) Address() string {

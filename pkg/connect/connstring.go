@@ -14,9 +14,9 @@ type Format int
 
 // The connection-string formats ParseConnString accepts.
 const (
-	FormatURI     Format = iota + 1 // postgresql://user:pass@host:5432/db?sslmode=require
-	FormatKV                        // host=h port=5432 dbname=db (libpq keyword/value)
-	FormatADO                       // Host=h;Port=5432;Database=db;Username=u (ADO.NET / Npgsql)
+	FormatURI Format = iota + 1 // postgresql://user:pass@host:5432/db?sslmode=require
+	FormatKV                    // host=h port=5432 dbname=db (libpq keyword/value)
+	FormatADO                   // Host=h;Port=5432;Database=db;Username=u (ADO.NET / Npgsql)
 )
 
 func (f Format) String() string {

@@ -58,7 +58,9 @@ func kvValue(s, key string) (val, rest string, err error) {
 	return b.String(), s[i:], nil
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
 
 func trimSpaceLeft(s string) string { return strings.TrimLeft(s, " \t\n\r\v\f") }
 

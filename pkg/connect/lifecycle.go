@@ -22,8 +22,8 @@ type Approver func(ctx context.Context, db string) error
 // and before any session object exists.
 type Lifecycle struct {
 	Target *Target
-	Dial   Dialer              // nil means Target.Dial (the auth provider, retries)
-	Log    func(string)        // progress lines, may be nil
+	Dial   Dialer               // nil means Target.Dial (the auth provider, retries)
+	Log    func(string)         // progress lines, may be nil
 	Notice func(*pgconn.Notice) // unused today; reserved for maintenance notices
 }
 
