@@ -354,3 +354,18 @@ func TestTestGenerateText(t *testing.T) {
 		t.Errorf("pgmi_test_generate:\n--- got\n%s\n--- want\n%s", got, want)
 	}
 }
+
+// A second deployment on the same session starts from clean session objects.
+func TestRedeployOnSameSession(t *testing.T) {
+	s := newSession(t)
+	for i := 0; i < 2; i++ {
+		if _, err := s.deploy(t, files("deploy.sql", "SELECT 1;", "a.sql", fmt.Sprint(i)), engine.Options{}); err != nil {
+			t.Fatalf("deploy %d: %v", i+1, err)
+		}
+	}
+	var content string
+	_ = s.conn.QueryRow(context.Background(), "SELECT content FROM pg_temp.pgmi_source_view").Scan(&content)
+	if content != "1" {
+		t.Errorf("second deploy sees %q, want its own file", content)
+	}
+}

@@ -1,15 +1,15 @@
 -- pgmi session API v1: the views and the test generator deploy.sql uses.
 -- Sent as one simple-query message after files and parameters are loaded.
 
-CREATE TEMP VIEW pgmi_source_view AS SELECT * FROM pg_temp._pgmi_source;
-CREATE TEMP VIEW pgmi_parameter_view AS SELECT * FROM pg_temp._pgmi_parameter;
-CREATE TEMP VIEW pgmi_test_source_view AS SELECT * FROM pg_temp._pgmi_test_source;
-CREATE TEMP VIEW pgmi_test_directory_view AS SELECT * FROM pg_temp._pgmi_test_directory;
-CREATE TEMP VIEW pgmi_source_metadata_view AS SELECT * FROM pg_temp._pgmi_source_metadata;
+CREATE OR REPLACE TEMP VIEW pgmi_source_view AS SELECT * FROM pg_temp._pgmi_source;
+CREATE OR REPLACE TEMP VIEW pgmi_parameter_view AS SELECT * FROM pg_temp._pgmi_parameter;
+CREATE OR REPLACE TEMP VIEW pgmi_test_source_view AS SELECT * FROM pg_temp._pgmi_test_source;
+CREATE OR REPLACE TEMP VIEW pgmi_test_directory_view AS SELECT * FROM pg_temp._pgmi_test_directory;
+CREATE OR REPLACE TEMP VIEW pgmi_source_metadata_view AS SELECT * FROM pg_temp._pgmi_source_metadata;
 
 -- Every loaded file, once per sort key (its path when it declares none), in
 -- byte order of the key and then of the path.
-CREATE TEMP VIEW pgmi_plan_view AS
+CREATE OR REPLACE TEMP VIEW pgmi_plan_view AS
 SELECT s.path,
        s.content,
        s.pgmi_checksum AS checksum,
@@ -29,7 +29,7 @@ GRANT SELECT ON pg_temp.pgmi_source_view, pg_temp.pgmi_parameter_view, pg_temp.p
 -- The text CALL pgmi_test(pattern, callback) expands to: every step of the
 -- plan as plain statements, each test inside a savepoint that is rolled back,
 -- each directory's fixtures inside a savepoint released at its teardown.
-CREATE FUNCTION pg_temp.pgmi_test_generate(p_pattern text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION pg_temp.pgmi_test_generate(p_pattern text DEFAULT NULL,
                                            p_callback text DEFAULT 'pg_temp.pgmi_test_callback') RETURNS text
 LANGUAGE plpgsql AS $pgmi$
 DECLARE

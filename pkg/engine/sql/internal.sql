@@ -95,7 +95,7 @@ CREATE TYPE pg_temp.pgmi_test_event AS (
 
 -- Runs one test or fixture file. A failure keeps its SQLSTATE and DETAIL and
 -- names the file, so the client can report which test failed.
-CREATE FUNCTION pg_temp.pgmi_run_test_source(p_path text) RETURNS void
+CREATE OR REPLACE FUNCTION pg_temp.pgmi_run_test_source(p_path text) RETURNS void
 LANGUAGE plpgsql AS $pgmi$
 DECLARE
   v_content text;
@@ -118,7 +118,7 @@ END
 $pgmi$;
 
 -- The default test reporter.
-CREATE FUNCTION pg_temp.pgmi_test_callback(e pg_temp.pgmi_test_event) RETURNS void
+CREATE OR REPLACE FUNCTION pg_temp.pgmi_test_callback(e pg_temp.pgmi_test_event) RETURNS void
 LANGUAGE plpgsql AS $pgmi$
 BEGIN
   CASE e.event
@@ -133,7 +133,7 @@ BEGIN
 END
 $pgmi$;
 
-CREATE FUNCTION pg_temp.pgmi_validate_pattern(p_pattern text) RETURNS text
+CREATE OR REPLACE FUNCTION pg_temp.pgmi_validate_pattern(p_pattern text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $pgmi$
 BEGIN
   IF p_pattern IS NULL THEN
@@ -150,7 +150,7 @@ END
 $pgmi$;
 
 -- Does the directory, or any directory below it, hold a test the pattern selects?
-CREATE FUNCTION pg_temp.pgmi_has_tests(p_directory text, p_pattern text DEFAULT NULL) RETURNS boolean
+CREATE OR REPLACE FUNCTION pg_temp.pgmi_has_tests(p_directory text, p_pattern text DEFAULT NULL) RETURNS boolean
 LANGUAGE sql STABLE AS $pgmi$
   WITH RECURSIVE subtree(path) AS (
     SELECT d.path FROM pg_temp._pgmi_test_directory d WHERE d.path = p_directory
@@ -167,7 +167,7 @@ $pgmi$;
 -- tests. Each step gets a sort key (the chain of directories from its root,
 -- then a marker): '!' fixtures and '#' tests sort before the './' paths of
 -- child directories, and '~' teardowns after them, all in byte order.
-CREATE FUNCTION pg_temp.pgmi_test_plan(p_pattern text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION pg_temp.pgmi_test_plan(p_pattern text DEFAULT NULL)
 RETURNS TABLE (ordinal integer, step_type text, script_path text, directory text, depth integer)
 LANGUAGE sql STABLE AS $pgmi$
   SELECT pg_temp.pgmi_validate_pattern(p_pattern);
@@ -192,14 +192,14 @@ LANGUAGE sql STABLE AS $pgmi$
   ORDER BY 1
 $pgmi$;
 
-CREATE FUNCTION pg_temp.pgmi_is_sql_file(filename text) RETURNS boolean
+CREATE OR REPLACE FUNCTION pg_temp.pgmi_is_sql_file(filename text) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $pgmi$
   SELECT filename ~* '\.(sql|ddl|dml|dql|dcl|psql|pgsql|plpgsql)$'
 $pgmi$;
 
 -- Registers one file, deriving every column from the path the way the loader
 -- does; kept for projects that add files from SQL.
-CREATE FUNCTION pg_temp.pgmi_register_file(in_path text, in_content text, in_checksum text, in_pgmi_checksum text)
+CREATE OR REPLACE FUNCTION pg_temp.pgmi_register_file(in_path text, in_content text, in_checksum text, in_pgmi_checksum text)
 RETURNS pg_temp._pgmi_source
 LANGUAGE plpgsql AS $pgmi$
 DECLARE
@@ -236,7 +236,7 @@ BEGIN
 END
 $pgmi$;
 
-CREATE FUNCTION pg_temp.pgmi_persist_test_plan(target_schema text, p_pattern text DEFAULT NULL) RETURNS void
+CREATE OR REPLACE FUNCTION pg_temp.pgmi_persist_test_plan(target_schema text, p_pattern text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql AS $pgmi$
 BEGIN
   EXECUTE format('CREATE TABLE IF NOT EXISTS %I.pgmi_test_plan (ordinal integer PRIMARY KEY, step_type text NOT NULL, '
