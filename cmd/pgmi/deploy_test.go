@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -255,5 +256,27 @@ func TestParamsPrecedence(t *testing.T) {
 	want := "apiversion=2, empty=, env=cli, fromyaml=1, hash=v#x, literal=a=b, quoted=has spaces, spaced=trimmed"
 	if got != want {
 		t.Errorf("params:\n got  %s\n want %s", got, want)
+	}
+}
+
+func TestInterruptAndTimeoutExitCodes(t *testing.T) {
+	testpg.Require(t, clusterErr)
+	db := freshName(t)
+	dropAfter(t, db)
+	dir := project(t, "deploy.sql", "SELECT pg_sleep(30);")
+	args := []string{"deploy", dir, "--connection", cluster.ConnString("postgres"), "-d", db, "--json"}
+
+	code, stdout, stderr := cli{}.run(t, append(args, "--timeout", "1s")...)
+	if code != 16 || !strings.Contains(stdout, `"exitCode": 16`) {
+		t.Errorf("timeout: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(time.Second, cancel)
+	var out, errb bytes.Buffer
+	code = run(ctx, args, streams{in: strings.NewReader(""), out: &out, err: &errb,
+		env: func(string) (string, bool) { return "", false }, setenv: func(string, string) error { return nil }})
+	if code != 130 || !strings.Contains(out.String(), `"status": "failed"`) || !strings.Contains(out.String(), `"exitCode": 130`) {
+		t.Errorf("interrupt: exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 }
