@@ -138,6 +138,9 @@ func (c Config) Endpoints() []Endpoint {
 	}
 	out := make([]Endpoint, len(hosts))
 	for i, h := range hosts {
+		if h == "" {
+			h = "localhost"
+		}
 		port := uint16(DefaultPort)
 		switch {
 		case len(c.Ports) == 1:

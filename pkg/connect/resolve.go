@@ -116,6 +116,9 @@ func ResolveConfig(f Flags, env Env, yml pgmiyaml.Connection, opts *Options) (*C
 		}
 	}
 	applyParams(cfg, env, str)
+	if len(cfg.Hosts) == 0 {
+		cfg.Hosts = []string{"localhost"}
+	}
 	if cfg.ApplicationName == "" {
 		cfg.ApplicationName = "pgmi"
 	}
