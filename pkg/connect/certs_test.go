@@ -101,7 +101,9 @@ func (ca *testCA) issue(t testing.TB, pub crypto.PublicKey, cn string, hosts ...
 	return pemOf("CERTIFICATE", der)
 }
 
-func pemOf(typ string, der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}) }
+func pemOf(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
 
 func pkcs8PEM(t testing.TB, key any) []byte {
 	t.Helper()
