@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -185,4 +186,14 @@ func ecDER(t testing.TB, k *ecdsa.PrivateKey) []byte {
 		t.Fatal(err)
 	}
 	return der
+}
+
+func fmtInt(n int) string { return strconv.Itoa(n) }
+
+func mkdir(t testing.TB, dir string) string {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -65,9 +65,23 @@ func networkFailure(err error, cfg *pgx.ConnConfig, where string) string {
 	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
 		return fmt.Sprintf("%s is unreachable: check the network route and firewall", where)
 	case isTLSFailure(err):
-		return fmt.Sprintf("SSL/TLS failure with %s: check --sslmode, --sslrootcert (the CA that signed the server certificate), --sslcert and --sslkey", where)
+		return tlsFailure(err, cfg, where)
 	}
 	return fmt.Sprintf("failed to connect to %s", where)
+}
+
+func tlsFailure(err error, cfg *pgx.ConnConfig, where string) string {
+	var (
+		he x509.HostnameError
+		ua x509.UnknownAuthorityError
+	)
+	switch {
+	case errors.As(err, &he):
+		return fmt.Sprintf("SSL/TLS failure with %s: the server certificate is not issued for %q: connect with a host name it lists, or use --sslmode verify-ca", where, cfg.Host)
+	case errors.As(err, &ua):
+		return fmt.Sprintf("SSL/TLS failure with %s: the server certificate is not signed by a CA in --sslrootcert (PGSSLROOTCERT, sslrootcert=): point it at the CA that signed the server's certificate", where)
+	}
+	return fmt.Sprintf("SSL/TLS failure with %s: check --sslmode, --sslrootcert (the CA that signed the server certificate), --sslcert and --sslkey", where)
 }
 
 // isTLSFailure recognises handshake and verification errors by type. pgx
