@@ -297,3 +297,25 @@ func cleanupExec(t *testing.T, c *testpg.Cluster, sql string) {
 		t.Error(err)
 	}
 }
+
+func TestRecreateRefusesATemplateDatabaseAndKeepsIt(t *testing.T) {
+	testpg.Require(t, pwErr)
+	db := pw.NewDatabase(t)
+	pw.Exec(t, "postgres", "ALTER DATABASE "+db+" WITH IS_TEMPLATE true")
+	t.Cleanup(func() { cleanupExec(t, pw, "ALTER DATABASE "+db+" WITH IS_TEMPLATE false") })
+	tgt, err := ResolveWith(hostFlags(pw, db), isolatedEnv(t, "PGPASSWORD", pw.Password()), pgmiyaml.Connection{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approve := func(context.Context, string) error { return nil }
+	_, err = (&Lifecycle{Target: tgt}).Recreate(t.Context(), approve)
+	if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), "template database") {
+		t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+	}
+	conn := pw.Connect(t, "postgres")
+	var exists bool
+	conn.QueryRow(t.Context(), "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&exists)
+	if !exists {
+		t.Error("the template database was dropped")
+	}
+}

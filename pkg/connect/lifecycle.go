@@ -165,21 +165,31 @@ SELECT pg_encoding_to_char(d.encoding), d.datcollate, d.datctype,
        d.encoding = t.encoding AND d.datcollate = t.datcollate AND d.datctype = t.datctype,
        pg_get_userbyid(d.datdba), d.datconnlimit,
        COALESCE((SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0), '{}'),
-       shobj_description(d.oid, 'pg_database')
+       shobj_description(d.oid, 'pg_database'), d.datistemplate,
+       current_setting('server_version_num')::int
 FROM pg_database d, pg_database t
 WHERE d.datname = $1 AND t.datname = 'template1'`
 
 func recreate(ctx context.Context, m *pgx.Conn, db string) error {
 	var p dbProps
+	var isTemplate bool
+	var versionNum int
 	err := m.QueryRow(ctx, propsSQL, db).Scan(&p.encoding, &p.collate, &p.ctype, &p.sameLocale,
-		&p.owner, &p.connLimit, &p.settings, &p.comment)
+		&p.owner, &p.connLimit, &p.settings, &p.comment, &isTemplate, &versionNum)
 	if err != nil {
 		return engine.Wrap(engine.KindInternal, err, "reading the properties of database %q", db)
+	}
+	if isTemplate {
+		return engine.Errorf(engine.KindConfig, "cannot overwrite %q: it is a template database (pg_database.datistemplate), which new databases are copied from", db)
 	}
 	if _, err := m.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db); err != nil {
 		return engine.Wrap(engine.KindInternal, err, "disconnecting other sessions from %q", db)
 	}
-	if _, err := m.Exec(ctx, "DROP DATABASE "+quoteIdent(db)); err != nil {
+	drop := "DROP DATABASE IF EXISTS " + quoteIdent(db)
+	if versionNum >= 130000 {
+		drop += " WITH (FORCE)" // a session that slips in after the terminate cannot fail the drop
+	}
+	if _, err := m.Exec(ctx, drop); err != nil {
 		return engine.Wrap(engine.KindInternal, err, "dropping database %q", db)
 	}
 	if err := createDatabase(ctx, m, db, p.createOptions()); err != nil {
