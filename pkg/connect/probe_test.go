@@ -132,22 +132,22 @@ func probeFake(t *testing.T, s *fakeServer) (*Server, error) {
 func TestProbeRefusesWhatCannotRunPgmi(t *testing.T) {
 	cases := []struct {
 		name string
-		srv  fakeServer
+		srv  *fakeServer
 		want string // "" = accepted
 	}{
-		{"PostgreSQL", fakeServer{version: pgVersion, versionNum: "160004", keyPID: each(100), backendPID: each(100)}, ""},
-		{"CockroachDB by its startup parameter", fakeServer{version: pgVersion, versionNum: "130000", params: map[string]string{"crdb_version": "CockroachDB CCL v24.1.0"}, keyPID: each(1), backendPID: each(1)}, "CockroachDB"},
-		{"CockroachDB by version()", fakeServer{version: "CockroachDB CCL v24.1.0 (x86_64-pc-linux-gnu)", versionNum: "130000", keyPID: each(1), backendPID: each(1)}, "CockroachDB"},
-		{"YugabyteDB", fakeServer{version: "PostgreSQL 11.2-YB-2.20.0.0-b0 on x86_64-pc-linux-gnu", versionNum: "110002", params: map[string]string{"server_version": "11.2-YB-2.20.0.0-b0"}, keyPID: each(1), backendPID: each(1)}, "YugabyteDB"},
-		{"Aurora DSQL", fakeServer{version: "PostgreSQL 16 Aurora DSQL", versionNum: "160000", keyPID: each(1), backendPID: each(1)}, "Aurora DSQL"},
-		{"PostgreSQL 10", fakeServer{version: "PostgreSQL 10.23 on x86_64", versionNum: "100023", keyPID: each(1), backendPID: each(1)}, "PostgreSQL 10.23, and pgmi needs PostgreSQL 11"},
-		{"transaction-mode pooler", fakeServer{version: pgVersion, versionNum: "160004", keyPID: each(900000), backendPID: same(4242)}, "transaction or statement mode"},
-		{"session-mode pooler", fakeServer{version: pgVersion, versionNum: "160004", keyPID: each(900000), backendPID: each(4242)}, ""},
-		{"no probe functions", fakeServer{version: pgVersion, versionNum: "160004", keyPID: each(1), backendPID: each(1), probeError: "42883"}, "compatibility probe"},
+		{"PostgreSQL", &fakeServer{version: pgVersion, versionNum: "160004", keyPID: each(100), backendPID: each(100)}, ""},
+		{"CockroachDB by its startup parameter", &fakeServer{version: pgVersion, versionNum: "130000", params: map[string]string{"crdb_version": "CockroachDB CCL v24.1.0"}, keyPID: each(1), backendPID: each(1)}, "CockroachDB"},
+		{"CockroachDB by version()", &fakeServer{version: "CockroachDB CCL v24.1.0 (x86_64-pc-linux-gnu)", versionNum: "130000", keyPID: each(1), backendPID: each(1)}, "CockroachDB"},
+		{"YugabyteDB", &fakeServer{version: "PostgreSQL 11.2-YB-2.20.0.0-b0 on x86_64-pc-linux-gnu", versionNum: "110002", params: map[string]string{"server_version": "11.2-YB-2.20.0.0-b0"}, keyPID: each(1), backendPID: each(1)}, "YugabyteDB"},
+		{"Aurora DSQL", &fakeServer{version: "PostgreSQL 16 Aurora DSQL", versionNum: "160000", keyPID: each(1), backendPID: each(1)}, "Aurora DSQL"},
+		{"PostgreSQL 10", &fakeServer{version: "PostgreSQL 10.23 on x86_64", versionNum: "100023", keyPID: each(1), backendPID: each(1)}, "PostgreSQL 10.23, and pgmi needs PostgreSQL 11"},
+		{"transaction-mode pooler", &fakeServer{version: pgVersion, versionNum: "160004", keyPID: each(900000), backendPID: same(4242)}, "transaction or statement mode"},
+		{"session-mode pooler", &fakeServer{version: pgVersion, versionNum: "160004", keyPID: each(900000), backendPID: each(4242)}, ""},
+		{"no probe functions", &fakeServer{version: pgVersion, versionNum: "160004", keyPID: each(1), backendPID: each(1), probeError: "42883"}, "compatibility probe"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := probeFake(t, &tc.srv)
+			s, err := probeFake(t, tc.srv)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)

@@ -57,12 +57,6 @@ type Options struct {
 	Providers map[AuthMethod]ProviderFactory
 }
 
-func (o *Options) warn(msg string) {
-	if o != nil && o.Warn != nil {
-		o.Warn(msg)
-	}
-}
-
 // Resolve is ResolveWith with default options.
 func Resolve(f Flags, env Env, yml pgmiyaml.Connection) (*Target, error) {
 	return ResolveWith(f, env, yml, nil)

@@ -1,0 +1,80 @@
+// Package connect turns pgmi's connection settings into one direct
+// PostgreSQL session: resolution and precedence, connection-string parsing,
+// the password file, TLS, authentication providers, retries, the
+// compatibility probe and the target database's lifecycle.
+//
+// # Resolution
+//
+// Resolve (or ResolveWith) takes the command-line Flags, the environment (an
+// Env function; composition roots pass os.LookupEnv) and pgmi.yaml's
+// connection block, and returns a Target. Each field is taken from the first
+// source that sets it:
+//
+//	flags > connection string > PG* environment > pgmi.yaml > defaults
+//
+// The connection string is --connection, else PGMI_CONNECTION_STRING, else
+// DATABASE_URL. ResolveConfig documents the defaults and the two-database
+// pattern (target vs maintenance database). The result is a structured
+// Config that reaches pgx field by field: nothing is serialised into a URI
+// and parsed again, so IPv6 literals, Unix-socket directories and cloud
+// settings survive.
+//
+// # Connection strings
+//
+// ParseConnString reads three syntaxes (DetectFormat tells them apart):
+//
+//	postgresql://user:pass@host:5432,host2:5433/db?sslmode=verify-full   URI (also postgres://)
+//	postgresql://[::1]:5432/db   postgresql://%2Fvar%2Frun%2Fpostgresql/db   postgresql:///db?host=/tmp
+//	host=h port=5432 dbname=db user=u password='a b'                    libpq keyword/value
+//	Host=h;Port=5432;Database=db;Username=u;Password=p;SSL Mode=VerifyFull   ADO.NET (Npgsql keys)
+//
+// Unknown ADO.NET keys are an error that lists the accepted ones; Npgsql's
+// client-side keys (pooling, command timeouts …) are accepted and have no
+// effect. In URIs and keyword/value strings, keys that are not libpq
+// settings are sent to the server as startup parameters, as libpq and pgx do.
+//
+// # Authentication
+//
+// AuthPassword uses the password from the connection string, PGPASSWORD, or
+// the password file (PGPASSFILE, else ~/.pgpass; ignored with a warning when
+// group- or world-readable, as libpq does). No secret has a flag. Cloud
+// methods (aws, azure, google) are Providers registered by the folders
+// pkg/connect/<method>; a binary links a method by importing its folder. A
+// Provider prepares every physical connection (a fresh token as the password,
+// or a dialer), so a session outlives its token. A cloud flag such as
+// --aws-region implies its method, and two sources asking for different
+// methods are an error, whatever the sources.
+//
+// # TLS
+//
+// The six libpq sslmodes with libpq's semantics: allow tries plaintext
+// first, prefer TLS first; require verifies the chain when a root
+// certificate is configured (including ~/.postgresql/root.crt); verify-ca
+// checks the chain but not the host name; verify-full checks both and needs a
+// root certificate (sslrootcert=system uses the system's CAs). Client keys may
+// be encrypted (legacy PEM or PKCS#8), with the passphrase in PGSSLPASSWORD
+// or sslpassword. Every certificate file is read during resolution.
+//
+// # Connecting
+//
+// Target.Dial (and Connect) retry transient failures only, judged by SQLSTATE
+// and network error types: Retries retries with 100 ms·2ⁿ backoff ±10 %,
+// connect timeouts included; the last real error is reported. Lifecycle opens
+// the deploy session: it connects to the target, creates it through the
+// maintenance database when missing, or drops and recreates it for
+// --overwrite. Every connection it opens passes Probe, which runs pgmi's
+// compatibility query and refuses CockroachDB, YugabyteDB, Aurora DSQL,
+// PostgreSQL before 11, and poolers in transaction or statement mode before
+// anything is created.
+//
+// # Errors
+//
+// Errors are *engine.Error values whose kind is the exit code:
+// KindConfig (10) for anything wrong before the network (a bad setting from
+// any source, an unreadable certificate, a conflicting auth method, a server
+// or pooler that cannot run pgmi); KindConnection (11) for a refused,
+// unreachable or rejected connection, with a message that says what to
+// check; KindTimeout (16) for any timeout while connecting; KindCanceled
+// (130) when interrupted. No message, and no formatting of a Config, ever
+// shows a password, token or key passphrase.
+package connect
