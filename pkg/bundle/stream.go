@@ -22,7 +22,8 @@ type stream struct {
 	src    io.ReadCloser
 	in     *counter // compressed bytes read from the source
 	br     *bufio.Reader
-	out    *counter // uncompressed bytes read from gzip
+	out    *counter // uncompressed bytes read from gzip (producer side)
+	ahead  *aheadReader
 	gz     *gzip.Reader
 	tr     *tar.Reader
 	lim    Limits
@@ -64,15 +65,19 @@ func newStream(src io.ReadCloser, lim Limits) (*stream, error) {
 	}
 	gz.Multistream(false)
 	out := &counter{r: gz, ratio: lim.MaxRatio, other: in}
-	return &stream{src: src, in: in, br: br, out: out, gz: gz, tr: tar.NewReader(out), lim: lim}, nil
+	ahead := newAheadReader(out)
+	return &stream{src: src, in: in, br: br, out: out, ahead: ahead, gz: gz, tr: tar.NewReader(ahead), lim: lim}, nil
 }
 
-func (s *stream) Close() error { return s.src.Close() }
+func (s *stream) Close() error {
+	s.ahead.Close()
+	return s.src.Close()
+}
 
 // next reads the next entry header and checks everything a header alone
 // can break. It returns io.EOF at the end of the archive.
 func (s *stream) next() (*tar.Header, error) {
-	start := s.out.n + s.remain
+	start := s.ahead.n + s.remain
 	hdr, err := s.tr.Next()
 	if err == io.EOF {
 		return nil, io.EOF
@@ -80,7 +85,7 @@ func (s *stream) next() (*tar.Header, error) {
 	if err != nil {
 		return nil, corrupt("", err)
 	}
-	if size := s.out.n - start; size > s.lim.MaxHeaderSize {
+	if size := s.ahead.n - start; size > s.lim.MaxHeaderSize {
 		return nil, reject(ErrHeaderTooLarge, hdr.Name, "%d bytes, limit %d", size, s.lim.MaxHeaderSize)
 	}
 	s.remain = (512 - hdr.Size%512) % 512
@@ -180,7 +185,7 @@ func (s *stream) head() (manifest, sig []byte, first *tar.Header, err error) {
 func (s *stream) checkEnd() error {
 	buf := make([]byte, 32<<10)
 	for {
-		n, err := s.out.Read(buf)
+		n, err := s.ahead.Read(buf)
 		if bytes.ContainsFunc(buf[:n], func(r rune) bool { return r != 0 }) {
 			return reject(ErrTrailingData, "", "non-zero bytes after the end of the tar archive")
 		}

@@ -37,6 +37,7 @@ func Verify(ctx context.Context, r io.Reader, opts *ReadOptions) (*Verified, err
 	if err != nil {
 		return nil, err
 	}
+	defer s.Close()
 	man, sig, hdr, err := s.head()
 	if err != nil {
 		return nil, err

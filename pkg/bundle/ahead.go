@@ -1,0 +1,93 @@
+package bundle
+
+import (
+	"io"
+	"sync"
+)
+
+// aheadReader decompresses in its own goroutine, a few chunks ahead of the
+// reader, so gzip inflation overlaps tar parsing and SHA-256 hashing on a
+// second core. Memory is bounded by aheadChunks × aheadChunkSize.
+type aheadReader struct {
+	full    chan chunk
+	free    chan []byte
+	stop    chan struct{}
+	once    sync.Once
+	cur     []byte
+	buf     []byte
+	err     error
+	n       int64 // bytes delivered to the reader
+	started bool
+	src     io.Reader
+}
+
+type chunk struct {
+	buf  []byte
+	data []byte
+	err  error
+}
+
+const (
+	aheadChunks    = 4
+	aheadChunkSize = 128 << 10
+)
+
+func newAheadReader(src io.Reader) *aheadReader {
+	a := &aheadReader{full: make(chan chunk, aheadChunks), free: make(chan []byte, aheadChunks), stop: make(chan struct{}), src: src}
+	for range aheadChunks {
+		a.free <- make([]byte, aheadChunkSize)
+	}
+	return a
+}
+
+func (a *aheadReader) produce() {
+	for {
+		var buf []byte
+		select {
+		case buf = <-a.free:
+		case <-a.stop:
+			return
+		}
+		var n int
+		var err error
+		for n == 0 && err == nil {
+			n, err = a.src.Read(buf) // data and error travel together, in order
+		}
+		select {
+		case a.full <- chunk{buf: buf, data: buf[:n], err: err}:
+		case <-a.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (a *aheadReader) Read(p []byte) (int, error) {
+	if !a.started {
+		a.started = true
+		go a.produce()
+	}
+	for len(a.cur) == 0 {
+		if a.err != nil {
+			return 0, a.err
+		}
+		if a.buf != nil {
+			a.free <- a.buf
+			a.buf = nil
+		}
+		c := <-a.full
+		a.buf, a.cur, a.err = c.buf, c.data, c.err
+	}
+	n := copy(p, a.cur)
+	a.cur = a.cur[n:]
+	a.n += int64(n)
+	return n, nil
+}
+
+// Close stops the producer; it exits at its next chunk boundary (closing the
+// source unblocks a read in progress).
+func (a *aheadReader) Close() {
+	a.once.Do(func() { close(a.stop) })
+}
