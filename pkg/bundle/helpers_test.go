@@ -23,22 +23,22 @@ import (
 func testProject() fstest.MapFS {
 	f := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s), Mode: 0o644} }
 	return fstest.MapFS{
-		"deploy.sql":                     f("SELECT 1;\n"),
-		"migrations/001_init.sql":        f("CREATE TABLE t (id int);\n"),
-		"migrations/002_more.sql":        f("ALTER TABLE t ADD COLUMN name text;\n"),
-		"migrations.sql":                 f("-- sorts after the migrations directory in walk order\n"),
-		"data/seed.csv":                  f("id,name\n1,a\n"),
-		"__tests__/_setup.sql":           f("SELECT 'setup';\n"),
-		"__tests__/test_basic.sql":       f("SELECT 'test';\n"),
-		"schema/__test__/test_t.sql":     f("SELECT 't';\n"),
-		"schema/tables.sql":              f("-- tables\n"),
-		"pgmi.yaml":                      f("params: {}\n"),
-		"README.md":                      f("# readme ünïcödé\n"),
-		".env":                           f("PGPASSWORD=secret\n"),
-		".hidden/ignored.sql":            f("SELECT 'hidden';\n"),
-		"node_modules/x/index.js":        f("x\n"),
-		"schema/__pycache__/x.pyc":       f("x\n"),
-		"DEPLOY.SQL":                     f("-- ignored by the engine\n"),
+		"deploy.sql":                 f("SELECT 1;\n"),
+		"migrations/001_init.sql":    f("CREATE TABLE t (id int);\n"),
+		"migrations/002_more.sql":    f("ALTER TABLE t ADD COLUMN name text;\n"),
+		"migrations.sql":             f("-- sorts after the migrations directory in walk order\n"),
+		"data/seed.csv":              f("id,name\n1,a\n"),
+		"__tests__/_setup.sql":       f("SELECT 'setup';\n"),
+		"__tests__/test_basic.sql":   f("SELECT 'test';\n"),
+		"schema/__test__/test_t.sql": f("SELECT 't';\n"),
+		"schema/tables.sql":          f("-- tables\n"),
+		"pgmi.yaml":                  f("params: {}\n"),
+		"README.md":                  f("# readme ünïcödé\n"),
+		".env":                       f("PGPASSWORD=secret\n"),
+		".hidden/ignored.sql":        f("SELECT 'hidden';\n"),
+		"node_modules/x/index.js":    f("x\n"),
+		"schema/__pycache__/x.pyc":   f("x\n"),
+		"DEPLOY.SQL":                 f("-- ignored by the engine\n"),
 	}
 }
 

@@ -112,7 +112,9 @@ func TestHostileArchives(t *testing.T) {
 	}
 }
 
-func deploy0(e entry) File { return File{Path: e.hdr.Name, Size: int64(len(e.body)), SHA256: sha(e.body)} }
+func deploy0(e entry) File {
+	return File{Path: e.hdr.Name, Size: int64(len(e.body)), SHA256: sha(e.body)}
+}
 
 func TestHostileZip(t *testing.T) {
 	k := newKey(t)
