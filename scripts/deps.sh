@@ -4,6 +4,9 @@
 #
 #   PostgreSQL server binaries  internal/testpg runs initdb and postgres itself,
 #                               so no system cluster is created or started.
+#   pgbouncer                   pkg/connect refuses transaction-mode poolers;
+#                               its tests run a real PgBouncer.
+#   openssl, ssh-keygen         key-format and SSH-signature interop tests.
 #   Azurite                     (later; see the marked section below)
 set -euo pipefail
 
@@ -33,28 +36,41 @@ disable_main_cluster() {
 		'create_main_cluster = false' >>"$conf"
 }
 
-install_postgres() {
-	if have_postgres_server; then
+have_command() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
+
+# Debian packages still to install, gathered first so apt runs once.
+packages=()
+have_postgres_server || packages+=(postgresql)
+have_command pgbouncer || packages+=(pgbouncer)
+have_command openssl || packages+=(openssl)
+have_command ssh-keygen || packages+=(openssh-client)
+
+install_packages() {
+	if [[ ${#packages[@]} -eq 0 ]]; then
 		return 0
 	fi
 	if [[ $(id -u) -ne 0 ]]; then
-		log "PostgreSQL server binaries are missing; run this script as root to install them" >&2
+		log "missing: ${packages[*]}; run this script as root to install them" >&2
 		exit 1
 	fi
 	disable_main_cluster
-	log "installing PostgreSQL server (apt-get install postgresql)"
+	log "installing ${packages[*]} (apt-get install)"
 	apt-get update
 	# postgresql-common's postinst installs createcluster.conf through ucf:
 	# UCF_FORCE_CONFFOLD keeps ours instead of asking. The dpkg options do
 	# the same for ordinary conffiles.
 	DEBIAN_FRONTEND=noninteractive UCF_FORCE_CONFFOLD=1 apt-get install -y --no-install-recommends \
 		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-		postgresql
+		"${packages[@]}"
+	# The pgbouncer package starts a system service; tests run their own.
+	if [[ " ${packages[*]} " == *" pgbouncer "* ]] && command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+	fi
 	if ! have_postgres_server; then
 		log "apt-get installed postgresql, but no /usr/lib/postgresql/*/bin holds initdb and postgres" >&2
 		exit 1
 	fi
-	log "PostgreSQL server installed in $(dirname /usr/lib/postgresql/*/bin/initdb | tail -n 1)"
+	log "installed: ${packages[*]}"
 }
 
 # ---------------------------------------------------------------------------
@@ -64,4 +80,4 @@ install_postgres() {
 # yet; the storage tests skip (or fail under CI) without it.
 # ---------------------------------------------------------------------------
 
-install_postgres
+install_packages

@@ -271,6 +271,11 @@ func TestInterruptAndTimeoutExitCodes(t *testing.T) {
 		t.Errorf("timeout: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 
+	// A second database: the first one's backend may still be winding down
+	// after the cancel, holding its deploy lock for a moment.
+	db2 := freshName(t)
+	dropAfter(t, db2)
+	args[5] = db2
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(time.Second, cancel)
 	var out, errb bytes.Buffer
