@@ -1,0 +1,4 @@
+BEGIN;
+SELECT 1;
+CALL pgmi_test(NULL, 'a.b.c');
+COMMIT;

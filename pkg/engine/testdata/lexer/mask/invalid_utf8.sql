@@ -1,0 +1,1 @@
+SELECT 'bad ÿ byte';

@@ -1,0 +1,1 @@
+SELECT 'Ä€ unicode', $ж$ tag body $ж$; -- ümlaut comment

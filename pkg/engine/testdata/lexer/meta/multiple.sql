@@ -1,0 +1,3 @@
+/* <pgmi-meta id="6f1c2a4e-8d3b-4c7a-9e21-5b0d4f6a7c83" idempotent="true"></pgmi-meta> */
+SELECT 1;
+/* <pgmi-meta id="7f1c2a4e-8d3b-4c7a-9e21-5b0d4f6a7c83" idempotent="true"></pgmi-meta> */

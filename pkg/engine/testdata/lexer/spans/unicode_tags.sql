@@ -1,0 +1,2 @@
+SELECT $ä$ body $ä$, $a٣$ x $a٣$, e'\'', xe'\';
+/* unterminated

@@ -1,0 +1,7 @@
+BEGIN;
+COMMIT;
+CREATE PROCEDURE noop() LANGUAGE sql BEGIN ATOMIC END;
+CREATE PROCEDURE noop2() LANGUAGE sql
+begin atomic
+end;
+CALL noop();

@@ -1,0 +1,10 @@
+DO $migrate$
+BEGIN
+  EXECUTE 'CREATE TABLE t (x int)'; COMMIT;
+END
+$migrate$;
+COMMIT;
+DO $$ BEGIN RAISE NOTICE 'tail; COMMIT;'; END $$;
+CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $f$ SELECT 'a;b' $f$;
+PREPARE p(int) AS SELECT $1 + $2$;
+EXECUTE p(1);

@@ -1,0 +1,3 @@
+CREATE TABLE t (x int);
+INSERT INTO t VALUES (1);
+SELECT * FROM t;

@@ -1,0 +1,4 @@
+BEGIN;
+SELECT 'Ä€';
+COMMIT; SELECT 'ж'; SELECT 2;
+	  SELECT "Ü";

@@ -1,0 +1,7 @@
+BEGIN;
+SELECT 1;
+COMMIT;
+
+-- nothing more to do
+/* really
+   nothing */
