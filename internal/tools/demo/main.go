@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,7 +34,7 @@ func run(pgmi string) error {
 	}
 	defer stop()
 	conn := cluster.ConnString("postgres")
-	fmt.Printf("  listening on %s:%d (data in %s)\n", cluster.Host(), cluster.Port(), cluster.DataDir())
+	fmt.Printf("  listening on %s:%d (data in %s)\n  CONN=%q\n", cluster.Host(), cluster.Port(), cluster.DataDir(), conn)
 
 	step("Deploying examples/inventory: migrations, tests, then online index builds")
 	if err := deploy(pgmi, "examples/inventory", "--connection", conn, "-d", "inventory", "--json"); err != nil {
@@ -56,7 +57,13 @@ func step(msg string) { fmt.Printf("\n==> %s\n", msg) }
 func deploy(pgmi string, args ...string) error {
 	cmd := exec.Command(pgmi, append([]string{"deploy"}, args...)...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
-	fmt.Printf("$ pgmi deploy %s %s ...\n", args[0], args[len(args)-1])
+	shown := strings.Join(args, " ")
+	for i, a := range args {
+		if i > 0 && args[i-1] == "--connection" {
+			shown = strings.Replace(shown, a, "\"$CONN\"", 1)
+		}
+	}
+	fmt.Printf("$ pgmi deploy %s\n", shown)
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("pgmi deploy %s: %w", args[0], err)
 	}
