@@ -12,16 +12,16 @@ type Kind int
 
 // The kinds, with the exit code each maps to.
 const (
-	KindInternal        Kind = iota // 1: unclassified
-	KindUsage                       // 2: command-line usage
-	KindConfig                      // 10: invalid configuration or project (offline)
-	KindConnection                  // 11: connection failed
-	KindApproval                    // 12: --overwrite not approved
-	KindExecution                   // 13: deploy.sql failed on the server
-	KindDeploySQLMissing            // 14: no deploy.sql in the project root
-	KindConcurrent                  // 15: another deployment holds the lock
-	KindTimeout                     // 16: the deadline expired
-	KindCanceled                    // 130: interrupted
+	KindInternal         Kind = iota // 1: unclassified
+	KindUsage                        // 2: command-line usage
+	KindConfig                       // 10: invalid configuration or project (offline)
+	KindConnection                   // 11: connection failed
+	KindApproval                     // 12: --overwrite not approved
+	KindExecution                    // 13: deploy.sql failed on the server
+	KindDeploySQLMissing             // 14: no deploy.sql in the project root
+	KindConcurrent                   // 15: another deployment holds the lock
+	KindTimeout                      // 16: the deadline expired
+	KindCanceled                     // 130: interrupted
 )
 
 var exitCodes = map[Kind]int{
