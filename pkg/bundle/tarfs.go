@@ -214,6 +214,9 @@ func (t *tarContent) fail() {
 		t.cur.Close()
 		t.cur = nil
 	}
+	if t.active != nil {
+		t.active.superseded = true // its stream is gone: a Read must not wait on it
+	}
 	t.active, t.pending = nil, false
 }
 
