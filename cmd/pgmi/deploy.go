@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -30,6 +29,8 @@ type deployFlags struct {
 	json           bool
 	verbose        bool
 	trustedSigners string
+	allowUnsigned  bool
+	bundleVersion  string
 }
 
 func newDeployCommand(s streams) *cobra.Command {
@@ -74,7 +75,9 @@ func newDeployCommand(s streams) *cobra.Command {
 	fl.StringVar(&f.compat, "compat", "", "session API version (only 1)")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "show server debug messages and more progress")
-	fl.StringVar(&f.trustedSigners, "trusted-signers", "", "allowed_signers file for signed bundles")
+	fl.StringVar(&f.trustedSigners, "trusted-signers", "", "allowed_signers file: a bundle must be signed by one of these keys")
+	fl.BoolVar(&f.allowUnsigned, "allow-unsigned", false, "deploy a bundle without checking its signature (bundles you built yourself)")
+	fl.StringVar(&f.bundleVersion, "bundle-version", "", "object version of a bundle URL (S3 versionId, GCS generation, Azure version or ETag)")
 	return cmd
 }
 
@@ -103,16 +106,23 @@ func (d *deployRun) run(ctx context.Context, projectPath string) error {
 // deploy runs every offline check, then the database lifecycle, then the
 // engine. res stays nil until the project was scanned.
 func (d *deployRun) deploy(ctx context.Context, projectPath string) (*engine.Result, error) {
-	fsys, err := projectFS(projectPath)
+	fsys, err := d.openSource(ctx, projectPath)
 	if err != nil {
 		return nil, err
 	}
-	loadDotEnv(fsys, d.s, d.out)
+	defer fsys.Close()
+	if !fsys.isBundle() {
+		loadDotEnv(fsys, d.s, d.out)
+	}
 	yml, err := pgmiyaml.Load(fsys)
 	if err != nil {
 		return nil, err
 	}
-	opts, timeout, err := d.engineOptions(fsys, yml)
+	if fsys.isBundle() && !yml.Connection.IsZero() {
+		d.out.line("WARNING: ignoring the connection block of the bundle's pgmi.yaml: connection settings come from this machine")
+		yml.Connection = pgmiyaml.Connection{}
+	}
+	opts, timeout, err := d.engineOptions(yml)
 	if err != nil {
 		return nil, err
 	}
@@ -146,19 +156,7 @@ func (d *deployRun) deploy(ctx context.Context, projectPath string) (*engine.Res
 	return engine.DeployProject(ctx, conn, project, opts)
 }
 
-func projectFS(projectPath string) (fsys fsRoot, err error) {
-	info, err := os.Stat(projectPath)
-	if err != nil {
-		return fsRoot{}, engine.Wrap(engine.KindConfig, err, "project path %q", projectPath)
-	}
-	if !info.IsDir() {
-		return fsRoot{}, engine.Errorf(engine.KindConfig, "project path %q is not a directory (bundle files arrive with pgmi bundle support)", projectPath)
-	}
-	abs, _ := filepath.Abs(projectPath)
-	return fsRoot{FS: os.DirFS(abs), dir: abs}, nil
-}
-
-func (d *deployRun) engineOptions(fsys fsRoot, yml pgmiyaml.File) (engine.Options, time.Duration, error) {
+func (d *deployRun) engineOptions(yml pgmiyaml.File) (engine.Options, time.Duration, error) {
 	opts := engine.Options{Compat: d.f.compat, Verbose: d.f.verbose, Progress: d.out.progress}
 	if err := engine.CheckCompat(d.f.compat); err != nil {
 		return opts, 0, err

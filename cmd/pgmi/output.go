@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"sync"
 	"time"
@@ -16,12 +15,6 @@ import (
 )
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
-
-// fsRoot is a project directory as an fs.FS.
-type fsRoot struct {
-	fs.FS
-	dir string
-}
 
 // output writes human text to stderr (progress, notices, summary, error)
 // and, with --json, the envelope to stdout.
