@@ -28,7 +28,7 @@ test: deps ## run every test, including integration tests against real PostgreSQ
 	$(GO) test $(TEST_FLAGS) ./...
 
 bench: deps ## benchmarks with ratios against baselines measured in the same run
-	$(GO) test $(BENCH_FLAGS) ./pkg/engine/
+	$(GO) test $(BENCH_FLAGS) ./pkg/engine/ ./pkg/bundle/
 
 lint: ## go vet and staticcheck (pinned)
 	$(GO) vet ./...
