@@ -7,7 +7,8 @@
 #   pgbouncer                   pkg/connect refuses transaction-mode poolers;
 #                               its tests run a real PgBouncer.
 #   openssl, ssh-keygen         key-format and SSH-signature interop tests.
-#   Azurite                     (later; see the marked section below)
+#   Azurite                     Azure Blob emulator for the bundle fetch tests,
+#                               from npm into .cache/tools (see its section).
 set -euo pipefail
 
 log() { printf 'deps: %s\n' "$*"; }
@@ -74,10 +75,52 @@ install_packages() {
 }
 
 # ---------------------------------------------------------------------------
-# Azurite (Azure Blob emulator): TO BE ADDED by a later issue.
-# It will run `npm ci` in the tools directory that pins Azurite, so that
-# node_modules/.bin/azurite-blob exists for the storage tests. Not implemented
-# yet; the storage tests skip (or fail under CI) without it.
+# Azurite (Azure Blob emulator), for the tests of pkg/bundle/azpin through
+# internal/testfakes/azurite. npm installs the pinned version into the
+# gitignored project-local tools directory below, where the harness looks
+# for node_modules/.bin/azurite-blob (PGMI_AZURITE_BLOB overrides the path).
+# Node and npm come from Debian when missing. Nothing runs as a service.
+AZURITE_VERSION=3.35.0
+AZURITE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.cache/tools/azurite"
+
+have_azurite() {
+	local pkg=$AZURITE_DIR/node_modules/azurite/package.json
+	[[ -x $AZURITE_DIR/node_modules/.bin/azurite-blob && -f $pkg ]] &&
+		grep -Eq '"version"[[:space:]]*:[[:space:]]*"'"${AZURITE_VERSION//./\\.}"'"' "$pkg"
+}
+
+install_node() {
+	if have_command node && have_command npm; then
+		return 0
+	fi
+	if [[ $(id -u) -ne 0 ]]; then
+		log "missing: node and npm (for Azurite); run this script as root to install them" >&2
+		exit 1
+	fi
+	log "installing nodejs npm (apt-get install)"
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm
+}
+
+install_azurite() {
+	if have_azurite; then
+		return 0
+	fi
+	install_node
+	log "installing azurite@$AZURITE_VERSION into ${AZURITE_DIR#"$PWD"/} (npm install)"
+	mkdir -p "$AZURITE_DIR"
+	[[ -f $AZURITE_DIR/package.json ]] ||
+		printf '{"name":"pgmi-test-tools","private":true}\n' >"$AZURITE_DIR/package.json"
+	npm install --prefix "$AZURITE_DIR" --save-exact --no-audit --no-fund --loglevel=error \
+		"azurite@$AZURITE_VERSION"
+	if ! have_azurite; then
+		log "npm finished, but $AZURITE_DIR/node_modules/.bin/azurite-blob is not azurite $AZURITE_VERSION" >&2
+		exit 1
+	fi
+	log "installed: azurite $AZURITE_VERSION"
+}
+
+install_azurite
 # ---------------------------------------------------------------------------
 
 install_packages
