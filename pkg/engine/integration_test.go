@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
@@ -367,5 +368,35 @@ func TestRedeployOnSameSession(t *testing.T) {
 	_ = s.conn.QueryRow(context.Background(), "SELECT content FROM pg_temp.pgmi_source_view").Scan(&content)
 	if content != "1" {
 		t.Errorf("second deploy sees %q, want its own file", content)
+	}
+}
+
+// changingFS serves different content for a file the second time it is opened,
+// like a file edited between the scan and the load.
+type changingFS struct {
+	fstest.MapFS
+	name   string
+	opened int
+}
+
+func (c *changingFS) Open(name string) (fs.File, error) {
+	if name == c.name {
+		c.opened++
+		if c.opened > 1 {
+			return fstest.MapFS{name: {Data: []byte("SELECT 'edited';")}}.Open(name)
+		}
+	}
+	return c.MapFS.Open(name)
+}
+
+func TestFileChangedDuringDeployFails(t *testing.T) {
+	s := newSession(t)
+	fsys := &changingFS{MapFS: files("deploy.sql", "CREATE TABLE nope (id int);", "a.sql", "SELECT 'original';"), name: "a.sql"}
+	_, err := engine.Deploy(context.Background(), s.conn, fsys, engine.Options{})
+	if engine.KindOf(err) != engine.KindConfig || !strings.Contains(err.Error(), "changed while it was being deployed") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := query[int64](t, s.db, "SELECT count(*) FROM pg_class WHERE relname = 'nope'"); n[0] != 0 {
+		t.Error("deploy.sql ran although a file changed under the loader")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -73,7 +74,7 @@ func copyRows(ctx context.Context, pg *pgconn.PgConn, sql string, rows func(w *c
 	}()
 	_, err := pg.CopyFrom(ctx, pr, sql)
 	pr.CloseWithError(io.ErrClosedPipe) // unblock the writer if COPY stopped early
-	if werr := <-writeErr; werr != nil && werr != io.ErrClosedPipe {
+	if werr := <-writeErr; werr != nil && !errors.Is(werr, io.ErrClosedPipe) {
 		return werr // the reason the COPY was abandoned, not the server's echo of it
 	}
 	return err
