@@ -133,11 +133,12 @@ func (c *cutWriter) Write(p []byte) (int, error) {
 	panic(http.ErrAbortHandler)
 }
 
-// ObjectReads matches downloads of the object key: GET requests whose path
-// ends with /key, as S3 (path-style), the GCS XML and JSON media APIs and
-// Azure Blob all name the object.
+// ObjectReads matches reads of the object key: GET and HEAD requests whose
+// path ends with /key, as S3 (path-style), the GCS XML and JSON media APIs
+// and Azure Blob all name the object. (The GCS client probes a zero-length
+// read with HEAD.)
 func ObjectReads(key string) func(*http.Request) bool {
 	return func(r *http.Request) bool {
-		return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/"+key)
+		return (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasSuffix(r.URL.Path, "/"+key)
 	}
 }

@@ -218,8 +218,8 @@ func denied(t *testing.T, c Cloud) {
 	t.Cleanup(c.Faults.Clear)
 	_, err := bundle.FetchFrom(context.Background(), c.Bucket(t), key, version, fast)
 	fe := fetchError(t, err, c.DeniedCode)
-	if fe.Retryable() || fe.ExitCode() != 10 {
-		t.Fatalf("denied: retryable %v, exit code %d", fe.Retryable(), fe.ExitCode())
+	if fe.Retryable() || fe.ExitCode() != 10 || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("denied: retryable %v, exit code %d, message %q; want permanent, naming the 403", fe.Retryable(), fe.ExitCode(), err)
 	}
 	if n := f.Failed(); n != 1 {
 		t.Fatalf("denied read sent %d times; a permission error must not be retried", n)
