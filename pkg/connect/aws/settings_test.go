@@ -1,0 +1,221 @@
+package aws
+
+import (
+	"context"
+	"crypto/tls"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmi-cloud/pgmi/internal/testfakes/awsfake"
+	"github.com/pgmi-cloud/pgmi/internal/testpg"
+	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
+)
+
+func baseConfig() *connect.Config {
+	return &connect.Config{Hosts: []string{"mydb.abc.eu-west-1.rds.amazonaws.com"}, User: "deployer", Database: "app", Auth: connect.AuthAWS}
+}
+
+// The region: Cloud.AWSRegion (which the resolver fills from --aws-region,
+// PGMI_AWS_REGION, AWS_REGION, AWS_DEFAULT_REGION, pgmi.yaml), else what
+// the SDK finds (AWS_REGION, AWS_DEFAULT_REGION, the profile).
+func TestRegionPrecedenceInTheProvider(t *testing.T) {
+	cases := []struct {
+		name, cloud, envRegion, envDefault, want string
+	}{
+		{"settings win over the environment", "eu-central-1", "us-east-1", "us-west-2", "eu-central-1"},
+		{"AWS_REGION", "", "us-east-1", "us-west-2", "us-east-1"},
+		{"AWS_DEFAULT_REGION", "", "", "us-west-2", "us-west-2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			awsfake.Isolate(t)
+			t.Setenv("AWS_REGION", tc.envRegion)
+			t.Setenv("AWS_DEFAULT_REGION", tc.envDefault)
+			c := baseConfig()
+			c.Cloud.AWSRegion = tc.cloud
+			p, err := newProvider(t.Context(), c, &Options{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.region != tc.want {
+				t.Errorf("region %q, want %q", p.region, tc.want)
+			}
+		})
+	}
+}
+
+// The resolver's order reaches the provider and the token's signature.
+func TestRegionPrecedenceThroughResolution(t *testing.T) {
+	cases := []struct {
+		name string
+		f    connect.Flags
+		env  []string
+		yml  pgmiyaml.Connection
+		want string
+	}{
+		{"flag", connect.Flags{AWSRegion: "eu-west-3"}, []string{"PGMI_AWS_REGION", "eu-west-2", "AWS_REGION", "us-east-1"}, pgmiyaml.Connection{AWSRegion: "sa-east-1"}, "eu-west-3"},
+		{"PGMI_AWS_REGION", connect.Flags{AWS: true}, []string{"PGMI_AWS_REGION", "eu-west-2", "AWS_REGION", "us-east-1"}, pgmiyaml.Connection{AWSRegion: "sa-east-1"}, "eu-west-2"},
+		{"AWS_REGION", connect.Flags{AWS: true}, []string{"AWS_REGION", "us-east-1", "AWS_DEFAULT_REGION", "us-west-1"}, pgmiyaml.Connection{AWSRegion: "sa-east-1"}, "us-east-1"},
+		{"AWS_DEFAULT_REGION", connect.Flags{AWS: true}, []string{"AWS_DEFAULT_REGION", "us-west-1"}, pgmiyaml.Connection{AWSRegion: "sa-east-1"}, "us-west-1"},
+		{"pgmi.yaml", connect.Flags{}, nil, pgmiyaml.Connection{AWSRegion: "sa-east-1"}, "sa-east-1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			awsfake.Isolate(t)
+			tc.f.Host, tc.f.User, tc.f.Database = "mydb.example.com", "deployer", "app"
+			cfg, err := connect.ResolveConfig(tc.f, baseEnv(t, tc.env...), tc.yml, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := newProvider(t.Context(), cfg, &Options{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.region != tc.want {
+				t.Errorf("region %q, want %q", p.region, tc.want)
+			}
+		})
+	}
+}
+
+// Missing region: exit 10 from the resolver, and from the provider when a
+// library caller builds the Config itself; no credential is fetched.
+func TestMissingRegionIsExit10(t *testing.T) {
+	awsfake.Isolate(t)
+	creds := awsfake.StartContainerEndpoint(t)
+	creds.Use(t)
+	_, err := connect.ResolveWith(connect.Flags{AWS: true, Host: "mydb.example.com", User: "deployer", Database: "app"}, baseEnv(t), pgmiyaml.Connection{}, nil)
+	if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), "region") {
+		t.Errorf("resolver: exit %d: %v", engine.ExitCode(err), err)
+	}
+	tgt, err := connect.NewTarget(baseConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tgt.Dial(t.Context(), "app")
+	if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), "--aws-region") || !strings.Contains(err.Error(), "AWS_DEFAULT_REGION") {
+		t.Errorf("provider: exit %d: %v", engine.ExitCode(err), err)
+	}
+	if creds.Fetches() != 0 {
+		t.Errorf("%d credential fetches before the region was known", creds.Fetches())
+	}
+}
+
+// Settings RDS IAM cannot use are refused offline, exit 10, before any
+// credential is looked up.
+func TestRefusedSettings(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(*connect.Config)
+		want   string
+	}{
+		{"sslmode disable", func(c *connect.Config) { c.SSL.Mode = "disable" }, "needs TLS"},
+		{"no user", func(c *connect.Config) { c.User = "" }, "-U/--username"},
+		{"unix socket", func(c *connect.Config) { c.Hosts = []string{"/var/run/postgresql"} }, "Unix socket"},
+		{"two hosts", func(c *connect.Config) { c.Hosts = []string{"a.example.com", "b.example.com"} }, "one endpoint"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			awsfake.Isolate(t)
+			creds := awsfake.StartContainerEndpoint(t)
+			creds.Use(t)
+			c := baseConfig()
+			c.Cloud.AWSRegion = "eu-west-1"
+			tc.change(c)
+			_, err := NewFactory(nil)(t.Context(), c)
+			if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+			}
+			if creds.Fetches() != 0 {
+				t.Errorf("%d credential fetches", creds.Fetches())
+			}
+		})
+	}
+}
+
+// Under sslmode allow and prefer, only the TLS attempts remain.
+func TestTLSOnlyDropsPlaintextAttempts(t *testing.T) {
+	for _, mode := range []string{"allow", "prefer", "", "require"} {
+		t.Run("sslmode="+mode, func(t *testing.T) {
+			c := baseConfig()
+			c.Hosts = []string{"127.0.0.1"}
+			c.SSL.Mode = mode
+			tgt, err := connect.NewTarget(c, &connect.Options{Providers: map[connect.AuthMethod]connect.ProviderFactory{
+				connect.AuthAWS: func(context.Context, *connect.Config) (connect.Provider, error) { return nil, nil },
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := tgt.For("app")
+			if err := tlsOnly(cfg); err != nil {
+				t.Fatal(err)
+			}
+			if cfg.TLSConfig == nil {
+				t.Error("first attempt without TLS")
+			}
+			for _, fb := range cfg.Fallbacks {
+				if fb.TLSConfig == nil {
+					t.Errorf("plaintext fallback to %s:%d kept", fb.Host, fb.Port)
+				}
+			}
+		})
+	}
+	cfg := &pgx.ConnConfig{}
+	cfg.Host, cfg.Port = "db", 5432
+	cfg.Fallbacks = []*pgconn.FallbackConfig{{Host: "db", Port: 5432}}
+	if err := tlsOnly(cfg); engine.ExitCode(err) != 10 {
+		t.Errorf("no TLS attempt at all: exit %d: %v", engine.ExitCode(err), err)
+	}
+	cfg.Fallbacks = []*pgconn.FallbackConfig{{Host: "db", Port: 5432, TLSConfig: &tls.Config{ServerName: "db"}}}
+	if err := tlsOnly(cfg); err != nil || cfg.TLSConfig == nil || len(cfg.Fallbacks) != 0 {
+		t.Errorf("TLS fallback not promoted: %v", err)
+	}
+}
+
+// sslmode allow against the real server: the token goes over TLS (pg_hba
+// has hostssl lines only, and pg_stat_ssl says so).
+func TestAllowModeConnectsOverTLS(t *testing.T) {
+	testpg.Require(t, pgErr)
+	awsfake.Isolate(t)
+	awsfake.StartContainerEndpoint(t).Use(t)
+	role := newRole(t, "iam_allow")
+	m := &minted{t: t}
+	f := flags(role, "eu-west-1")
+	f.SSLMode = "allow"
+	conn := dial(t, target(t, f, withFactory(m.factory(nil))))
+	var ssl bool
+	if err := conn.QueryRow(t.Context(), "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").Scan(&ssl); err != nil || !ssl {
+		t.Errorf("ssl %v, err %v", ssl, err)
+	}
+}
+
+func TestRegisteredAsAWS(t *testing.T) {
+	found := false
+	for _, m := range connect.RegisteredMethods() {
+		found = found || m == connect.AuthAWS
+	}
+	if !found {
+		t.Errorf("aws not registered: %v", connect.RegisteredMethods())
+	}
+}
+
+// This package links the AWS SDK and nothing of the other clouds.
+func TestLinksOnlyTheAWSSDK(t *testing.T) {
+	sawAWS := false
+	for _, d := range deps(t, "github.com/pgmi-cloud/pgmi/pkg/connect/aws") {
+		sawAWS = sawAWS || strings.HasPrefix(d, "github.com/aws/aws-sdk-go-v2/feature/rds/auth")
+		for _, other := range []string{"github.com/Azure/", "github.com/AzureAD/", "cloud.google.com/", "google.golang.org/api", "golang.org/x/oauth2/google"} {
+			if strings.HasPrefix(d, other) {
+				t.Errorf("pkg/connect/aws links %s", d)
+			}
+		}
+	}
+	if !sawAWS {
+		t.Error("go list -deps does not show the RDS auth package: the check is not looking at the right thing")
+	}
+}
