@@ -14,5 +14,10 @@
 //     scripts/deps.sh (Azure Blob REST, ETags).
 //
 // Every fake puts Faults in front of the server, so the same failure
-// injection works for all three.
+// injection works for all three. fetchtest is the conformance suite that
+// pkg/bundle's version pinners (s3pin, gcspin, azpin) run on their fake.
+//
+// gocloud's URL openers read the environment once per process (gcsblob
+// caches STORAGE_EMULATOR_HOST, azureblob its credentials), so a test
+// binary that fetches by URL should use one fake for all its tests.
 package testfakes
