@@ -60,6 +60,52 @@ func pinVersion(as func(any) bool, version string) error {
 	return errVersionUnsupported
 }
 
+// ErrorClassifier refines the gocloud error code of a driver's error that
+// gocloud left as gcerrors.Unknown (say, an HTTP 403 under a service error
+// code the driver does not map). It reports ok=false for errors it does not
+// recognise. Pinner packages register one beside their pinner.
+type ErrorClassifier func(err error) (code gcerrors.ErrorCode, ok bool)
+
+var classifiers = struct {
+	sync.RWMutex
+	list []ErrorClassifier
+}{}
+
+// RegisterErrorClassifier adds a classifier consulted for errors gocloud
+// could not classify; call it from a pinner package's init.
+func RegisterErrorClassifier(c ErrorClassifier) {
+	classifiers.Lock()
+	defer classifiers.Unlock()
+	classifiers.list = append(classifiers.list, c)
+}
+
+func classify(err error) gcerrors.ErrorCode {
+	var pe *pinError
+	switch code := gcerrors.Code(err); {
+	case errors.Is(err, errVersionUnsupported):
+		return gcerrors.Unimplemented
+	case errors.As(err, &pe):
+		return gcerrors.InvalidArgument
+	case code != gcerrors.Unknown:
+		return code
+	}
+	classifiers.RLock()
+	defer classifiers.RUnlock()
+	for _, c := range classifiers.list {
+		if code, ok := c(err); ok {
+			return code
+		}
+	}
+	return gcerrors.Unknown
+}
+
+// pinError marks a version a pinner refused before any request: an invalid
+// argument, never retried.
+type pinError struct{ err error }
+
+func (e *pinError) Error() string { return e.err.Error() }
+func (e *pinError) Unwrap() error { return e.err }
+
 var errVersionUnsupported = errors.New("this bucket's driver has no registered version pinner (blank-import the pinner package beside the driver), or the scheme has no object versions")
 
 // FetchOptions tune Fetch. The zero value is usable.
@@ -190,7 +236,13 @@ func (r *Remote) readerOptions() *blob.ReaderOptions {
 	if r.Version == "" {
 		return nil
 	}
-	return &blob.ReaderOptions{BeforeRead: func(as func(any) bool) error { return pinVersion(as, r.Version) }}
+	return &blob.ReaderOptions{BeforeRead: func(as func(any) bool) error {
+		err := pinVersion(as, r.Version)
+		if err != nil && !errors.Is(err, errVersionUnsupported) {
+			err = &pinError{err}
+		}
+		return err
+	}}
 }
 
 // newReader opens a range of the pinned version, retrying transient errors.
@@ -277,11 +329,7 @@ func (r *Remote) wrap(err error) *FetchError {
 	if errors.As(err, &fe) {
 		return fe
 	}
-	code := gcerrors.Code(err)
-	if errors.Is(err, errVersionUnsupported) {
-		code = gcerrors.Unimplemented
-	}
-	return &FetchError{URL: r.URL, Version: r.Version, Code: code, Err: err}
+	return &FetchError{URL: r.URL, Version: r.Version, Code: classify(err), Err: err}
 }
 
 // FetchError is a failure to read a bundle object, classified by its

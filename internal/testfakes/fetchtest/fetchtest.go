@@ -65,6 +65,7 @@ func Run(t *testing.T, c Cloud) {
 	t.Run("TransientRetried", func(t *testing.T) { transient(t, c) })
 	t.Run("TransientGivesUp", func(t *testing.T) { givesUp(t, c) })
 	t.Run("ResumesBrokenDownload", func(t *testing.T) { resumes(t, c) })
+	t.Run("MalformedVersion", func(t *testing.T) { malformed(t, c) })
 }
 
 // Pack makes a small unsigned bundle whose deploy.sql is deploySQL, with a
@@ -275,5 +276,17 @@ func resumes(t *testing.T, c Cloud) {
 	mustRead(t, r, want)
 	if f.Failed() != 1 || f.Seen() < 2 {
 		t.Fatalf("cut %d downloads of %d; want the first cut and a resumed read", f.Failed(), f.Seen())
+	}
+}
+
+// malformed: a version the pinner refuses is an invalid argument, reported
+// at once (exit 10), never retried as a transient failure.
+func malformed(t *testing.T, c Cloud) {
+	key := "releases/malformed/app.tgz"
+	c.Put(t, key, Pack(t, "SELECT 1;"))
+	_, err := bundle.Fetch(context.Background(), c.URL(key), "\x00not a version", fast)
+	fe := fetchError(t, err, gcerrors.InvalidArgument)
+	if fe.Retryable() || fe.ExitCode() != 10 {
+		t.Errorf("retryable %v, exit %d; want permanent, exit 10: %v", fe.Retryable(), fe.ExitCode(), err)
 	}
 }

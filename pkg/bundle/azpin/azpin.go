@@ -1,7 +1,9 @@
 package azpin
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 	"unicode"
@@ -9,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	azblobblob "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	_ "gocloud.dev/blob/azureblob" // the driver whose reads this package pins
+	"gocloud.dev/gcerrors"
 
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
 )
@@ -16,7 +19,32 @@ import (
 // Name is the name the pinner is registered under.
 const Name = "azure"
 
-func init() { bundle.RegisterVersionPinner(Name, pin) }
+func init() {
+	bundle.RegisterVersionPinner(Name, pin)
+	bundle.RegisterErrorClassifier(classify)
+}
+
+// classify maps Azure responses by HTTP status when the driver left them
+// unclassified: gocloud's azureblob knows only AuthenticationFailed as a
+// permission error, while storage answers firewall, SAS and RBAC denials
+// with AuthorizationFailure or AuthorizationPermissionMismatch (403).
+func classify(err error) (gcerrors.ErrorCode, bool) {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) {
+		return 0, false
+	}
+	switch re.StatusCode {
+	case http.StatusForbidden, http.StatusUnauthorized:
+		return gcerrors.PermissionDenied, true
+	case http.StatusNotFound:
+		return gcerrors.NotFound, true
+	case http.StatusPreconditionFailed:
+		return gcerrors.FailedPrecondition, true
+	case http.StatusBadRequest:
+		return gcerrors.InvalidArgument, true
+	}
+	return 0, false
+}
 
 // pin adds If-Match to azureblob's download options.
 func pin(as func(any) bool, version string) (bool, error) {

@@ -93,16 +93,12 @@ func wrongKey(t *testing.T, srv *azurite.Server, etag string, reads *testfakes.I
 	if attempts > 1+opts.Retries {
 		t.Fatalf("wrong key: %d attempts, more than 1 + %d retries", attempts, opts.Retries)
 	}
-	// gocloud's azureblob (v0.47) maps only the AuthenticationFailed code to
-	// PermissionDenied. Azurite answers a bad signature with
-	// AuthorizationFailure (as Azure does for firewall and SAS denials; RBAC
-	// denials are AuthorizationPermissionMismatch), which the driver calls
-	// Unknown, so bundle retries it and reports it as transient. The fix
-	// belongs in bundle's error classification (fall back to the HTTP
-	// status), not in this pinner.
+	// gocloud's azureblob (v0.47) maps only AuthenticationFailed to
+	// PermissionDenied; Azurite answers AuthorizationFailure, which azpin's
+	// error classifier maps by HTTP status.
 	if fe.Code != gcerrors.PermissionDenied || fe.Retryable() || attempts != 1 {
-		t.Skipf("known gap: a 403 %s is code %v, retryable %v, %d attempts; want PermissionDenied, permanent, 1 attempt",
-			"AuthorizationFailure", fe.Code, fe.Retryable(), attempts)
+		t.Errorf("a 403 AuthorizationFailure is code %v, retryable %v, %d attempts; want PermissionDenied, permanent, 1 attempt",
+			fe.Code, fe.Retryable(), attempts)
 	}
 }
 
