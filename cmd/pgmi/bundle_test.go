@@ -99,3 +99,27 @@ func TestBundleRefusesWhatTheEngineRefuses(t *testing.T) {
 		t.Error("a refused bundle was written")
 	}
 }
+
+func TestDeployBundleURL(t *testing.T) {
+	testpg.Require(t, clusterErr)
+	keys := t.TempDir()
+	key, allowed := signingKey(t, keys, "release")
+	dir := project(t, "deploy.sql", "CREATE TABLE from_url (id int);")
+	bucket := t.TempDir()
+	out := filepath.Join(bucket, "app.tgz")
+	if code, _, stderr := (cli{}).run(t, "bundle", dir, "-o", out, "--sign-key", key); code != 0 {
+		t.Fatalf("bundle: exit %d\n%s", code, stderr)
+	}
+	db := freshName(t)
+	dropAfter(t, db)
+	code, _, stderr := cli{}.run(t, "deploy", "file://"+out, "--trusted-signers", allowed,
+		"--connection", cluster.ConnString("postgres"), "-d", db)
+	if code != 0 {
+		t.Fatalf("deploy file:// URL: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = cli{}.run(t, "deploy", "file://"+filepath.Join(bucket, "missing.tgz"), "--trusted-signers", allowed,
+		"--connection", cluster.ConnString("postgres"), "-d", db)
+	if code != 10 || !strings.Contains(stderr, "not found") {
+		t.Errorf("missing object: exit %d\n%s", code, stderr)
+	}
+}
