@@ -66,6 +66,7 @@ func Run(t *testing.T, c Cloud) {
 	t.Run("TransientGivesUp", func(t *testing.T) { givesUp(t, c) })
 	t.Run("ResumesBrokenDownload", func(t *testing.T) { resumes(t, c) })
 	t.Run("MalformedVersion", func(t *testing.T) { malformed(t, c) })
+	t.Run("PublishThenFetchByVersion", func(t *testing.T) { publish(t, c) })
 }
 
 // Pack makes a small unsigned bundle whose deploy.sql is deploySQL, with a
@@ -289,4 +290,27 @@ func malformed(t *testing.T, c Cloud) {
 	if fe.Retryable() || fe.ExitCode() != 10 {
 		t.Errorf("retryable %v, exit %d; want permanent, exit 10: %v", fe.Retryable(), fe.ExitCode(), err)
 	}
+}
+
+// publish: bundle.Publish reports the version that Fetch pins to, and that
+// version keeps naming the published bytes after a later upload.
+func publish(t *testing.T, c Cloud) {
+	key := "releases/published/app.tgz"
+	var sent int64
+	pub, err := bundle.Publish(context.Background(), c.URL(key), bytes.NewReader(Pack(t, "SELECT 'published';")),
+		func(n int64) { sent = n })
+	if err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	if pub.Version == "" || sent != pub.Size {
+		t.Fatalf("published %+v, progress saw %d bytes", pub, sent)
+	}
+	mustRead(t, fetch(t, c.URL(key), pub.Version), "SELECT 'published';")
+	c.Put(t, key, Pack(t, "SELECT 'newer';"))
+	if c.ReadsOldVersions {
+		mustRead(t, fetch(t, c.URL(key), pub.Version), "SELECT 'published';")
+		return
+	}
+	_, err = bundle.Fetch(context.Background(), c.URL(key), pub.Version, fast)
+	fetchError(t, err, gcerrors.FailedPrecondition)
 }

@@ -13,7 +13,19 @@ import (
 // Name is the name the pinner is registered under.
 const Name = "gcs"
 
-func init() { bundle.RegisterVersionPinner(Name, pin) }
+func init() {
+	bundle.RegisterVersionPinner(Name, pin)
+	bundle.RegisterVersionReader(uploadedVersion)
+}
+
+// uploadedVersion reads an object's generation from its attributes.
+func uploadedVersion(as func(any) bool) (string, bool) {
+	var attrs storage.ObjectAttrs
+	if !as(&attrs) {
+		return "", false
+	}
+	return strconv.FormatInt(attrs.Generation, 10), true
+}
 
 // pin replaces gcsblob's object handle with one for the generation. It asks
 // only for the handle, never for the *storage.Reader, which gcsblob would

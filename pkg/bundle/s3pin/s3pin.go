@@ -19,7 +19,20 @@ import (
 // Name is the name the pinner is registered under.
 const Name = "s3"
 
-func init() { bundle.RegisterVersionPinner(Name, pin) }
+func init() {
+	bundle.RegisterVersionPinner(Name, pin)
+	bundle.RegisterVersionReader(uploadedVersion)
+}
+
+// uploadedVersion reads the versionId of an object's attributes ("" on an
+// unversioned bucket, where nothing can be pinned).
+func uploadedVersion(as func(any) bool) (string, bool) {
+	var head s3.HeadObjectOutput
+	if !as(&head) {
+		return "", false
+	}
+	return aws.ToString(head.VersionId), true
+}
 
 // maxVersionLen is S3's limit on a version id.
 const maxVersionLen = 1024
