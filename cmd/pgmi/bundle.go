@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -61,8 +62,9 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 
 // reportPlain prints a non-deploy command's error and turns it into its exit code.
 func reportPlain(s streams, err error) error {
-	if err == nil {
-		return nil
+	var ue usageError
+	if err == nil || errors.As(err, &ue) {
+		return err
 	}
 	fmt.Fprintf(s.err, "pgmi: error: %s\n", engine.Redact(err.Error()))
 	return exitError{code: engine.ExitCode(err)}

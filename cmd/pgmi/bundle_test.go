@@ -123,3 +123,22 @@ func TestDeployBundleURL(t *testing.T) {
 		t.Errorf("missing object: exit %d\n%s", code, stderr)
 	}
 }
+
+func TestPublishToFolderThenDeploy(t *testing.T) {
+	testpg.Require(t, clusterErr)
+	key, allowed := signingKey(t, t.TempDir(), "release")
+	dir := project(t, "deploy.sql", "CREATE TABLE published (id int);")
+	url := "file://" + filepath.Join(t.TempDir(), "releases-app.tgz")
+	code, stdout, stderr := cli{}.run(t, "publish", dir, url, "--sign-key", key, "--version", "2.0")
+	if code != 0 || !strings.HasPrefix(stdout, url) {
+		t.Fatalf("publish: exit %d\n%s%s", code, stdout, stderr)
+	}
+	db := freshName(t)
+	dropAfter(t, db)
+	if code, _, stderr := (cli{}).run(t, "deploy", url, "--trusted-signers", allowed, "--connection", cluster.ConnString("postgres"), "-d", db); code != 0 {
+		t.Fatalf("deploy the published bundle: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := (cli{}).run(t, "publish", dir, "not-a-url"); code != 2 {
+		t.Errorf("publish to a non-URL: exit %d\n%s", code, stderr)
+	}
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgmi-cloud/pgmi/pkg/bundle"
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
+)
+
+// progressThreshold is the upload size above which a terminal gets a progress bar.
+const progressThreshold = 4 << 20
+
+func newPublishCommand(s streams) *cobra.Command {
+	var f bundleFlags
+	cmd := &cobra.Command{
+		Use:   "publish <project_dir | bundle> <blob URL>",
+		Short: "Pack (and sign) a project, or take a bundle, and upload it to S3, GCS, Azure Blob or a folder",
+		Long: "Upload a bundle to s3://bucket/key, gs://bucket/key, azblob://container/key or file:///dir/file and\n" +
+			"print the URL and the object version to deploy it by. A directory is packed first (signed with\n" +
+			"--sign-key); a bundle file is uploaded as it is.",
+		Args: exactArgs(2, "<project_dir | bundle> <blob URL>"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return reportPlain(s, publish(cmd.Context(), s, args[0], args[1], f))
+		},
+	}
+	cmd.Flags().StringVar(&f.signKey, "sign-key", "", "SSH private key that signs the manifest (directories only)")
+	cmd.Flags().StringVar(&f.name, "name", "", "bundle name (default: the directory's name)")
+	cmd.Flags().StringVar(&f.version, "version", "", "bundle version, e.g. a release tag")
+	return cmd
+}
+
+func publish(ctx context.Context, s streams, src, url string, f bundleFlags) error {
+	if !isBundleURL(url) {
+		return usageError{errorf("%q is not a blob URL (s3://, gs://, azblob://, file://)", url)}
+	}
+	file, err := publishSource(ctx, s, src, f)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return engine.Wrap(engine.KindConfig, err, "cannot read %s", src)
+	}
+	bar := newProgressBar(s, info.Size())
+	pub, err := bundle.Publish(ctx, url, file, bar.update)
+	bar.done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(s.out, "%s\t%s\n", pub.URL, pub.Version)
+	fmt.Fprintf(s.err, "Published %s version %q (%d bytes); deploy it with: pgmi deploy %s --bundle-version %q --trusted-signers <file>\n",
+		pub.URL, pub.Version, pub.Size, pub.URL, pub.Version)
+	return nil
+}
+
+// publishSource returns the bundle to upload: the file itself, or a packed
+// copy of the directory in a temporary file that is removed on close.
+func publishSource(ctx context.Context, s streams, src string, f bundleFlags) (*os.File, error) {
+	info, err := os.Stat(src)
+	if err != nil {
+		return nil, engine.Wrap(engine.KindConfig, err, "cannot read %s", src)
+	}
+	if !info.IsDir() {
+		if !isBundleFile(src) || f.signKey != "" {
+			return nil, engine.Errorf(engine.KindConfig, "%s: publish takes a project directory (packed and signed here) or a bundle file as it is (re-signing a bundle is not supported)", src)
+		}
+		return os.Open(src)
+	}
+	tmpDir, err := os.MkdirTemp("", "pgmi-publish-*")
+	if err != nil {
+		return nil, engine.Wrap(engine.KindInternal, err, "cannot create a temporary file")
+	}
+	f.output = filepath.Join(tmpDir, "bundle.tgz")
+	if err := packBundle(ctx, s, src, f); err != nil {
+		os.RemoveAll(tmpDir)
+		return nil, err
+	}
+	file, err := os.Open(f.output)
+	os.RemoveAll(tmpDir) // the open file stays readable
+	return file, err
+}
+
+// progressBar draws upload progress on a terminal for large uploads.
+type progressBar struct {
+	w     io.Writer
+	total int64
+	on    bool
+	last  time.Time
+}
+
+func newProgressBar(s streams, total int64) *progressBar {
+	return &progressBar{w: s.err, total: total, on: s.interactive && total > progressThreshold}
+}
+
+func (p *progressBar) update(sent int64) {
+	if !p.on || (time.Since(p.last) < 100*time.Millisecond && sent < p.total) {
+		return
+	}
+	p.last = time.Now()
+	const width = 30
+	filled := int(width * sent / max(p.total, 1))
+	fmt.Fprintf(p.w, "\rUploading [%-*s] %5.1f%% of %.1f MiB", width, repeat('=', filled), 100*float64(sent)/float64(max(p.total, 1)), float64(p.total)/(1<<20))
+}
+
+func (p *progressBar) done() {
+	if p.on {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func repeat(c byte, n int) string {
+	b := make([]byte, max(n, 0))
+	for i := range b {
+		b[i] = c
+	}
+	return string(b)
+}
