@@ -1,0 +1,123 @@
+package google
+
+import (
+	"regexp"
+	"strings"
+
+	"cloud.google.com/go/cloudsqlconn"
+
+	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
+)
+
+// settings are what the provider takes from connect.Config, checked offline.
+type settings struct {
+	instance string // project:region:instance, or domain:project:region:instance
+	project  string // with its domain, as the Admin API names it
+	ipType   string // public, private or psc
+	user     string // the IAM database user
+}
+
+const serviceAccountSuffix = ".gserviceaccount.com"
+
+// describeHint is how to find an instance's connection name.
+const describeHint = "gcloud sql instances describe INSTANCE --format='value(connectionName)' prints it"
+
+var (
+	projectPart  = `[a-z][a-z0-9-]*[a-z0-9]`
+	domainPart   = `[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+`
+	regionPart   = `[a-z]+(?:-[a-z]+)*[0-9]+`
+	instancePart = `[a-z](?:[a-z0-9-]*[a-z0-9])?`
+	// connectionName is project:region:instance, the project optionally
+	// domain-scoped (example.com:project).
+	connectionName = regexp.MustCompile(`^(?:` + domainPart + `:)?` + projectPart + `:` + regionPart + `:` + instancePart + `$`)
+	zoneLike       = regexp.MustCompile(`^` + regionPart + `-[a-z]$`)
+)
+
+func parseSettings(c *connect.Config) (settings, error) {
+	s := settings{instance: strings.TrimSpace(c.Cloud.GoogleInstance), user: c.User}
+	if err := checkInstance(s.instance); err != nil {
+		return settings{}, err
+	}
+	parts := strings.Split(s.instance, ":")
+	s.project = strings.Join(parts[:len(parts)-2], ":")
+	var err error
+	if s.ipType, err = parseIPType(c.Cloud.GoogleIPType); err != nil {
+		return settings{}, err
+	}
+	if err := checkUser(s.user); err != nil {
+		return settings{}, err
+	}
+	return s, nil
+}
+
+// checkInstance accepts an instance connection name: project:region:instance,
+// or domain:project:region:instance for a domain-scoped project.
+func checkInstance(name string) error {
+	if name == "" {
+		return engine.Errorf(engine.KindConfig, "Cloud SQL IAM authentication needs the instance connection name: pass --google-instance project:region:instance (%s)", describeHint)
+	}
+	if connectionName.MatchString(name) {
+		return nil
+	}
+	parts := strings.Split(name, ":")
+	why := ""
+	switch {
+	case len(parts) < 3:
+		why = "; this looks like an instance ID alone, not its connection name"
+	case name != strings.ToLower(name):
+		why = "; connection names are lower-case"
+	case zoneLike.MatchString(parts[len(parts)-2]):
+		why = "; the middle part is a region such as us-central1, not a zone"
+	}
+	return engine.Errorf(engine.KindConfig, "invalid Cloud SQL instance %q: expected the instance connection name project:region:instance (example.com:project:region:instance for a domain-scoped project)%s; %s", clip(name), why, describeHint)
+}
+
+// parseIPType reads Cloud.GoogleIPType: public (also ""), private or psc.
+func parseIPType(t string) (string, error) {
+	switch v := strings.ToLower(strings.TrimSpace(t)); v {
+	case "", connect.GoogleIPPublic:
+		return connect.GoogleIPPublic, nil
+	case connect.GoogleIPPrivate, connect.GoogleIPPSC:
+		return v, nil
+	}
+	return "", engine.Errorf(engine.KindConfig, "invalid Cloud SQL IP type %q: use public, private or psc", clip(t))
+}
+
+func ipOption(t string) cloudsqlconn.DialOption {
+	switch t {
+	case connect.GoogleIPPrivate:
+		return cloudsqlconn.WithPrivateIP()
+	case connect.GoogleIPPSC:
+		return cloudsqlconn.WithPSC()
+	}
+	return cloudsqlconn.WithPublicIP()
+}
+
+// checkUser requires the IAM database user. Cloud SQL names a service
+// account's database user after its e-mail without .gserviceaccount.com.
+func checkUser(user string) error {
+	if user == "" {
+		return engine.Errorf(engine.KindConfig, "Cloud SQL IAM authentication needs the IAM database user: pass -U/--username (a service account's user is its e-mail without %s, such as deployer@my-project.iam; a Google account's is its e-mail)", serviceAccountSuffix)
+	}
+	if trimmed, ok := cutSuffixFold(user, serviceAccountSuffix); ok {
+		return engine.Errorf(engine.KindConfig, "Cloud SQL IAM database user %q cannot exist: Cloud SQL names a service account's user without %s; use -U %s", clip(user), serviceAccountSuffix, trimmed)
+	}
+	return nil
+}
+
+func cutSuffixFold(s, suffix string) (string, bool) {
+	if len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix) {
+		return s[:len(s)-len(suffix)], true
+	}
+	return s, false
+}
+
+// clip keeps a value quoted in a message short.
+func clip(s string) string {
+	const limit = 120
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + "…"
+}
