@@ -10,4 +10,6 @@ import (
 	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/azpin"
 	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/gcspin"
 	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/s3pin"
+	_ "github.com/pgmi-cloud/pgmi/pkg/connect/aws"
+	_ "github.com/pgmi-cloud/pgmi/pkg/connect/azure"
 )
