@@ -58,7 +58,7 @@ func (o *output) report(res *engine.Result, err error) {
 		env := engine.NewEnvelope(res, err)
 		data, _ := json.MarshalIndent(env, "", "  ")
 		fmt.Fprintln(o.s.out, string(data))
-	} else if res != nil {
+	} else if res != nil && res.Database != "" {
 		o.summary(res, err)
 	}
 	if err != nil {
