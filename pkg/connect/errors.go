@@ -41,7 +41,7 @@ func classify(ctx context.Context, cfg *pgx.ConnConfig, method AuthMethod, err e
 	}
 	var prov *providerError
 	if errors.As(err, &prov) {
-		return engine.Wrap(engine.KindConnection, cause, "could not get a %s token to connect to %s%s: check the cloud credentials available to pgmi", method, where, tries)
+		return engine.Wrap(engine.KindConnection, cause, "could not get an access token (%s authentication) to connect to %s%s: check the cloud credentials available to pgmi", method, where, tries)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

@@ -269,7 +269,7 @@ func TestProviderTokenPerConnection(t *testing.T) {
 	failing := ProviderFunc(func(context.Context, *pgx.ConnConfig) error { tries.Add(1); return selfTransient(true) })
 	opts.Providers[AuthAWS] = func(context.Context, *Config) (Provider, error) { return failing, nil }
 	_, err = openTarget(t, f, isolatedEnv(t), opts)
-	if engine.ExitCode(err) != 11 || tries.Load() != 4 || !strings.Contains(err.Error(), "could not get a aws token") {
+	if engine.ExitCode(err) != 11 || tries.Load() != 4 || !strings.Contains(err.Error(), "could not get an access token (aws authentication)") {
 		t.Errorf("exit %d after %d tries: %v", engine.ExitCode(err), tries.Load(), err)
 	}
 }

@@ -177,7 +177,7 @@ func TestClassifyMessages(t *testing.T) {
 		{&pgconn.PgError{Code: "42704", Message: `unrecognized configuration parameter "Pooling"`}, AuthPassword, engine.KindConnection, "remove it from the connection string"},
 		{&pgconn.PgError{Code: "XX000", Message: "odd"}, AuthPassword, engine.KindConnection, "(SQLSTATE XX000)"},
 		{&net.DNSError{Name: "db.example.com", Err: "no such host", IsNotFound: true}, AuthPassword, engine.KindConnection, `cannot resolve host "db.example.com"`},
-		{&providerError{errors.New("no credentials")}, AuthAzure, engine.KindConnection, "could not get a azure token"},
+		{&providerError{errors.New("no credentials")}, AuthAzure, engine.KindConnection, "could not get an access token (azure authentication)"},
 		{&providerError{engine.Errorf(engine.KindConfig, "bad region")}, AuthAWS, engine.KindConfig, "bad region"},
 		{errors.New("server refused TLS connection"), AuthPassword, engine.KindConnection, "SSL/TLS failure"},
 	}
