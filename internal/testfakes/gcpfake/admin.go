@@ -51,6 +51,10 @@ type TokenChecker interface {
 type AdminAPI struct {
 	URL    string            // http://127.0.0.1:port/, for cloudsqlconn.WithAdminAPIEndpoint
 	Faults *testfakes.Faults // in front of the API
+	// DialHook, when set, runs before every DialFunc connection; an error
+	// fails that dial (a refused connection, or a network that hangs until
+	// ctx ends). Set it before the first dial.
+	DialHook func(ctx context.Context, addr string) error
 
 	tokens   TokenChecker
 	serverCA *authority
@@ -123,10 +127,20 @@ func (a *AdminAPI) DialFunc(ctx context.Context, network, addr string) (net.Conn
 	r, ok := a.routes[strings.TrimSuffix(host, ".")]
 	a.mu.Unlock()
 	if err != nil || port != ServerProxyPort || !ok {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+		return nil, Refused(network)
+	}
+	if a.DialHook != nil {
+		if err := a.DialHook(ctx, addr); err != nil {
+			return nil, err
+		}
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, "tcp", r.listener)
+}
+
+// Refused is the error of a dial that nothing answered.
+func Refused(network string) error {
+	return &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
 }
 
 // Dials lists the addresses DialFunc was asked for, in order.

@@ -2,14 +2,17 @@ package google_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmi-cloud/pgmi/internal/testfakes"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcpfake"
@@ -303,4 +306,85 @@ func wantFailure(t *testing.T, c *cloud, err error, code int, contains ...string
 		}
 	}
 	t.Logf("exit %d: %v", code, err)
+}
+
+// A refused connection to the instance is transient: the next attempt
+// (with a refreshed certificate) succeeds.
+func TestRefusedDialIsRetried(t *testing.T) {
+	c := newCloud(t)
+	var calls atomic.Int32
+	c.api.DialHook = func(context.Context, string) error {
+		if calls.Add(1) == 1 {
+			return gcpfake.Refused("tcp")
+		}
+		return nil
+	}
+	if _, err := dial(t, c.target(t, c.flags("postgres")), "postgres"); err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	if n := len(c.api.Dials()); n != 2 {
+		t.Fatalf("%d dials, want 2 (one refused, one retried)", n)
+	}
+}
+
+// A network that never answers runs into the deadline: a timeout (exit 16),
+// not a connection failure.
+func TestDeadlineWhileDialling(t *testing.T) {
+	c := newCloud(t)
+	c.api.DialHook = func(ctx context.Context, _ string) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	tg := c.target(t, c.flags("postgres"))
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	_, err := tg.Dial(ctx, "postgres")
+	wantFailure(t, c, err, 16, "timed out")
+}
+
+// The engine stops a running statement with a cancel request (PgConn.
+// CancelRequest); it travels through the connector and the instance's proxy
+// on a connection of its own.
+func TestCancelRequestReachesServer(t *testing.T) {
+	c := newCloud(t)
+	conn, err := dial(t, c.target(t, c.flags("postgres")), "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := conn.Exec(context.Background(), "SELECT pg_sleep(30)")
+		done <- err
+	}()
+	monitor := pg.Connect(t, "postgres")
+	deadline := time.Now().Add(10 * time.Second)
+	for !sleeping(t, monitor, c.user) {
+		if time.Now().After(deadline) {
+			t.Fatal("the statement never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := conn.PgConn().CancelRequest(t.Context()); err != nil {
+		t.Fatalf("cancel request: %v", err)
+	}
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the statement was not canceled")
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "57014" {
+		t.Fatalf("err = %v, want the server's query_canceled (57014)", err)
+	}
+}
+
+// sleeping reports whether user's session is running pg_sleep.
+func sleeping(t *testing.T, monitor *pgx.Conn, user string) bool {
+	var n int
+	err := monitor.QueryRow(t.Context(),
+		"SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'", user).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
 }
