@@ -12,4 +12,5 @@ import (
 	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/s3pin"
 	_ "github.com/pgmi-cloud/pgmi/pkg/connect/aws"
 	_ "github.com/pgmi-cloud/pgmi/pkg/connect/azure"
+	_ "github.com/pgmi-cloud/pgmi/pkg/connect/google"
 )
