@@ -29,7 +29,7 @@ type chunk struct {
 
 const (
 	aheadChunks    = 4
-	aheadChunkSize = 128 << 10
+	aheadChunkSize = 256 << 10
 )
 
 func newAheadReader(src io.Reader) *aheadReader {
@@ -48,10 +48,15 @@ func (a *aheadReader) produce() {
 		case <-a.stop:
 			return
 		}
+		// Fill the whole chunk: inflate returns at most its 32 KiB window per
+		// Read, and a hand-off per window costs more than it overlaps.
+		// Data and error travel together, in order.
 		var n int
 		var err error
-		for n == 0 && err == nil {
-			n, err = a.src.Read(buf) // data and error travel together, in order
+		for n < len(buf) && err == nil {
+			var m int
+			m, err = a.src.Read(buf[n:])
+			n += m
 		}
 		select {
 		case a.full <- chunk{buf: buf, data: buf[:n], err: err}:
