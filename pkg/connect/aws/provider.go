@@ -116,7 +116,7 @@ func checkSettings(c *connect.Config) error {
 // makes it the password. Attempts without TLS (sslmode allow or prefer) are
 // dropped first, so the token never travels unencrypted.
 func (p *provider) Prepare(ctx context.Context, cfg *pgx.ConnConfig) error {
-	if err := tlsOnly(cfg); err != nil {
+	if err := connect.TLSOnly(cfg, "AWS RDS IAM"); err != nil {
 		return err
 	}
 	endpoint := net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))

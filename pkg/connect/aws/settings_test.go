@@ -152,7 +152,7 @@ func TestTLSOnlyDropsPlaintextAttempts(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := tgt.For("app")
-			if err := tlsOnly(cfg); err != nil {
+			if err := connect.TLSOnly(cfg, "AWS RDS IAM"); err != nil {
 				t.Fatal(err)
 			}
 			if cfg.TLSConfig == nil {
@@ -168,11 +168,11 @@ func TestTLSOnlyDropsPlaintextAttempts(t *testing.T) {
 	cfg := &pgx.ConnConfig{}
 	cfg.Host, cfg.Port = "db", 5432
 	cfg.Fallbacks = []*pgconn.FallbackConfig{{Host: "db", Port: 5432}}
-	if err := tlsOnly(cfg); engine.ExitCode(err) != 10 {
+	if err := connect.TLSOnly(cfg, "AWS RDS IAM"); engine.ExitCode(err) != 10 {
 		t.Errorf("no TLS attempt at all: exit %d: %v", engine.ExitCode(err), err)
 	}
 	cfg.Fallbacks = []*pgconn.FallbackConfig{{Host: "db", Port: 5432, TLSConfig: &tls.Config{ServerName: "db"}}}
-	if err := tlsOnly(cfg); err != nil || cfg.TLSConfig == nil || len(cfg.Fallbacks) != 0 {
+	if err := connect.TLSOnly(cfg, "AWS RDS IAM"); err != nil || cfg.TLSConfig == nil || len(cfg.Fallbacks) != 0 {
 		t.Errorf("TLS fallback not promoted: %v", err)
 	}
 }

@@ -98,7 +98,7 @@ func checkSettings(c *connect.Config) error {
 // and makes it the password. Attempts without TLS (sslmode allow or prefer)
 // are dropped first, so the token never travels unencrypted.
 func (p *provider) Prepare(ctx context.Context, cfg *pgx.ConnConfig) error {
-	if err := tlsOnly(cfg); err != nil {
+	if err := connect.TLSOnly(cfg, "Entra ID"); err != nil {
 		return err
 	}
 	tok, err := p.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{p.scope}})

@@ -125,7 +125,7 @@ func TestTLSOnly(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := tgt.For("app")
-			if err := tlsOnly(cfg); err != nil {
+			if err := connect.TLSOnly(cfg, "Entra ID"); err != nil {
 				t.Fatal(err)
 			}
 			hosts := []string{cfg.Host}
