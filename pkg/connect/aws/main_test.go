@@ -2,22 +2,11 @@ package aws
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
@@ -31,81 +20,20 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	crt, key, err := selfSignedServerCert()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	var stop func()
-	pg, stop, pgErr = testpg.StartMain(
-		testpg.WithPasswordAuth(),
-		testpg.WithConfig("ssl", "on"),
-		testpg.WithConfig("ssl_cert_file", "server.crt"),
-		testpg.WithConfig("ssl_key_file", "server.key"),
-		testpg.WithFile("server.crt", crt),
-		testpg.WithFile("server.key", key),
-		testpg.WithHBA("local all all trust", "hostssl all all 127.0.0.1/32 scram-sha-256"),
-	)
+	pg, stop, pgErr = testpg.StartMain(testpg.WithTokenTLS())
 	code := m.Run()
 	stop()
 	os.Exit(code)
 }
 
-func selfSignedServerCert() (crtPEM, keyPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
-}
-
 // newRole creates a login role without a password, dropped at cleanup.
-func newRole(t *testing.T, prefix string) string {
-	t.Helper()
-	name := fmt.Sprintf("%s_%d_%d", prefix, os.Getpid(), time.Now().UnixNano()%1e6)
-	pg.Exec(t, "postgres", "CREATE ROLE "+pgx.Identifier{name}.Sanitize()+" LOGIN")
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), pg.ConnString("postgres"))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(context.Background())
-		conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{name}.Sanitize())
-	})
-	return name
-}
+func newRole(t *testing.T, prefix string) string { return pg.NewRole(t, prefix) }
 
 // setPassword makes secret the role's password, as the database-side
-// stand-in for RDS checking the token's signature.
+// stand-in for the cloud database checking the token.
 func setPassword(ctx context.Context, role, secret string) error {
-	conn, err := pgx.Connect(ctx, pg.ConnString("postgres"))
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	lit := "'" + strings.ReplaceAll(secret, "'", "''") + "'"
-	_, err = conn.Exec(ctx, "ALTER ROLE "+pgx.Identifier{role}.Sanitize()+" PASSWORD "+lit)
-	return err
+	return pg.SetPassword(ctx, role, secret)
 }
 
 // baseEnv is what the connect resolver sees: a private HOME, nothing else.
