@@ -75,7 +75,9 @@ func authClaims(f Flags, env Env, yml pgmiyaml.Connection) ([]claim, error) {
 	add(yml.AWSRegion != "", AuthAWS, "pgmi.yaml connection.aws_region")
 	add(yml.AzureTenantID != "", AuthAzure, "pgmi.yaml connection.azure_tenant_id")
 	add(yml.AzureClientID != "", AuthAzure, "pgmi.yaml connection.azure_client_id")
+	add(yml.AWSRoleARN != "", AuthAWS, "pgmi.yaml connection.aws_role_arn")
 	add(yml.GoogleInstance != "", AuthGoogle, "pgmi.yaml connection.google_instance")
+	add(yml.GoogleIPType != "", AuthGoogle, "pgmi.yaml connection.google_ip_type")
 	return out, nil
 }
 
@@ -110,7 +112,7 @@ func cloudSettings(method AuthMethod, f Flags, env Env, yml pgmiyaml.Connection)
 	case AuthAWS:
 		return Cloud{
 			AWSRegion:  firstNonEmpty(f.AWSRegion, env.get("PGMI_AWS_REGION"), env.get("AWS_REGION"), env.get("AWS_DEFAULT_REGION"), yml.AWSRegion),
-			AWSRoleARN: firstNonEmpty(f.AWSRoleARN, env.get("PGMI_AWS_ROLE_ARN")),
+			AWSRoleARN: firstNonEmpty(f.AWSRoleARN, env.get("PGMI_AWS_ROLE_ARN"), yml.AWSRoleARN),
 		}
 	case AuthAzure:
 		return Cloud{
@@ -120,7 +122,7 @@ func cloudSettings(method AuthMethod, f Flags, env Env, yml pgmiyaml.Connection)
 	case AuthGoogle:
 		return Cloud{
 			GoogleInstance: firstNonEmpty(f.GoogleInstance, env.get("PGMI_GOOGLE_INSTANCE"), yml.GoogleInstance),
-			GoogleIPType:   strings.ToLower(firstNonEmpty(f.GoogleIPType, env.get("PGMI_GOOGLE_IP_TYPE"))),
+			GoogleIPType:   strings.ToLower(firstNonEmpty(f.GoogleIPType, env.get("PGMI_GOOGLE_IP_TYPE"), yml.GoogleIPType)),
 		}
 	}
 	return Cloud{}

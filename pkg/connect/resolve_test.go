@@ -269,6 +269,8 @@ func TestResolveAuthMethods(t *testing.T) {
 		{"--google-instance implies google", with(u, func(f *Flags) { f.GoogleInstance = "p:r:i" }), nil, pgmiyaml.Connection{}, AuthGoogle, Cloud{GoogleInstance: "p:r:i"}},
 		{"aws region precedence: AWS_REGION", with(u, func(f *Flags) { f.AWS = true }), []string{"AWS_REGION", "a", "AWS_DEFAULT_REGION", "b"}, pgmiyaml.Connection{AWSRegion: "c"}, AuthAWS, Cloud{AWSRegion: "a"}},
 		{"aws region precedence: AWS_DEFAULT_REGION", with(u, func(f *Flags) { f.AWS = true }), []string{"AWS_DEFAULT_REGION", "b"}, pgmiyaml.Connection{AWSRegion: "c"}, AuthAWS, Cloud{AWSRegion: "b"}},
+		{"yaml role ARN implies aws", u, nil, pgmiyaml.Connection{AWSRoleARN: "arn:aws:iam::123456789012:role/r", AWSRegion: "c"}, AuthAWS, Cloud{AWSRegion: "c", AWSRoleARN: "arn:aws:iam::123456789012:role/r"}},
+		{"yaml ip type with instance", u, nil, pgmiyaml.Connection{GoogleInstance: "p:r:i", GoogleIPType: "Private"}, AuthGoogle, Cloud{GoogleInstance: "p:r:i", GoogleIPType: "private"}},
 		{"aws region precedence: PGMI_AWS_REGION", with(u, func(f *Flags) { f.AWS = true }), []string{"PGMI_AWS_REGION", "p", "AWS_REGION", "a"}, pgmiyaml.Connection{}, AuthAWS, Cloud{AWSRegion: "p"}},
 		{"yaml auth_method aws with its region", u, nil, pgmiyaml.Connection{AuthMethod: "aws", AWSRegion: "c"}, AuthAWS, Cloud{AWSRegion: "c"}},
 		{"yaml auth_method is case-insensitive", u, nil, pgmiyaml.Connection{AuthMethod: "Azure"}, AuthAzure, Cloud{}},

@@ -16,9 +16,11 @@
 //	  sslrootcert: ca.crt
 //	  auth_method: aws          # password, aws, azure or google
 //	  aws_region: us-west-2
+//	  aws_role_arn: arn:aws:iam::123456789012:role/deployer
 //	  azure_tenant_id: ...
 //	  azure_client_id: ...
 //	  google_instance: project:region:instance
+//	  google_ip_type: private   # public (default), private or psc
 //	params:
 //	  env: staging
 //	timeout: 5m
@@ -60,9 +62,11 @@ type Connection struct {
 	SSLRootCert         string `yaml:"sslrootcert"`
 	AuthMethod          string `yaml:"auth_method"`
 	AWSRegion           string `yaml:"aws_region"`
+	AWSRoleARN          string `yaml:"aws_role_arn"`
 	AzureTenantID       string `yaml:"azure_tenant_id"`
 	AzureClientID       string `yaml:"azure_client_id"`
 	GoogleInstance      string `yaml:"google_instance"`
+	GoogleIPType        string `yaml:"google_ip_type"`
 }
 
 // IsZero reports whether the connection block is empty.
