@@ -50,3 +50,26 @@ func TestOverwriteApprovalAtATerminal(t *testing.T) {
 		t.Fatalf("name confirmed: exit %d, kept %v\n%s", code, kept(), stderr)
 	}
 }
+
+// --overwrite does not drop a database while a deployment holds its lock
+// (pgmi bug B18): exit 15 and the data stays.
+func TestOverwriteRefusedDuringADeploy(t *testing.T) {
+	testpg.Require(t, clusterErr)
+	db := freshName(t)
+	dropAfter(t, db)
+	cluster.CreateDatabase(t, db)
+	cluster.Exec(t, db, "CREATE TABLE keep_me (id int)")
+	holder := cluster.Connect(t, db)
+	if _, err := holder.Exec(context.Background(), "SELECT pg_advisory_lock(hashtextextended('pgmi.deploy.' || current_database(), 0))"); err != nil {
+		t.Fatal(err)
+	}
+	dir := project(t, "deploy.sql", "SELECT 1;")
+	code, _, stderr := cli{}.run(t, "deploy", dir, "--connection", cluster.ConnString("postgres"), "-d", db, "--overwrite", "--force")
+	if code != 15 || !strings.Contains(stderr, "will not drop it") {
+		t.Fatalf("exit %d, want 15\n%s", code, stderr)
+	}
+	var kept bool
+	if err := holder.QueryRow(context.Background(), "SELECT to_regclass('keep_me') IS NOT NULL").Scan(&kept); err != nil || !kept {
+		t.Fatalf("the running deployment's database was dropped (err %v)", err)
+	}
+}

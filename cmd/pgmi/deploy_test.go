@@ -203,7 +203,7 @@ func TestOverwriteDropsAndRecreates(t *testing.T) {
 
 func TestOverwriteRefusesMaintenanceDatabase(t *testing.T) {
 	dir := project(t, "deploy.sql", "SELECT 1;")
-	code, _, stderr := cli{}.run(t, "deploy", dir, "--connection", "postgresql://u@127.0.0.1:1/postgres", "-d", "Postgres", "--overwrite", "--force")
+	code, _, stderr := cli{}.run(t, "deploy", dir, "--connection", "postgresql://u@127.0.0.1:1/postgres", "-d", "postgres", "--overwrite", "--force")
 	if code != 10 || !strings.Contains(stderr, "maintenance database") {
 		t.Errorf("exit %d\n%s", code, stderr)
 	}

@@ -101,10 +101,11 @@ func (l *Lifecycle) Recreate(ctx context.Context, approve Approver) (*pgx.Conn, 
 
 // CheckOverwrite refuses, offline, to overwrite the maintenance or a template database.
 func CheckOverwrite(db, maintenance string) error {
-	if strings.EqualFold(db, maintenance) {
+	// Database names are case-sensitive: "POSTGRES" is not "postgres" (pgmi bug B17).
+	if db == maintenance {
 		return engine.Errorf(engine.KindConfig, "cannot overwrite maintenance database %q: pgmi connects to it to drop and recreate the target; pick another target with -d", db)
 	}
-	if strings.EqualFold(db, "template0") || strings.EqualFold(db, "template1") {
+	if db == "template0" || db == "template1" {
 		return engine.Errorf(engine.KindConfig, "cannot drop template database %q", db)
 	}
 	return nil
@@ -182,6 +183,9 @@ func recreate(ctx context.Context, m *pgx.Conn, db string) error {
 	if isTemplate {
 		return engine.Errorf(engine.KindConfig, "cannot overwrite %q: it is a template database (pg_database.datistemplate), which new databases are copied from", db)
 	}
+	if err := refuseWhileDeploying(ctx, m, db); err != nil {
+		return err
+	}
 	if _, err := m.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db); err != nil {
 		return engine.Wrap(engine.KindInternal, err, "disconnecting other sessions from %q", db)
 	}
@@ -196,6 +200,29 @@ func recreate(ctx context.Context, m *pgx.Conn, db string) error {
 		return err
 	}
 	return p.restore(ctx, m, db)
+}
+
+// deployLockHeldSQL reports whether a session holds pgmi's deploy lock in
+// database $1: the advisory lock on hashtextextended('pgmi.deploy.' || db, 0),
+// which pg_locks shows split into classid (high 32 bits) and objid (low).
+const deployLockHeldSQL = `
+SELECT EXISTS (
+  SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+  WHERE d.datname = $1 AND l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+    AND ((l.classid::int8 << 32) | l.objid::int8) = hashtextextended('pgmi.deploy.' || $1, 0))`
+
+// refuseWhileDeploying keeps --overwrite from terminating and dropping a
+// database under a deployment that is running (pgmi bug B18): a held deploy
+// lock is a concurrent deployment, exit 15, and nothing is dropped.
+func refuseWhileDeploying(ctx context.Context, m *pgx.Conn, db string) error {
+	var held bool
+	if err := m.QueryRow(ctx, deployLockHeldSQL, db).Scan(&held); err != nil {
+		return engine.Wrap(engine.KindInternal, err, "checking for a deployment running against %q", db)
+	}
+	if held {
+		return engine.Errorf(engine.KindConcurrent, "concurrent deployment in progress: another pgmi deployment is running against %q, so --overwrite will not drop it; retry when it has finished", db)
+	}
+	return nil
 }
 
 func (p dbProps) createOptions() string {
