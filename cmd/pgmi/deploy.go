@@ -216,7 +216,10 @@ func (d *deployRun) timeout(yml pgmiyaml.File) (time.Duration, error) {
 }
 
 func (d *deployRun) resolve(yml pgmiyaml.Connection) (*connect.Target, error) {
-	target, err := connect.ResolveWith(d.f.conn, d.s.env, yml, &connect.Options{Warn: func(msg string) { d.out.line("warning: " + msg) }})
+	target, err := connect.ResolveWith(d.f.conn, d.s.env, yml, &connect.Options{
+		Warn:      func(msg string) { d.out.line("warning: " + msg) },
+		Providers: providerOverrides,
+	})
 	if err != nil {
 		return nil, err
 	}

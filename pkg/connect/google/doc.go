@@ -24,8 +24,8 @@
 //   - User (-U, PGUSER): the IAM database user. For a service account it is
 //     the e-mail without ".gserviceaccount.com" (deployer@my-project.iam for
 //     deployer@my-project.iam.gserviceaccount.com); for a Google account, the
-//     e-mail. A user ending in .gserviceaccount.com is refused, with the name
-//     to use instead.
+//     e-mail. A service account's full e-mail (ending in .gserviceaccount.com)
+//     is trimmed to its user, so -U $SA_EMAIL works.
 //   - Database and maintenance database as usual. Host, port, password,
 //     sslmode and certificate settings are not used: the connector chooses
 //     the address, provides TLS, and the login is the IAM token.
@@ -85,9 +85,8 @@
 // Errors carry engine kinds (exit codes):
 //
 //   - KindConfig (10): a missing or malformed instance connection name, an
-//     unknown IP type, a missing user or one ending in .gserviceaccount.com
-//     (all before any network), and what the connector itself calls a
-//     configuration error: the region in the name differs from the
+//     unknown IP type or a missing user (all before any network), and what
+//     the connector itself calls a configuration error: the region in the name differs from the
 //     instance's, or the instance has no address of the requested type.
 //   - KindConnection (11): no usable credentials; a token the metadata
 //     server or credentials could not give; the Admin API refusing (403:

@@ -134,6 +134,7 @@ type provider struct {
 // password of its own.
 func (p *provider) Prepare(_ context.Context, cfg *pgx.ConnConfig) error {
 	cfg.Host, cfg.Port = p.s.instance, ServerProxyPort
+	cfg.User = p.s.user
 	cfg.Fallbacks = nil
 	cfg.TLSConfig = nil
 	cfg.SSLNegotiation = ""

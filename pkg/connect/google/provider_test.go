@@ -72,6 +72,25 @@ func TestConnectsAsIAMUser(t *testing.T) {
 	}
 }
 
+// A service account's full e-mail as -U (as in -U $SA_EMAIL) is trimmed to
+// Cloud SQL's IAM database user, the e-mail without .gserviceaccount.com.
+func TestServiceAccountEmailIsTrimmedToItsUser(t *testing.T) {
+	c := newCloud(t)
+	f := c.flags("postgres")
+	f.User = c.email
+	conn, err := dial(t, c.target(t, f), "postgres")
+	if err != nil {
+		t.Fatalf("dial as %s: %v", c.email, err)
+	}
+	var user string
+	if err := conn.QueryRow(t.Context(), "SELECT current_user").Scan(&user); err != nil {
+		t.Fatal(err)
+	}
+	if logins := c.inst.Logins(); user != c.user || len(logins) != 1 || logins[0].User != c.user || !logins[0].IAM {
+		t.Fatalf("session user %q, logins %+v; want the IAM user %q", user, logins, c.user)
+	}
+}
+
 // The deploy path: connect to the target, creating it through the
 // maintenance database first, with the compatibility probe on each
 // connection.
@@ -159,7 +178,6 @@ func TestBadSettingsAreConfigErrors(t *testing.T) {
 		{"empty instance", "", "", "u@p.iam", "needs the instance connection name"},
 		{"bad ip type", "my-project:us-central1:main", "vpc", "u@p.iam", "use public, private or psc"},
 		{"no user", "my-project:us-central1:main", "", "", "needs the IAM database user"},
-		{"service account suffix", "my-project:us-central1:main", "", "sa@my-project.iam.gserviceaccount.com", "use -U sa@my-project.iam"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCloud(t)

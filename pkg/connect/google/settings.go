@@ -48,6 +48,7 @@ func parseSettings(c *connect.Config) (settings, error) {
 	if err := checkUser(s.user); err != nil {
 		return settings{}, err
 	}
+	s.user = iamUser(s.user)
 	return s, nil
 }
 
@@ -94,16 +95,20 @@ func ipOption(t string) cloudsqlconn.DialOption {
 	return cloudsqlconn.WithPublicIP()
 }
 
-// checkUser requires the IAM database user. Cloud SQL names a service
-// account's database user after its e-mail without .gserviceaccount.com.
+// checkUser requires the IAM database user.
 func checkUser(user string) error {
 	if user == "" {
 		return engine.Errorf(engine.KindConfig, "Cloud SQL IAM authentication needs the IAM database user: pass -U/--username (a service account's user is its e-mail without %s, such as deployer@my-project.iam; a Google account's is its e-mail)", serviceAccountSuffix)
 	}
-	if trimmed, ok := cutSuffixFold(user, serviceAccountSuffix); ok {
-		return engine.Errorf(engine.KindConfig, "Cloud SQL IAM database user %q cannot exist: Cloud SQL names a service account's user without %s; use -U %s", clip(user), serviceAccountSuffix, trimmed)
-	}
 	return nil
+}
+
+// iamUser is the database user of -U: Cloud SQL names a service account's
+// user after its e-mail without .gserviceaccount.com, so a service
+// account's full e-mail (as in -U $SA_EMAIL) is trimmed to it.
+func iamUser(user string) string {
+	trimmed, _ := cutSuffixFold(user, serviceAccountSuffix)
+	return trimmed
 }
 
 func cutSuffixFold(s, suffix string) (string, bool) {

@@ -84,12 +84,25 @@ func TestCheckUser(t *testing.T) {
 	if err := checkUser("someone@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	err := checkUser("deployer@my-project.iam.GServiceAccount.com")
-	if engine.KindOf(err) != engine.KindConfig || !strings.Contains(err.Error(), "use -U deployer@my-project.iam") {
-		t.Fatalf("%v", err)
-	}
 	if err := checkUser(""); engine.KindOf(err) != engine.KindConfig {
 		t.Fatalf("%v", err)
+	}
+}
+
+// A service account's e-mail is trimmed to its Cloud SQL IAM user.
+func TestIAMUser(t *testing.T) {
+	for in, want := range map[string]string{
+		"deployer@my-project.iam.gserviceaccount.com": "deployer@my-project.iam",
+		"deployer@my-project.iam.GServiceAccount.com": "deployer@my-project.iam",
+		"deployer@my-project.iam":                     "deployer@my-project.iam",
+		"someone@example.com":                         "someone@example.com",
+	} {
+		if err := checkUser(in); err != nil {
+			t.Errorf("%q: %v", in, err)
+		}
+		if got := iamUser(in); got != want {
+			t.Errorf("iamUser(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
