@@ -67,47 +67,64 @@ type wsCollapser struct {
 
 // text writes p, lower-casing ASCII letters when fold is set. Region
 // boundaries always touch an ASCII byte, so a valid multi-byte character is
-// never split between two calls.
+// never split between two calls. With a writer, p is taken in pieces that
+// fit the buffer, so the byte loop never checks for room.
 func (c *wsCollapser) text(p []byte, fold bool) {
+	if c.w == nil {
+		c.textInto(p, fold)
+		return
+	}
+	piece := cap(c.buf)/2 - utf8.UTFMax
 	for len(p) > 0 {
-		if n := spaceLen(p); n > 0 {
-			c.gap = true
-			p = p[n:]
-			continue
+		n := min(len(p), piece)
+		for n < len(p) && !utf8.RuneStart(p[n]) {
+			n++ // never cut a character in two
 		}
-		n := nonSpaceLen(p)
-		c.put(p[:n], fold)
+		if len(c.buf)+n+1 > cap(c.buf) {
+			c.flush()
+		}
+		c.textInto(p[:n], fold)
 		p = p[n:]
 	}
 }
 
-// put writes a run of non-space bytes, preceded by the pending space.
-func (c *wsCollapser) put(run []byte, fold bool) {
-	if c.gap && c.started {
-		c.makeRoom()
-		c.buf = append(c.buf, ' ')
-	}
-	c.gap, c.started = false, true
-	for len(run) > 0 {
-		c.makeRoom()
-		n := len(run)
-		if c.w != nil {
-			n = min(n, cap(c.buf)-len(c.buf))
+// textInto is text's byte loop; the caller guarantees room for len(p)+1 bytes.
+// ASCII, nearly all of SQL, takes a one-byte path; other runes are decoded
+// to tell Unicode whitespace apart.
+func (c *wsCollapser) textInto(p []byte, fold bool) {
+	buf := c.buf
+	for i := 0; i < len(p); {
+		b := p[i]
+		if b < utf8.RuneSelf {
+			i++
+			if isASCIISpace(b) {
+				c.gap = true
+				continue
+			}
+			if c.gap && c.started {
+				buf = append(buf, ' ')
+			}
+			c.gap, c.started = false, true
+			if fold && b >= 'A' && b <= 'Z' {
+				b += 'a' - 'A'
+			}
+			buf = append(buf, b)
+			continue
 		}
-		start := len(c.buf)
-		c.buf = append(c.buf, run[:n]...)
-		if fold {
-			lowerASCII(c.buf[start:])
+		r, n := utf8.DecodeRune(p[i:])
+		if n > 1 && unicode.IsSpace(r) {
+			c.gap = true
+			i += n
+			continue
 		}
-		run = run[n:]
+		if c.gap && c.started {
+			buf = append(buf, ' ')
+		}
+		c.gap, c.started = false, true
+		buf = append(buf, p[i:i+n]...)
+		i += n
 	}
-}
-
-// makeRoom flushes a full buffer when there is a writer to flush to.
-func (c *wsCollapser) makeRoom() {
-	if c.w != nil && len(c.buf) == cap(c.buf) {
-		c.flush()
-	}
+	c.buf = buf
 }
 
 // flush hands the buffered bytes to w. Writes to a hash never fail.
@@ -115,55 +132,6 @@ func (c *wsCollapser) flush() {
 	if c.w != nil && len(c.buf) > 0 {
 		_, _ = c.w.Write(c.buf)
 		c.buf = c.buf[:0]
-	}
-}
-
-// spaceLen is the length of the whitespace run at the start of p.
-func spaceLen(p []byte) int {
-	i := 0
-	for i < len(p) {
-		if p[i] < utf8.RuneSelf {
-			if !isASCIISpace(p[i]) {
-				break
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune(p[i:])
-		if n == 1 || !unicode.IsSpace(r) {
-			break
-		}
-		i += n
-	}
-	return i
-}
-
-// nonSpaceLen is the length of the run without whitespace at the start of
-// p. Bytes that are not valid UTF-8 count as non-space.
-func nonSpaceLen(p []byte) int {
-	i := 0
-	for i < len(p) {
-		if p[i] < utf8.RuneSelf {
-			if isASCIISpace(p[i]) {
-				break
-			}
-			i++
-			continue
-		}
-		r, n := utf8.DecodeRune(p[i:])
-		if n > 1 && unicode.IsSpace(r) {
-			break
-		}
-		i += n
-	}
-	return i
-}
-
-func lowerASCII(b []byte) {
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
 	}
 }
 

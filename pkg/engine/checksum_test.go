@@ -129,6 +129,9 @@ func TestChecksumsLargeInput(t *testing.T) {
 	for i := 0; b.Len() < 3<<20; i++ {
 		fmt.Fprintf(&b, "INSERT INTO T VALUES (%d, 'Ä  %d');  -- row %d\r\n/* x */ $B$ body\t%d $B$;\n", i, i, i, i)
 	}
+	// One span far longer than the stream buffer, with multi-byte characters
+	// and whitespace runs across every piece boundary.
+	b.WriteString("SELECT '" + strings.Repeat("Ä\u00a0 x", 40000) + "' AS " + strings.Repeat("ÖCol ", 30000) + ";")
 	content := []byte(b.String())
 	_, norm := Checksums(content)
 	if want := sha256Hex(Normalize(content)); norm != want {
