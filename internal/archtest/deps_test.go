@@ -2,6 +2,7 @@ package archtest
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -75,5 +76,44 @@ func TestPkgNeverImportsCompositionRoots(t *testing.T) {
 				t.Errorf("%s links %s: nothing under pkg/ may import cmd/ or functions/", pkg, d)
 			}
 		}
+	}
+}
+
+// cloudPrefixes mark each cloud's SDKs. Google's are the storage client and
+// the Cloud SQL connector rather than all of cloud.google.com: gocloud.dev/blob
+// links google.golang.org/api/googleapi, and the Azure blob driver links
+// google.golang.org/api/option and cloud.google.com/go/auth through gocloud's
+// internal user-agent package.
+var cloudPrefixes = map[string][]string{
+	"aws":    {"github.com/aws/", "gocloud.dev/blob/s3blob"},
+	"azure":  {"github.com/Azure/", "github.com/AzureAD/", "gocloud.dev/blob/azureblob"},
+	"google": {"cloud.google.com/go/storage", "cloud.google.com/go/cloudsqlconn", "gocloud.dev/blob/gcsblob"},
+}
+
+// Each cloud-specific package links its own cloud's SDK (the marker proves the
+// check looks at the right thing) and none of the others', so a function
+// binary that imports it links only its own cloud.
+func TestCloudPackagesLinkOnlyTheirCloud(t *testing.T) {
+	for _, tc := range []struct{ pkg, cloud, marker string }{
+		{"pkg/connect/aws", "aws", "github.com/aws/aws-sdk-go-v2/feature/rds/auth"},
+		{"pkg/connect/azure", "azure", "github.com/Azure/azure-sdk-for-go/sdk/azidentity"},
+		{"pkg/connect/google", "google", "cloud.google.com/go/cloudsqlconn"},
+		{"pkg/bundle/s3pin", "aws", "gocloud.dev/blob/s3blob"},
+		{"pkg/bundle/azpin", "azure", "gocloud.dev/blob/azureblob"},
+		{"pkg/bundle/gcspin", "google", "gocloud.dev/blob/gcsblob"},
+	} {
+		t.Run(tc.pkg, func(t *testing.T) {
+			list := deps(t, module+"/"+tc.pkg)
+			if !slices.Contains(list, tc.marker) {
+				t.Errorf("%s does not link %s", tc.pkg, tc.marker)
+			}
+			for cloud, prefixes := range cloudPrefixes {
+				for _, d := range list {
+					if cloud != tc.cloud && slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(d, p) }) {
+						t.Errorf("%s links %s, an SDK of %s: it may link only %s's", tc.pkg, d, cloud, tc.cloud)
+					}
+				}
+			}
+		})
 	}
 }

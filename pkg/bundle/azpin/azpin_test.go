@@ -101,7 +101,3 @@ func wrongKey(t *testing.T, srv *azurite.Server, etag string, reads *testfakes.I
 			fe.Code, fe.Retryable(), attempts)
 	}
 }
-
-func TestLinksOnlyAzure(t *testing.T) {
-	fetchtest.CheckLinks(t, "github.com/pgmi-cloud/pgmi/pkg/bundle/azpin", "azure")
-}

@@ -54,7 +54,3 @@ func TestBadGeneration(t *testing.T) {
 		t.Fatalf("%d reads sent with an unparsable generation", reads.Seen())
 	}
 }
-
-func TestLinksOnlyGoogle(t *testing.T) {
-	fetchtest.CheckLinks(t, "github.com/pgmi-cloud/pgmi/pkg/bundle/gcspin", "gcp")
-}

@@ -36,7 +36,3 @@ func TestS3(t *testing.T) {
 		DeniedCode:       gcerrors.PermissionDenied,
 	})
 }
-
-func TestLinksOnlyAWS(t *testing.T) {
-	fetchtest.CheckLinks(t, "github.com/pgmi-cloud/pgmi/pkg/bundle/s3pin", "aws")
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -70,21 +69,4 @@ func errTexts(err error) []string {
 		return nil
 	}
 	return []string{err.Error(), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)}
-}
-
-// deps lists the non-standard packages pkg links, via go list.
-func deps(t *testing.T, pkg string) []string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
-			t.Fatal("the go tool is not on PATH, and CI is set")
-		}
-		t.Skip("the go tool is not on PATH, so the dependency check cannot run")
-	}
-	out, err := exec.Command(goTool, "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).Output()
-	if err != nil {
-		t.Fatalf("go list -deps %s: %v", pkg, err)
-	}
-	return strings.Fields(string(out))
 }
