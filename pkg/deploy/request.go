@@ -1,0 +1,146 @@
+package deploy
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Action is what a Request asks for.
+type Action string
+
+const (
+	// ActionDeploy deploys a bundle to its target database.
+	ActionDeploy Action = "deploy"
+	// ActionReset drops and recreates the target database, then deploys a
+	// bundle into it. Only databases in PGMI_RESET_ALLOW may be reset.
+	ActionReset Action = "reset"
+)
+
+// Request is one thing for the pipeline to do, as an adapter translated it
+// from its platform's event. Adapters fill what their event carries and
+// nothing else; Validate checks the combination.
+type Request struct {
+	Action Action
+	// Bundle is the object's gocloud URL without query parameters
+	// (s3://bucket/key, gs://bucket/key, azblob://container/key,
+	// file:///dir/key). The key is the object name exactly as stored
+	// (already URL-decoded for S3).
+	Bundle string
+	// Version pins the object: S3 versionId, GCS generation, Azure version
+	// id or ETag. Empty reads the current object (unversioned buckets,
+	// local folders).
+	Version string
+	// Sequencer orders events for the same object key (S3 sequencer, GCS
+	// generation, Event Grid sequencer); empty when the event has none.
+	// Compared by Newer.
+	Sequencer string
+	// Database names the target explicitly (scheduled and direct
+	// payloads); empty routes by the object key (PGMI_ROUTES).
+	Database string
+	// Trigger says where the request came from, for the ledger, the result
+	// object and the log line.
+	Trigger Trigger
+}
+
+// Trigger identifies the event behind a Request.
+type Trigger struct {
+	Platform     string    // aws, gcp, azure, local
+	Source       string    // s3, eventbridge, sqs, scheduler, storage, pubsub, eventgrid, timer, folder, direct
+	EventID      string    // the platform's event or message id, when it has one
+	InvocationID string    // the platform's invocation/request id
+	Time         time.Time // when the event happened, zero when unknown
+	// Schedule identifies one scheduled run across the platform's retries
+	// (schedule name + scheduled time); a reset with the same Schedule as a
+	// reset already done is a duplicate.
+	Schedule string
+}
+
+// Validate checks that the request is complete and well-formed. Errors are
+// permanent: the same event will never become valid.
+func (r *Request) Validate() error {
+	switch r.Action {
+	case ActionDeploy:
+		if r.Bundle == "" {
+			return fmt.Errorf("a deploy request needs a bundle URL")
+		}
+	case ActionReset:
+	case "":
+		return fmt.Errorf("the request has no action (deploy or reset)")
+	default:
+		return fmt.Errorf("unknown action %q: use deploy or reset", r.Action)
+	}
+	if r.Bundle != "" {
+		if _, _, err := SplitBundleURL(r.Bundle); err != nil {
+			return err
+		}
+	}
+	if r.Action == ActionReset && r.Database == "" {
+		return fmt.Errorf("a reset request needs a database")
+	}
+	return nil
+}
+
+// SplitBundleURL splits an object URL into its bucket URL (scheme and
+// bucket, no key) and the object key.
+func SplitBundleURL(u string) (bucketURL, key string, err error) {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme == "" {
+		return "", "", fmt.Errorf("invalid bundle URL %q: want scheme://bucket/key", u)
+	}
+	if p.RawQuery != "" {
+		return "", "", fmt.Errorf("invalid bundle URL %q: query parameters belong in PGMI_BUCKET_URL_PARAMS", u)
+	}
+	if p.Scheme == "file" {
+		dir, file := splitLast(p.Path)
+		if file == "" {
+			return "", "", fmt.Errorf("invalid bundle URL %q: no object name", u)
+		}
+		return "file://" + dir, file, nil
+	}
+	key = strings.TrimPrefix(p.Path, "/")
+	if p.Host == "" || key == "" {
+		return "", "", fmt.Errorf("invalid bundle URL %q: want %s://bucket/key", u, p.Scheme)
+	}
+	return p.Scheme + "://" + p.Host, key, nil
+}
+
+func splitLast(p string) (dir, file string) {
+	i := strings.LastIndex(p, "/")
+	if i < 0 {
+		return "", p
+	}
+	return p[:i], p[i+1:]
+}
+
+// Newer reports whether sequencer a orders after b for the same key, by
+// S3's rule: right-pad the shorter with zeros, then compare as strings.
+// Event Grid sequencers compare the same way. Numeric orderings (GCS
+// generations) must go through DecimalSequencer first.
+func Newer(a, b string) bool {
+	a, b = rightPad(a, len(b)), rightPad(b, len(a))
+	return a > b
+}
+
+// DecimalSequencer turns a decimal counter such as a GCS generation into a
+// sequencer that Newer orders numerically (left-padded to 20 digits, enough
+// for any int64). It returns "" for anything that is not a decimal number.
+func DecimalSequencer(n string) string {
+	if n == "" || len(n) > 20 {
+		return ""
+	}
+	for _, c := range n {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	return strings.Repeat("0", 20-len(n)) + n
+}
+
+func rightPad(s string, n int) string {
+	if len(s) >= n {
+		return s
+	}
+	return s + strings.Repeat("0", n-len(s))
+}
