@@ -22,6 +22,10 @@ type Approver func(ctx context.Context, db string) error
 // and before any session object exists.
 type Lifecycle struct {
 	Target *Target
+	// Database is the database to open or recreate; "" means the
+	// target's (Target.Database). A deployer that routes bundles to several
+	// databases of one server sets it per request.
+	Database string
 	Dial   Dialer               // nil means Target.Dial (the auth provider, retries)
 	Log    func(string)         // progress lines, may be nil
 	Notice func(*pgconn.Notice) // unused today; reserved for maintenance notices
@@ -46,6 +50,13 @@ func (l *Lifecycle) dial(ctx context.Context, db string) (*pgx.Conn, error) {
 	return conn, nil
 }
 
+func (l *Lifecycle) database() string {
+	if l.Database != "" {
+		return l.Database
+	}
+	return l.Target.Database()
+}
+
 func (l *Lifecycle) log(format string, args ...any) {
 	if l.Log != nil {
 		l.Log(fmt.Sprintf(format, args...))
@@ -55,7 +66,7 @@ func (l *Lifecycle) log(format string, args ...any) {
 // Open connects to the target, creating it through the maintenance database
 // when it does not exist. The returned connection is the deploy session.
 func (l *Lifecycle) Open(ctx context.Context) (*pgx.Conn, error) {
-	db := l.Target.Database()
+	db := l.database()
 	conn, err := l.dial(ctx, db)
 	if err == nil || !IsMissingDatabase(err) {
 		return conn, err
@@ -71,7 +82,7 @@ func (l *Lifecycle) Open(ctx context.Context) (*pgx.Conn, error) {
 // yes, keeping its owner, encoding, locale, connection limit, settings and
 // comment, then connects to it.
 func (l *Lifecycle) Recreate(ctx context.Context, approve Approver) (*pgx.Conn, error) {
-	db := l.Target.Database()
+	db := l.database()
 	if err := CheckOverwrite(db, l.Target.Maintenance); err != nil {
 		return nil, err
 	}
@@ -114,7 +125,7 @@ func CheckOverwrite(db, maintenance string) error {
 func (l *Lifecycle) withMaintenance(ctx context.Context, fn func(*pgx.Conn) error) error {
 	m, err := l.dial(ctx, l.Target.Maintenance)
 	if IsMissingDatabase(err) {
-		return engine.Wrap(engine.KindConnection, err, "the maintenance database %q does not exist, so pgmi cannot create or recreate %q: set connection.maintenance_database in pgmi.yaml to a database that exists, or name one in the connection string and the target with -d", l.Target.Maintenance, l.Target.Database())
+		return engine.Wrap(engine.KindConnection, err, "the maintenance database %q does not exist, so pgmi cannot create or recreate %q: set connection.maintenance_database in pgmi.yaml to a database that exists, or name one in the connection string and the target with -d", l.Target.Maintenance, l.database())
 	}
 	if err != nil {
 		return err
