@@ -1,0 +1,211 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/pgmi-cloud/pgmi/pkg/deploy"
+)
+
+func TestParseCloudEvent(t *testing.T) {
+	uploaded := time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)
+	published := time.Date(2026, 11, 25, 2, 0, 0, 512_000_000, time.UTC)
+	storage := func(id, gen string) deploy.Request {
+		return deploy.Request{
+			Action:    deploy.ActionDeploy,
+			Bundle:    "gs://bundles/app/releases/app-1.4.tgz",
+			Version:   gen,
+			Sequencer: "0000" + gen,
+			Trigger:   deploy.Trigger{Platform: "gcp", Source: "storage", EventID: id, Time: uploaded},
+		}
+	}
+	reset := func(id, schedule string) deploy.Request {
+		return deploy.Request{
+			Action:   deploy.ActionReset,
+			Bundle:   "gs://bundles/app/releases/app 1.4.tgz",
+			Version:  "1700000000000001",
+			Database: "app_dev",
+			Trigger:  deploy.Trigger{Platform: "gcp", Source: "pubsub", EventID: id, Time: published, Schedule: schedule},
+		}
+	}
+	encoded := storage("9876543210123463", "1700000000000001")
+	encoded.Bundle = "gs://bundles/app/releases/app 1.4.tgz"
+
+	tests := []struct {
+		fixture string
+		want    deploy.Request
+		ignore  string // a part of the ignore reason; "" = not ignored
+		err     string // a part of the error; "" = no error
+	}{
+		{fixture: "storage-finalized-strings", want: storage("9876543210123456", "1700000000000001")},
+		{fixture: "storage-finalized-numbers", want: storage("9876543210123457", "1700000000000002")},
+		{fixture: "storage-legacy-finalize", want: storage("9876543210123462", "1700000000000001")},
+		{fixture: "storage-encoded-subject", want: encoded},
+		{fixture: "storage-metadata-update", ignore: "metageneration 2 is a metadata update"},
+		{fixture: "storage-wrong-subject", err: `subject "objects/app/releases/other.tgz" does not name the object`},
+		{fixture: "storage-wrong-bucket", err: `does not name the bucket in the data ("bundles")`},
+		{fixture: "storage-missing-generation", err: "has no generation"},
+		{fixture: "pubsub-reset", want: reset("11223344556677",
+			"projects/pgmi-demo/locations/europe-west1/jobs/reset-app-dev@2026-11-25T02:00:00.512Z")},
+		{fixture: "pubsub-reset-payload-schedule", want: reset("11223344556678", "reset-app-dev@2026-11-25T02:00:00Z")},
+		{fixture: "pubsub-reset-no-attributes", want: reset("11223344556679", "")},
+		{fixture: "pubsub-bad-base64", err: "pubsub message 11223344556680: message data is not base64"},
+		{fixture: "unknown-type", ignore: `event type "google.cloud.storage.object.v1.deleted"`},
+	}
+	covered := map[string]bool{}
+	for _, tc := range tests {
+		covered[tc.fixture] = true
+		t.Run(tc.fixture, func(t *testing.T) {
+			req, ignore, err := parseCloudEvent(loadCloudEventFixture(t, tc.fixture))
+			checkOutcome(t, req, ignore, err, tc.want, tc.ignore, tc.err)
+		})
+	}
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	for _, f := range files {
+		if name := strings.TrimSuffix(filepath.Base(f), ".json"); !covered[name] {
+			t.Errorf("fixture %s is in no test case", f)
+		}
+	}
+}
+
+// checkOutcome compares one parse result with the expected one: exactly
+// one of a request, an ignore reason or an error.
+func checkOutcome(t *testing.T, req deploy.Request, ignore string, err error, want deploy.Request, wantIgnore, wantErr string) {
+	t.Helper()
+	switch {
+	case wantErr != "":
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want one containing %q", err, wantErr)
+		}
+	case err != nil:
+		t.Fatalf("unexpected error: %v", err)
+	case wantIgnore != "":
+		if !strings.Contains(ignore, wantIgnore) {
+			t.Fatalf("ignore = %q, want one containing %q", ignore, wantIgnore)
+		}
+	case ignore != "":
+		t.Fatalf("unexpectedly ignored: %s", ignore)
+	default:
+		if !sameRequest(req, want) {
+			t.Fatalf("request\n got %+v\nwant %+v", req, want)
+		}
+		return
+	}
+	if !sameRequest(req, deploy.Request{}) {
+		t.Errorf("a request came with the ignore or error: %+v", req)
+	}
+}
+
+// sameRequest compares requests field by field, times by instant.
+func sameRequest(a, b deploy.Request) bool {
+	if !a.Trigger.Time.Equal(b.Trigger.Time) {
+		return false
+	}
+	a.Trigger.Time, b.Trigger.Time = time.Time{}, time.Time{}
+	return a == b
+}
+
+func TestInt64Field(t *testing.T) {
+	for _, tc := range []struct {
+		raw    string
+		want   int64
+		ok     bool
+		hasErr bool
+	}{
+		{raw: `"1700000000000001"`, want: 1700000000000001, ok: true},
+		{raw: `1700000000000001`, want: 1700000000000001, ok: true},
+		{raw: `"9223372036854775807"`, want: 1<<63 - 1, ok: true},
+		{raw: `"0"`, want: 0, ok: true},
+		{raw: ``},
+		{raw: `null`},
+		{raw: `"9223372036854775808"`, hasErr: true},
+		{raw: `"-1"`, hasErr: true},
+		{raw: `1.7e15`, hasErr: true},
+		{raw: `"1 "`, hasErr: true},
+		{raw: `""`, hasErr: true},
+		{raw: `true`, hasErr: true},
+		{raw: `"\u0031"`, want: 1, ok: true},
+	} {
+		n, ok, err := int64Field("generation", json.RawMessage(tc.raw))
+		if (err != nil) != tc.hasErr || n != tc.want || ok != tc.ok {
+			t.Errorf("int64Field(%s) = %d, %v, %v; want %d, %v, error %v", tc.raw, n, ok, err, tc.want, tc.ok, tc.hasErr)
+		}
+	}
+}
+
+// TestPubSubDeployHasNoSchedule: the schedule attribute only names a
+// reset's run; a deploy's identity is its bundle, so a deploy message must
+// not get a per-message schedule that would defeat the ledger's dedupe.
+func TestPubSubDeployHasNoSchedule(t *testing.T) {
+	e := loadCloudEventFixture(t, "pubsub-reset")
+	e.DataEncoded = []byte(`{"message":{"data":"eyJhY3Rpb24iOiJkZXBsb3kiLCJidW5kbGUiOiJnczovL2J1bmRsZXMvYXBwLnRneiJ9",` +
+		`"attributes":{"schedule":"job"},"messageId":"7","publishTime":"2026-11-25T02:00:00Z"}}`)
+	req, _, err := parseCloudEvent(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Action != deploy.ActionDeploy || req.Bundle != "gs://bundles/app.tgz" || req.Trigger.Schedule != "" || req.Trigger.EventID != "7" {
+		t.Fatalf("got %+v", req)
+	}
+}
+
+func TestNonJSONData(t *testing.T) {
+	e := loadCloudEventFixture(t, "storage-finalized-strings")
+	if err := e.SetData("application/protobuf", []byte{0x0a, 0x07}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := parseCloudEvent(e); err == nil || !strings.Contains(err.Error(), `"application/protobuf"`) {
+		t.Fatalf("err = %v, want one naming the content type", err)
+	}
+}
+
+// FuzzParseCloudEvent feeds arbitrary data (and subject) to both event
+// kinds: no panic, and a request that comes back is always valid.
+func FuzzParseCloudEvent(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	contracts, _ := filepath.Glob(filepath.Join("testdata", "contract", "*.json"))
+	for _, name := range append(files, contracts...) {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		var fx cloudEventFixture
+		if err := json.Unmarshal(raw, &fx); err != nil {
+			f.Fatal(err)
+		}
+		f.Add([]byte(fx.Body), fx.Headers["ce-subject"])
+	}
+	f.Add([]byte(`{"bucket":"b","name":"n","generation":1}`), "")
+	f.Add([]byte(`{"message":{"data":""}}`), "")
+	f.Add([]byte(`null`), "objects/")
+	f.Fuzz(func(t *testing.T, data []byte, subject string) {
+		for _, typ := range []string{storageFinalized, pubsubPublished} {
+			e := cloudevents.NewEvent()
+			e.SetID("fuzz")
+			e.SetType(typ)
+			e.SetSource(storageSource + "bundles")
+			e.SetSubject(subject)
+			e.SetDataContentType("application/json")
+			e.DataEncoded = data
+			req, ignore, err := parseCloudEvent(e)
+			if err != nil || ignore != "" {
+				if !sameRequest(req, deploy.Request{}) {
+					t.Fatalf("%s: a request came with ignore %q / error %v: %+v", typ, ignore, err, req)
+				}
+				continue
+			}
+			if verr := req.Validate(); verr != nil {
+				t.Fatalf("%s: returned an invalid request %+v: %v", typ, req, verr)
+			}
+			if typ == storageFinalized && (!strings.HasPrefix(req.Bundle, "gs://bundles/") || req.Version == "" || req.Sequencer == "") {
+				t.Fatalf("storage event gave %+v", req)
+			}
+		}
+	})
+}
