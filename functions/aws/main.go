@@ -1,0 +1,4 @@
+package main
+
+// placeholder: the entrypoint is being written
+func main() {}
