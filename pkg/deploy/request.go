@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -28,6 +27,10 @@ type Request struct {
 	// file:///dir/key). The key is the object name exactly as stored
 	// (already URL-decoded for S3).
 	Bundle string
+	// Bucket is the bucket URL when it cannot be read off Bundle: a
+	// file:// folder whose objects sit in sub-folders (pgmi local). Empty
+	// means scheme://bucket, the part of Bundle before the key.
+	Bucket string
 	// Version pins the object: S3 versionId, GCS generation, Azure version
 	// id or ETag. Empty reads the current object (unversioned buckets,
 	// local folders).
@@ -72,7 +75,7 @@ func (r *Request) Validate() error {
 		return fmt.Errorf("unknown action %q: use deploy or reset", r.Action)
 	}
 	if r.Bundle != "" {
-		if _, _, err := SplitBundleURL(r.Bundle); err != nil {
+		if _, _, err := r.split(); err != nil {
 			return err
 		}
 	}
@@ -82,28 +85,39 @@ func (r *Request) Validate() error {
 	return nil
 }
 
+// split returns the bucket URL and key of the bundle.
+func (r *Request) split() (bucketURL, key string, err error) {
+	if r.Bucket == "" {
+		return SplitBundleURL(r.Bundle)
+	}
+	key, ok := strings.CutPrefix(r.Bundle, strings.TrimSuffix(r.Bucket, "/")+"/")
+	if !ok || key == "" {
+		return "", "", fmt.Errorf("bundle %q is not an object of bucket %q", r.Bundle, r.Bucket)
+	}
+	return strings.TrimSuffix(r.Bucket, "/"), key, nil
+}
+
 // SplitBundleURL splits an object URL into its bucket URL (scheme and
-// bucket, no key) and the object key.
+// bucket, no key) and the object key. Nothing is decoded: the key is taken
+// verbatim, so keys holding %, ? or # survive. A file:// URL's bucket is the
+// directory and its key the file name.
 func SplitBundleURL(u string) (bucketURL, key string, err error) {
-	p, err := url.Parse(u)
-	if err != nil || p.Scheme == "" {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok || scheme == "" || strings.ContainsAny(scheme, "/?#") {
 		return "", "", fmt.Errorf("invalid bundle URL %q: want scheme://bucket/key", u)
 	}
-	if p.RawQuery != "" {
-		return "", "", fmt.Errorf("invalid bundle URL %q: query parameters belong in PGMI_BUCKET_URL_PARAMS", u)
-	}
-	if p.Scheme == "file" {
-		dir, file := splitLast(p.Path)
-		if file == "" {
-			return "", "", fmt.Errorf("invalid bundle URL %q: no object name", u)
+	if scheme == "file" {
+		dir, file := splitLast(rest)
+		if file == "" || !strings.HasPrefix(dir, "/") {
+			return "", "", fmt.Errorf("invalid bundle URL %q: want file:///absolute/dir/name", u)
 		}
 		return "file://" + dir, file, nil
 	}
-	key = strings.TrimPrefix(p.Path, "/")
-	if p.Host == "" || key == "" {
-		return "", "", fmt.Errorf("invalid bundle URL %q: want %s://bucket/key", u, p.Scheme)
+	bucket, key, _ := strings.Cut(rest, "/")
+	if bucket == "" || key == "" {
+		return "", "", fmt.Errorf("invalid bundle URL %q: want %s://bucket/key", u, scheme)
 	}
-	return p.Scheme + "://" + p.Host, key, nil
+	return scheme + "://" + bucket, key, nil
 }
 
 func splitLast(p string) (dir, file string) {

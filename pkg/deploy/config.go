@@ -1,0 +1,265 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/pgmi-cloud/pgmi/pkg/bundle"
+	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
+)
+
+// Defaults of the settings in Config.
+const (
+	DefaultResultsPrefix = "pgmi-results/"
+	DefaultTimeoutMargin = 10 * time.Second
+	DefaultLockWait      = 30 * time.Second
+	DefaultTimeout       = 15 * time.Minute
+	DefaultLedgerTable   = "pgmi_ledger.deployments"
+)
+
+// Config is a deployer's configuration, read once at cold start from the
+// environment (LoadConfig) and never from a bundle.
+type Config struct {
+	Routes        []Route                // PGMI_ROUTES; nil means every key → the target database
+	Trusted       *bundle.AllowedSigners // PGMI_TRUSTED_SIGNERS or PGMI_TRUSTED_SIGNERS_URL
+	AllowUnsigned bool                   // PGMI_ALLOW_UNSIGNED=true
+	ResetAllow    []string               // PGMI_RESET_ALLOW: databases a reset may drop and recreate
+	ResultsPrefix string                 // PGMI_RESULTS_PREFIX
+	TimeoutMargin time.Duration          // PGMI_TIMEOUT_MARGIN: stop this long before the platform's deadline
+	Timeout       time.Duration          // PGMI_TIMEOUT: the deadline when the platform gives none
+	LockWait      time.Duration          // PGMI_LOCK_WAIT: bounded wait for a busy database
+	Ledger        Table                  // PGMI_LEDGER_TABLE, schema.table
+	BucketParams  url.Values             // PGMI_BUCKET_URL_PARAMS: added to every bucket URL (endpoints, emulators)
+	Limits        bundle.Limits          // bundle reading limits (defaults)
+	Target        *connect.Target        // the database server, from the same variables as the CLI
+}
+
+// Table is a schema-qualified table name of plain lower-case identifiers.
+type Table struct{ Schema, Name string }
+
+func (t Table) String() string { return t.Schema + "." + t.Name }
+
+// Route sends objects whose key starts with Prefix to Database, with Params
+// for the engine (on top of the bundle's pgmi.yaml params).
+type Route struct {
+	Prefix   string            `json:"prefix"`
+	Database string            `json:"database"`
+	Params   map[string]string `json:"params"`
+}
+
+// LoadOptions are what a composition root adds to the environment.
+type LoadOptions struct {
+	// DefaultAuth is the auth method when PGMI_AUTH and the connection
+	// settings name none: each function's own cloud.
+	DefaultAuth connect.AuthMethod
+	// Providers overrides auth providers (tests).
+	Providers map[connect.AuthMethod]connect.ProviderFactory
+	// Warn receives configuration warnings; nil discards them.
+	Warn func(string)
+	// Mux opens PGMI_TRUSTED_SIGNERS_URL; nil means blob.DefaultURLMux().
+	Mux *blob.URLMux
+}
+
+// LoadConfig reads the configuration from env. Every error is
+// engine.KindConfig and names the variable to fix; a function reports it
+// once, at cold start.
+func LoadConfig(ctx context.Context, env connect.Env, opts *LoadOptions) (*Config, error) {
+	if opts == nil {
+		opts = &LoadOptions{}
+	}
+	get := func(k string) string { v, _ := env(k); return strings.TrimSpace(v) }
+	c := &Config{ResultsPrefix: DefaultResultsPrefix, TimeoutMargin: DefaultTimeoutMargin, LockWait: DefaultLockWait, Timeout: DefaultTimeout}
+	steps := []func() error{
+		func() (err error) { c.Routes, err = parseRoutes(get("PGMI_ROUTES")); return err },
+		func() (err error) {
+			c.AllowUnsigned, err = parseBool("PGMI_ALLOW_UNSIGNED", get("PGMI_ALLOW_UNSIGNED"))
+			return err
+		},
+		func() (err error) { c.Trusted, err = loadTrusted(ctx, get, opts.Mux); return err },
+		func() error { c.ResetAllow = splitList(get("PGMI_RESET_ALLOW")); return nil },
+		func() error { return setString(&c.ResultsPrefix, get("PGMI_RESULTS_PREFIX")) },
+		func() error { return setDuration(&c.TimeoutMargin, "PGMI_TIMEOUT_MARGIN", get("PGMI_TIMEOUT_MARGIN")) },
+		func() error { return setDuration(&c.Timeout, "PGMI_TIMEOUT", get("PGMI_TIMEOUT")) },
+		func() error { return setDuration(&c.LockWait, "PGMI_LOCK_WAIT", get("PGMI_LOCK_WAIT")) },
+		func() (err error) { c.Ledger, err = parseTable(get("PGMI_LEDGER_TABLE")); return err },
+		func() (err error) { c.BucketParams, err = parseParams(get("PGMI_BUCKET_URL_PARAMS")); return err },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	if c.Trusted == nil && !c.AllowUnsigned {
+		return nil, configErr("no trusted signers: set PGMI_TRUSTED_SIGNERS (allowed_signers text) or PGMI_TRUSTED_SIGNERS_URL, or PGMI_ALLOW_UNSIGNED=true to deploy bundles without checking their signature")
+	}
+	target, err := connect.ResolveWith(connect.Flags{}, env, pgmiyaml.Connection{}, &connect.Options{
+		Warn: opts.Warn, DefaultAuth: opts.DefaultAuth, Providers: opts.Providers,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.Target = target
+	return c, nil
+}
+
+func configErr(format string, args ...any) error {
+	return engine.Errorf(engine.KindConfig, format, args...)
+}
+
+func parseRoutes(s string) ([]Route, error) {
+	if s == "" {
+		return nil, nil
+	}
+	routes, err := decodeRoutes(s)
+	if err != nil {
+		return nil, configErr("invalid PGMI_ROUTES: %v (want a JSON list of {\"prefix\":\"app/\",\"database\":\"app\",\"params\":{…}})", err)
+	}
+	return routes, nil
+}
+
+func parseBool(name, s string) (bool, error) {
+	if s == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, configErr("invalid %s %q: use true or false", name, s)
+	}
+	return b, nil
+}
+
+func loadTrusted(ctx context.Context, get func(string) string, mux *blob.URLMux) (*bundle.AllowedSigners, error) {
+	text, src := get("PGMI_TRUSTED_SIGNERS"), "PGMI_TRUSTED_SIGNERS"
+	if u := get("PGMI_TRUSTED_SIGNERS_URL"); u != "" {
+		if text != "" {
+			return nil, configErr("set PGMI_TRUSTED_SIGNERS or PGMI_TRUSTED_SIGNERS_URL, not both")
+		}
+		data, err := readURL(ctx, u, mux)
+		if err != nil {
+			return nil, engine.Wrap(engine.KindConfig, err, "cannot read PGMI_TRUSTED_SIGNERS_URL %s", u)
+		}
+		text, src = string(data), "PGMI_TRUSTED_SIGNERS_URL"
+	}
+	if text == "" {
+		return nil, nil
+	}
+	trusted, err := bundle.ParseAllowedSigners([]byte(text))
+	if err != nil {
+		return nil, engine.Wrap(engine.KindConfig, err, "invalid %s", src)
+	}
+	return trusted, nil
+}
+
+// readURL reads a small object (at most 1 MiB) by its gocloud URL.
+func readURL(ctx context.Context, u string, mux *blob.URLMux) ([]byte, error) {
+	bucketURL, key, err := SplitBundleURL(stripQuery(u))
+	if err != nil {
+		return nil, err
+	}
+	if q := query(u); q != "" {
+		bucketURL += "?" + q
+	}
+	if mux == nil {
+		mux = blob.DefaultURLMux()
+	}
+	b, err := mux.OpenBucket(ctx, bucketURL)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	r, err := b.NewReader(ctx, key, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(io.LimitReader(r, 1<<20))
+}
+
+func stripQuery(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
+}
+
+func query(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[i+1:]
+	}
+	return ""
+}
+
+// splitList splits on commas and white space.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+}
+
+func setString(dst *string, s string) error {
+	if s != "" {
+		*dst = s
+	}
+	return nil
+}
+
+func setDuration(dst *time.Duration, name, s string) error {
+	if s == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		if n, nerr := strconv.Atoi(s); nerr == nil {
+			d, err = time.Duration(n)*time.Second, nil
+		}
+	}
+	if err != nil || d < 0 {
+		return configErr("invalid %s %q: a duration such as 10s or 2m", name, s)
+	}
+	*dst = d
+	return nil
+}
+
+var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+func parseTable(s string) (Table, error) {
+	if s == "" {
+		s = DefaultLedgerTable
+	}
+	schema, name, ok := strings.Cut(s, ".")
+	if !ok || !identRE.MatchString(schema) || !identRE.MatchString(name) {
+		return Table{}, configErr("invalid PGMI_LEDGER_TABLE %q: want schema.table in lower-case letters, digits and _", s)
+	}
+	return Table{schema, name}, nil
+}
+
+func parseParams(s string) (url.Values, error) {
+	v, err := url.ParseQuery(s)
+	if err != nil {
+		return nil, configErr("invalid PGMI_BUCKET_URL_PARAMS %q: want URL query parameters such as region=eu-west-1&endpoint=…", s)
+	}
+	return v, nil
+}
+
+// String summarises the configuration for the cold-start log line, without
+// secrets.
+func (c *Config) String() string {
+	signers := "unsigned bundles allowed"
+	if c.Trusted != nil {
+		signers = fmt.Sprintf("%d trusted signer(s)", c.Trusted.Len())
+		if c.AllowUnsigned {
+			signers += ", unsigned allowed"
+		}
+	}
+	return fmt.Sprintf("target %s@%s:%d/%s (%s), %d route(s), %s, resets allowed for %v, results under %q, ledger %s",
+		c.Target.Config.User, c.Target.Config.Host, c.Target.Config.Port, c.Target.Database(), c.Target.Settings.Auth,
+		len(c.Routes), signers, c.ResetAllow, c.ResultsPrefix, c.Ledger)
+}

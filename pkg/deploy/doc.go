@@ -1,0 +1,59 @@
+// Package deploy is the pipeline every function and pgmi local run: a
+// Request (a bundle URL and version, or a reset of a database) goes through
+//
+//	fetch → verify → scan → connect → advisory lock → ledger check → engine → ledger record → result object
+//
+// over exactly one database session, and comes back as an Outcome the
+// adapter maps onto its platform.
+//
+// # Configuration
+//
+// LoadConfig reads the environment once, at cold start: the connection
+// variables of the CLI (PGHOST … PGMI_CONNECTION_STRING, PGMI_AUTH and the
+// cloud settings; each function passes its own cloud as DefaultAuth) and
+//
+//	PGMI_ROUTES              JSON list of {prefix, database, params}; unset: every key → the target database
+//	PGMI_TRUSTED_SIGNERS     allowed_signers text (or PGMI_TRUSTED_SIGNERS_URL, a blob URL read at cold start)
+//	PGMI_ALLOW_UNSIGNED      true to accept unsigned bundles (never the default)
+//	PGMI_RESET_ALLOW         databases a reset may drop and recreate (comma or space separated; empty: none)
+//	PGMI_RESULTS_PREFIX      where result objects go in the bundle's bucket (default pgmi-results/)
+//	PGMI_TIMEOUT_MARGIN      stop this long before the platform's deadline (default 10s)
+//	PGMI_TIMEOUT             the deadline when the platform gives none (default 15m)
+//	PGMI_LOCK_WAIT           how long to wait for a database another deploy holds (default 30s)
+//	PGMI_LEDGER_TABLE        the ledger, schema.table (default pgmi_ledger.deployments)
+//	PGMI_BUCKET_URL_PARAMS   query parameters added to every bucket URL (endpoints, emulators)
+//
+// A bad value is an engine.KindConfig error naming the variable.
+//
+// # The ledger
+//
+// Each target database holds a ledger table, created on first use under
+// the deploy lock: one row per bundle identity (object URL, version, SHA-256
+// of the archive) and action, with status running, succeeded or failed.
+// Under the lock, a request whose row succeeded, or failed for good (a SQL
+// error, a bad bundle), is a duplicate and does not run again; a row that
+// failed for a retryable reason, or is running in a session that no longer
+// exists, is taken over; a row running in a live session is waited for
+// (within PGMI_LOCK_WAIT). A request with a sequencer older than the newest
+// one the ledger holds for the same object URL is stale and skipped.
+//
+// # Outcomes
+//
+// deployed, duplicate, stale, ignored (no route; result objects themselves)
+// or failed. A failure is Retryable when delivering the event again can
+// succeed: the database unreachable or busy, the deadline, a transient
+// storage error. Adapters return those to the platform and acknowledge
+// everything else, so a failing deploy is reported once, not re-run.
+//
+// Every outcome except a result object's own event writes a Report to
+// <PGMI_RESULTS_PREFIX><key>.<version>.json in the bundle's bucket (the
+// first 12 hex digits of the archive SHA-256 stand in for the version in
+// unversioned buckets; resets add .reset).
+//
+// # Time
+//
+// The deadline is the platform's minus PGMI_TIMEOUT_MARGIN; when it passes
+// the engine cancels the running statement on the server. The session sets
+// client_connection_check_interval (PostgreSQL 14+) so a backend whose
+// function vanished stops instead of running on.
+package deploy

@@ -1,0 +1,417 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"gocloud.dev/blob"
+
+	"github.com/pgmi-cloud/pgmi/pkg/bundle"
+	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
+)
+
+// Options tune a Deployer. nil means the defaults.
+type Options struct {
+	// Mux opens bucket URLs; nil means blob.DefaultURLMux() (the drivers the
+	// composition root blank-imported).
+	Mux *blob.URLMux
+	// Progress receives the engine's progress lines and server notices as
+	// they happen; nil discards them.
+	Progress func(msg string)
+}
+
+// Deployer runs Requests through the pipeline. One is built per cold start
+// and shared by every invocation; Run is safe for concurrent use.
+type Deployer struct {
+	cfg      *Config
+	mux      *blob.URLMux
+	progress func(string)
+}
+
+// New builds a Deployer from a loaded configuration.
+func New(cfg *Config, opts *Options) *Deployer {
+	if opts == nil {
+		opts = &Options{}
+	}
+	d := &Deployer{cfg: cfg, mux: opts.Mux, progress: opts.Progress}
+	if d.mux == nil {
+		d.mux = blob.DefaultURLMux()
+	}
+	if d.progress == nil {
+		d.progress = func(string) {}
+	}
+	cfg.Target.Config.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { d.progress(engine.FormatNotice(n)) }
+	return d
+}
+
+// Config is the configuration the Deployer was built with.
+func (d *Deployer) Config() *Config { return d.cfg }
+
+// Close releases the connection provider (a Cloud SQL dialer …).
+func (d *Deployer) Close() error { return d.cfg.Target.Close() }
+
+// Run does what req asks and reports the outcome. It always returns an
+// Outcome; the result object has been written (or ResultErr says why not).
+func (d *Deployer) Run(ctx context.Context, req Request) *Outcome {
+	r := &run{d: d, req: req, start: time.Now()}
+	r.rep = &Report{Action: req.Action, Platform: req.Trigger.Platform, Source: req.Trigger.Source,
+		InvocationID: req.Trigger.InvocationID, EventID: req.Trigger.EventID, Schedule: req.Trigger.Schedule,
+		StartedAt: r.start.UTC(), Target: d.targetInfo(req.Database)}
+	r.rep.Bundle = BundleInfo{URL: req.Bundle, Version: req.Version, Sequencer: req.Sequencer}
+	dctx, cancel := d.withDeadline(ctx)
+	defer cancel()
+	status, err := r.run(dctx)
+	return r.finish(ctx, status, err)
+}
+
+// withDeadline applies the platform's deadline minus the margin, or
+// PGMI_TIMEOUT when the platform gives none.
+func (d *Deployer) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(ctx, dl.Add(-d.cfg.TimeoutMargin))
+	}
+	if d.cfg.Timeout > 0 {
+		return context.WithTimeout(ctx, d.cfg.Timeout)
+	}
+	return context.WithCancel(ctx)
+}
+
+func (d *Deployer) targetInfo(db string) TargetInfo {
+	c := d.cfg.Target.Config
+	return TargetInfo{Host: c.Host, Port: c.Port, Database: db, User: c.User, Auth: string(d.cfg.Target.Settings.Auth)}
+}
+
+// run is one Request going through the pipeline.
+type run struct {
+	d         *Deployer
+	req       Request
+	rep       *Report
+	start     time.Time
+	bucketURL string
+	key       string
+	database  string
+	params    engine.Params
+	bucket    *blob.Bucket
+	remote    *bundle.Remote
+	verified  *bundle.Verified
+	project   *engine.Project
+	fsys      *bundle.Bundle
+	resultOK  bool // a result object may be written (never for keys under the results prefix)
+}
+
+func (r *run) run(ctx context.Context) (Status, error) {
+	if err := r.req.Validate(); err != nil {
+		return StatusFailed, engine.Wrap(engine.KindConfig, err, "invalid request")
+	}
+	if r.req.Bundle != "" {
+		r.bucketURL, r.key, _ = r.req.split()
+		r.rep.Bundle.Key = r.key
+		if r.d.isResult(r.key) {
+			return StatusIgnored, fmt.Errorf("%s is under the results prefix %q: results are never deployed", r.key, r.d.cfg.ResultsPrefix)
+		}
+		r.resultOK = true
+	}
+	defer r.close()
+	if r.req.Action == ActionReset {
+		return r.reset(ctx)
+	}
+	return r.deploy(ctx)
+}
+
+func (d *Deployer) isResult(key string) bool {
+	p := d.cfg.ResultsPrefix
+	return p != "" && len(key) >= len(p) && key[:len(p)] == p
+}
+
+func (r *run) close() {
+	if r.fsys != nil {
+		_ = r.fsys.Close()
+	}
+	if r.remote != nil {
+		_ = r.remote.Close()
+	}
+	if r.bucket != nil {
+		_ = r.bucket.Close()
+	}
+}
+
+func (r *run) deploy(ctx context.Context) (Status, error) {
+	route, ok := r.d.cfg.route(r.key)
+	if !ok {
+		return StatusIgnored, fmt.Errorf("no route in PGMI_ROUTES matches %q", r.key)
+	}
+	r.database = route.Database
+	if r.req.Database != "" {
+		r.database = r.req.Database
+	}
+	r.rep.Target.Database = r.database
+	var err error
+	if r.params, err = routeParams(route); err != nil {
+		return StatusFailed, engine.Wrap(engine.KindConfig, err, "PGMI_ROUTES")
+	}
+	if err := r.load(ctx); err != nil {
+		return StatusFailed, err
+	}
+	lc := &connect.Lifecycle{Target: r.d.cfg.Target, Database: r.database, Log: r.d.progress}
+	conn, err := lc.Open(ctx)
+	if err != nil {
+		return StatusFailed, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return r.session(ctx, conn)
+}
+
+// load fetches the pinned object, verifies all of it, and scans it as a
+// project: every offline check, before any connection.
+func (r *run) load(ctx context.Context) error {
+	b, err := r.d.openBucket(ctx, r.bucketURL)
+	if err != nil {
+		return &bundle.FetchError{URL: r.req.Bundle, Version: r.req.Version, Code: codeOf(err), Err: err}
+	}
+	r.bucket = b
+	if r.remote, err = bundle.FetchFrom(ctx, b, r.key, r.req.Version, nil); err != nil {
+		return err
+	}
+	r.rep.Bundle.Size = r.remote.Size
+	opts := &bundle.ReadOptions{Trusted: r.d.cfg.Trusted, AllowUnsigned: r.d.cfg.AllowUnsigned, Limits: r.d.cfg.Limits}
+	if err := r.verify(ctx, opts); err != nil {
+		return err
+	}
+	if r.fsys, err = bundle.Open(ctx, r.remote.Open, opts); err != nil {
+		return err
+	}
+	yml, err := pgmiyaml.Load(r.fsys)
+	if err != nil {
+		return err
+	}
+	if !yml.Connection.IsZero() {
+		r.d.progress("warning: ignoring the connection block of the bundle's pgmi.yaml: the deployer's own settings apply")
+	}
+	params := yml.EngineParams()
+	params.Merge(r.params)
+	if err := params.Validate(); err != nil {
+		return err
+	}
+	r.params = params
+	r.project, err = engine.Scan(r.fsys, engine.ScanOptions{})
+	return err
+}
+
+func (r *run) verify(ctx context.Context, opts *bundle.ReadOptions) error {
+	rc, err := r.remote.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	v, err := bundle.Verify(ctx, rc, opts)
+	if err != nil {
+		return err
+	}
+	r.verified = v
+	m := v.Manifest
+	info := &r.rep.Bundle
+	info.SHA256, info.Size, info.Name, info.Release = v.ArchiveSHA256, v.ArchiveSize, m.Name, m.Version
+	if m.Source != nil {
+		info.Commit = m.Source.Commit
+	}
+	if v.Signer != nil {
+		info.Signer = &SignerInfo{Principals: v.Signer.Principals, Fingerprint: v.Signer.Fingerprint}
+	}
+	return nil
+}
+
+// session runs the locked part on the deploy session: ledger check, engine,
+// ledger record.
+func (r *run) session(ctx context.Context, conn *pgx.Conn) (Status, error) {
+	if err := prepareSession(ctx, conn); err != nil {
+		return StatusFailed, err
+	}
+	waitUntil := time.Now().Add(r.d.cfg.LockWait)
+	if err := lockDatabase(ctx, conn, waitUntil); err != nil {
+		return StatusFailed, err
+	}
+	lg := &ledger{table: r.d.cfg.Ledger, conn: conn}
+	if err := lg.ensure(ctx); err != nil {
+		return StatusFailed, engine.Wrap(engine.KindInternal, err, "")
+	}
+	k := r.ledgerKey()
+	status, takeover, err := r.check(ctx, lg, k, waitUntil)
+	if status != "" || err != nil {
+		return status, err
+	}
+	id, err := lg.start(ctx, k, r.claim(), takeover)
+	if err != nil {
+		return StatusFailed, engine.Wrap(engine.KindInternal, err, "recording the deploy in the ledger")
+	}
+	r.rep.Ledger = id
+	res, derr := engine.DeployProject(ctx, conn, r.project, engine.Options{
+		Params: r.params, Progress: func(_ bool, msg string) { r.d.progress(msg) },
+	})
+	r.rep.Deploy = engine.NewEnvelope(res, derr)
+	if ferr := r.record(ctx, conn, lg, id, derr); ferr != nil && derr == nil {
+		r.d.progress("warning: the deploy succeeded but the ledger could not record it: " + ferr.Error())
+	}
+	if derr != nil {
+		return StatusFailed, derr
+	}
+	return StatusDeployed, nil
+}
+
+// record writes the engine's outcome into the ledger row. After a timeout
+// the engine has closed the session; the row then stays running with a
+// dead session, which the next attempt takes over.
+func (r *run) record(ctx context.Context, conn *pgx.Conn, lg *ledger, id int64, derr error) error {
+	if conn.IsClosed() {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return lg.finish(rctx, id, derr, engine.ExitCode(derr), retryable(derr))
+}
+
+func (r *run) ledgerKey() ledgerKey {
+	return ledgerKey{Bundle: r.req.Bundle, Version: r.req.Version, SHA256: r.verified.ArchiveSHA256,
+		Action: r.req.Action, Schedule: r.req.Trigger.Schedule}
+}
+
+func (r *run) claim() claim {
+	c := claim{Bucket: r.bucketURL, Sequencer: r.req.Sequencer, Manifest: r.rep.Bundle.Name, ManifestVersion: r.rep.Bundle.Release,
+		Platform: r.req.Trigger.Platform, Invocation: r.req.Trigger.InvocationID}
+	if s := r.rep.Bundle.Signer; s != nil {
+		c.Signer = s.Principals + " " + s.Fingerprint
+	}
+	return c
+}
+
+// check decides, under the lock, whether the bundle still needs deploying.
+// It returns a status when it does not, and the id of a row to take over
+// (a retryable failure or a dead session's run) when it does.
+func (r *run) check(ctx context.Context, lg *ledger, k ledgerKey, waitUntil time.Time) (Status, int64, error) {
+	for {
+		e, err := lg.find(ctx, k)
+		if err != nil {
+			return StatusFailed, 0, engine.Wrap(engine.KindInternal, err, "reading the ledger")
+		}
+		var takeover int64
+		if e != nil {
+			switch {
+			case e.Status == ledgerSucceeded || (e.Status == ledgerFailed && !e.Retryable):
+				r.rep.Previous = e
+				return StatusDuplicate, 0, nil
+			case e.Status == ledgerFailed:
+				takeover = e.ID
+			default: // running
+				alive, err := lg.alive(ctx, e)
+				if err != nil {
+					return StatusFailed, 0, engine.Wrap(engine.KindInternal, err, "reading the ledger")
+				}
+				if alive {
+					if time.Now().Before(waitUntil) && sleep(ctx, 100*time.Millisecond) == nil {
+						continue
+					}
+					return StatusFailed, 0, engine.Errorf(engine.KindConcurrent,
+						"this bundle is being deployed by another session (pid %d) and did not finish within PGMI_LOCK_WAIT", e.pid)
+				}
+				r.d.progress(fmt.Sprintf("taking over ledger row %d: the session that started it (pid %d) is gone", e.ID, e.pid))
+				takeover = e.ID
+			}
+		}
+		if s, err := r.stale(ctx, lg, takeover); s != "" || err != nil {
+			return s, 0, err
+		}
+		return "", takeover, nil
+	}
+}
+
+// stale reports a newer upload of the same object already in the ledger.
+func (r *run) stale(ctx context.Context, lg *ledger, self int64) (Status, error) {
+	if r.req.Sequencer == "" || r.req.Action != ActionDeploy {
+		return "", nil
+	}
+	n, err := lg.newest(ctx, r.req.Bundle)
+	if err != nil {
+		return StatusFailed, engine.Wrap(engine.KindInternal, err, "reading the ledger")
+	}
+	if n != nil && n.ID != self && Newer(n.Sequencer, r.req.Sequencer) {
+		r.rep.Previous = n
+		return StatusStale, nil
+	}
+	return "", nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// prepareSession makes the server notice a vanished function: with
+// client_connection_check_interval (PostgreSQL 14+) a backend whose client
+// died stops its statement instead of running it to the end.
+func prepareSession(ctx context.Context, conn *pgx.Conn) error {
+	var v int
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v); err != nil {
+		return engine.Wrap(engine.KindConnection, err, "reading the server version")
+	}
+	if v >= 140000 {
+		if _, err := conn.Exec(ctx, "SET client_connection_check_interval = '2s'"); err != nil {
+			return engine.Wrap(engine.KindConnection, err, "setting client_connection_check_interval")
+		}
+	}
+	return nil
+}
+
+// lockDatabase takes the deploy advisory lock (the engine's own key, so a
+// pgmi CLI deploy and a function exclude each other), polling until
+// waitUntil.
+func lockDatabase(ctx context.Context, conn *pgx.Conn, waitUntil time.Time) error {
+	start := time.Now()
+	for {
+		var ok bool
+		err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended('pgmi.deploy.' || current_database(), 0))").Scan(&ok)
+		if err != nil {
+			return engine.Wrap(engine.KindConnection, err, "taking the deploy lock")
+		}
+		if ok {
+			return nil
+		}
+		if !time.Now().Before(waitUntil) {
+			return engine.Errorf(engine.KindConcurrent, "another deployment holds the deploy lock of database %q (waited %s, PGMI_LOCK_WAIT)",
+				conn.Config().Database, time.Since(start).Round(time.Second))
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return engine.Errorf(engine.KindTimeout, "timed out waiting for the deploy lock of database %q", conn.Config().Database)
+		}
+	}
+}
+
+// retryable reports a failure worth delivering the event again: the
+// database unreachable or busy, a deadline, an interrupted function, a
+// transient storage error, a dropped connection.
+func retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var fe *bundle.FetchError
+	if errors.As(err, &fe) {
+		return fe.Retryable()
+	}
+	switch engine.KindOf(err) {
+	case engine.KindConnection, engine.KindConcurrent, engine.KindTimeout, engine.KindCanceled:
+		return true
+	case engine.KindInternal:
+		return connect.Transient(err) || errors.Is(err, context.DeadlineExceeded)
+	}
+	return false
+}

@@ -1,0 +1,83 @@
+package deploy
+
+import (
+	"context"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
+)
+
+// reset drops and recreates an allowed database and deploys a bundle into
+// it: the one named by the request, else the last one deployed there.
+func (r *run) reset(ctx context.Context) (Status, error) {
+	r.database = r.req.Database
+	r.rep.Target.Database = r.database
+	if !r.d.cfg.resetAllowed(r.database) {
+		return StatusFailed, engine.Errorf(engine.KindConfig, "reset of database %q refused: it is not in PGMI_RESET_ALLOW", r.database)
+	}
+	if err := connect.CheckOverwrite(r.database, r.d.cfg.Target.Maintenance); err != nil {
+		return StatusFailed, err
+	}
+	last, dup, err := r.peek(ctx)
+	if err != nil {
+		return StatusFailed, err
+	}
+	if dup != nil {
+		r.rep.Previous = dup
+		return StatusDuplicate, nil
+	}
+	if r.req.Bundle == "" {
+		if last == nil {
+			return StatusFailed, engine.Errorf(engine.KindConfig, "reset of %q: the request names no bundle and the database's ledger has no successful deploy to redeploy", r.database)
+		}
+		r.req.Bundle, r.req.Version, r.req.Bucket = last.Bundle, last.Version, last.Bucket
+		r.bucketURL, r.key, _ = r.req.split()
+		r.rep.Bundle = BundleInfo{URL: r.req.Bundle, Key: r.key, Version: r.req.Version}
+		r.resultOK = true
+	}
+	if err := r.load(ctx); err != nil {
+		return StatusFailed, err
+	}
+	lc := &connect.Lifecycle{Target: r.d.cfg.Target, Database: r.database, Log: r.d.progress}
+	conn, err := lc.Recreate(ctx, func(context.Context, string) error { return nil })
+	if err != nil {
+		return StatusFailed, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	return r.session(ctx, conn)
+}
+
+// peek reads the ledger of the database about to be reset, when it exists:
+// the last successful deploy, and a reset already done for the same
+// scheduled run (a duplicate delivery of the schedule).
+func (r *run) peek(ctx context.Context) (last, dup *Entry, err error) {
+	conn, err := r.d.cfg.Target.Dial(ctx, r.database)
+	if connect.IsMissingDatabase(err) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", r.d.cfg.Ledger.String()).Scan(&exists); err != nil || !exists {
+		return nil, nil, wrapLedger(err)
+	}
+	lg := &ledger{table: r.d.cfg.Ledger, conn: conn}
+	if last, err = lg.lastSucceeded(ctx); err != nil {
+		return nil, nil, wrapLedger(err)
+	}
+	if r.req.Trigger.Schedule != "" {
+		dup, err = scanEntry(conn.QueryRow(ctx, `SELECT `+entryColumns+` FROM `+lg.table.String()+`
+			WHERE action = 'reset' AND schedule = $1 AND status = 'succeeded' LIMIT 1`, r.req.Trigger.Schedule))
+	}
+	return last, dup, wrapLedger(err)
+}
+
+func wrapLedger(err error) error {
+	if err == nil || err == pgx.ErrNoRows {
+		return nil
+	}
+	return engine.Wrap(engine.KindInternal, err, "reading the ledger")
+}
