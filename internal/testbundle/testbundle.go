@@ -63,7 +63,7 @@ func Pack(t testing.TB, key *Key, name string, files map[string]string) []byte {
 // migration file into the session, so a deploy exercises the whole engine.
 func Project(sql string) map[string]string {
 	return map[string]string{
-		"deploy.sql": sql,
+		"deploy.sql":              sql,
 		"migrations/001_note.sql": "-- a migration the deploy does not need to run\nSELECT 1;\n",
 	}
 }
