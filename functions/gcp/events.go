@@ -61,7 +61,7 @@ func parseCloudEvent(e cloudevents.Event) (req deploy.Request, ignore string, er
 
 // eventData returns the event's data, which must be JSON.
 func eventData(e cloudevents.Event) ([]byte, error) {
-	if mt := e.DataMediaType(); mt != "" && mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+	if mt := strings.ToLower(e.DataMediaType()); mt != "" && mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 		return nil, fmt.Errorf("%s event %s: data content type is %q, want application/json", e.Type(), e.ID(), mt)
 	}
 	if len(e.Data()) == 0 {

@@ -155,6 +155,24 @@ func TestPubSubDeployHasNoSchedule(t *testing.T) {
 	}
 }
 
+func TestZeroEvent(t *testing.T) {
+	if req, ignore, err := parseCloudEvent(cloudevents.Event{}); err != nil || ignore == "" || !sameRequest(req, deploy.Request{}) {
+		t.Fatalf("zero event: %+v, %q, %v; want ignored", req, ignore, err)
+	}
+}
+
+func TestDataContentType(t *testing.T) {
+	e := loadCloudEventFixture(t, "storage-finalized-strings")
+	for _, ct := range []string{"application/json; charset=utf-8", "Application/JSON", "application/cloudevents+json", ""} {
+		if err := e.SetData(ct, e.Data()); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := parseCloudEvent(e); err != nil {
+			t.Errorf("content type %q: %v", ct, err)
+		}
+	}
+}
+
 func TestNonJSONData(t *testing.T) {
 	e := loadCloudEventFixture(t, "storage-finalized-strings")
 	if err := e.SetData("application/protobuf", []byte{0x0a, 0x07}); err != nil {
