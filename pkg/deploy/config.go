@@ -68,6 +68,9 @@ type LoadOptions struct {
 	Warn func(string)
 	// Mux opens PGMI_TRUSTED_SIGNERS_URL; nil means blob.DefaultURLMux().
 	Mux *blob.URLMux
+	// Flags are command-line connection settings that beat the environment
+	// (pgmi local); functions have none.
+	Flags connect.Flags
 }
 
 // LoadConfig reads the configuration from env. Every error is
@@ -102,7 +105,7 @@ func LoadConfig(ctx context.Context, env connect.Env, opts *LoadOptions) (*Confi
 	if c.Trusted == nil && !c.AllowUnsigned {
 		return nil, configErr("no trusted signers: set PGMI_TRUSTED_SIGNERS (allowed_signers text) or PGMI_TRUSTED_SIGNERS_URL, or PGMI_ALLOW_UNSIGNED=true to deploy bundles without checking their signature")
 	}
-	target, err := connect.ResolveWith(connect.Flags{}, env, pgmiyaml.Connection{}, &connect.Options{
+	target, err := connect.ResolveWith(opts.Flags, env, pgmiyaml.Connection{}, &connect.Options{
 		Warn: opts.Warn, DefaultAuth: opts.DefaultAuth, Providers: opts.Providers,
 	})
 	if err != nil {

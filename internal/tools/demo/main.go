@@ -1,83 +1,258 @@
-// Command demo is what `make demo` runs: it starts a throwaway PostgreSQL
-// from the installed binaries, deploys the example projects with the pgmi
-// CLI, shows what landed, and stops the cluster.
+// Command demo is what `make demo` runs: the upload-triggered deployer on one
+// machine. It starts a throwaway PostgreSQL, runs `pgmi local` on a folder
+// that stands in for the bucket, then plays a release pipeline: build a
+// signed bundle of examples/inventory, drop it into the folder, watch it
+// deploy, drop it again (a duplicate event), drop a second project, drop an
+// unsigned bundle (refused), and show what landed and what the ledger says.
 package main
 
 import (
+	"bufio"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 )
 
 func main() {
 	pgmi := flag.String("pgmi", "bin/pgmi", "path of the pgmi binary")
+	work := flag.String("dir", "demo", "working folder (the bucket, keys and bundles go here; recreated)")
 	flag.Parse()
-	if err := run(*pgmi); err != nil {
+	if err := run(*pgmi, *work); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(pgmi string) error {
+type demo struct {
+	pgmi, work, bucket string
+}
+
+func run(pgmi, work string) error {
+	pgmi, _ = filepath.Abs(pgmi)
+	work, _ = filepath.Abs(work)
+	if err := os.RemoveAll(work); err != nil {
+		return err
+	}
+	d := &demo{pgmi: pgmi, work: work, bucket: filepath.Join(work, "bucket")}
+	for _, dir := range []string{d.bucket, filepath.Join(work, "build")} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+
 	step("Starting a throwaway PostgreSQL cluster")
 	cluster, stop, err := testpg.StartMain()
 	if err != nil {
 		return err
 	}
 	defer stop()
-	conn := cluster.ConnString("postgres")
-	fmt.Printf("  listening on %s:%d (data in %s)\n  CONN=%q\n", cluster.Host(), cluster.Port(), cluster.DataDir(), conn)
+	fmt.Printf("  listening on %s:%d\n", cluster.Host(), cluster.Port())
 
-	step("Deploying examples/inventory: migrations, tests, then online index builds")
-	if err := deploy(pgmi, "examples/inventory", "--connection", conn, "-d", "inventory", "--json"); err != nil {
+	step("Making a release signing key (what CI would hold) and the allowed_signers file the deployer trusts")
+	if err := d.keys(); err != nil {
 		return err
 	}
-	step("Deploying examples/inventory again: nothing new to apply")
-	if err := deploy(pgmi, "examples/inventory", "--connection", conn, "-d", "inventory"); err != nil {
+
+	step("Starting `pgmi local` on " + rel(d.bucket) + " (the folder stands in for the bucket)")
+	local, err := d.startLocal(cluster.ConnString("postgres"))
+	if err != nil {
 		return err
 	}
-	step("Deploying examples/hello with a parameter")
-	if err := deploy(pgmi, "examples/hello", "--connection", conn, "-d", "hello", "--param", "greeter=make demo"); err != nil {
+	defer local.stop()
+
+	step("CI builds a signed bundle of examples/inventory and uploads it")
+	inv := filepath.Join(work, "build", "inventory-1.0.tgz")
+	if err := d.pgmiRun("bundle", "examples/inventory", "-o", inv, "--sign-key", filepath.Join(work, "release_key"), "--version", "1.0"); err != nil {
 		return err
 	}
+	if _, err := d.drop(inv, "releases/inventory/1.0.tgz", "deployed"); err != nil {
+		return err
+	}
+
+	step("The same upload event arrives again (at-least-once delivery)")
+	if _, err := d.drop(inv, "releases/inventory/1.0.tgz", "duplicate"); err != nil {
+		return err
+	}
+
+	step("A second project, routed to its own database with a parameter (PGMI_ROUTES)")
+	hello := filepath.Join(work, "build", "hello.tgz")
+	if err := d.pgmiRun("bundle", "examples/hello", "-o", hello, "--sign-key", filepath.Join(work, "release_key")); err != nil {
+		return err
+	}
+	if _, err := d.drop(hello, "releases/hello/1.tgz", "deployed"); err != nil {
+		return err
+	}
+
+	step("Someone uploads an unsigned bundle: refused, nothing runs")
+	unsigned := filepath.Join(work, "build", "unsigned.tgz")
+	if err := d.pgmiRun("bundle", "examples/hello", "-o", unsigned); err != nil {
+		return err
+	}
+	if _, err := d.drop(unsigned, "releases/hello/unsigned.tgz", "failed"); err != nil {
+		return err
+	}
+
 	step("What landed")
 	return show(cluster.ConnString("inventory"), cluster.ConnString("hello"))
 }
 
 func step(msg string) { fmt.Printf("\n==> %s\n", msg) }
 
-func deploy(pgmi string, args ...string) error {
-	cmd := exec.Command(pgmi, append([]string{"deploy"}, args...)...)
+func rel(p string) string {
+	wd, _ := os.Getwd()
+	if r, err := filepath.Rel(wd, p); err == nil {
+		return r
+	}
+	return p
+}
+
+// keys writes an ed25519 key in OpenSSH format and its allowed_signers line.
+func (d *demo) keys() error {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "release@example.com")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(d.work, "release_key"), pem.EncodeToMemory(block), 0o600); err != nil {
+		return err
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	line := `release@example.com namespaces="pgmi-bundle@v1" ` + string(ssh.MarshalAuthorizedKey(sshPub))
+	fmt.Printf("  %s/allowed_signers: %s", rel(d.work), line)
+	return os.WriteFile(filepath.Join(d.work, "allowed_signers"), []byte(line), 0o644)
+}
+
+type process struct{ cmd *exec.Cmd }
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+func (d *demo) startLocal(conn string) (*process, error) {
+	routes := `[{"prefix":"releases/inventory/","database":"inventory"},` +
+		`{"prefix":"releases/hello/","database":"hello","params":{"greeter":"make demo"}}]`
+	cmd := exec.Command(d.pgmi, "local", "--bucket", d.bucket, "--trusted-signers", filepath.Join(d.work, "allowed_signers"),
+		"--connection", conn, "--interval", "200ms")
+	cmd.Env = append(os.Environ(), "PGMI_ROUTES="+routes)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = cmd.Stdout
+	fmt.Printf("$ PGMI_ROUTES='%s' \\\n    pgmi local --bucket %s --trusted-signers %s --connection \"$CONN\"\n", routes, rel(d.bucket), rel(filepath.Join(d.work, "allowed_signers")))
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go relay(out)
+	return &process{cmd: cmd}, nil
+}
+
+// relay prints pgmi local's output indented, as it arrives.
+func relay(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		fmt.Printf("  | %s\n", sc.Text())
+	}
+}
+
+func (d *demo) pgmiRun(args ...string) error {
+	fmt.Printf("$ pgmi %s\n", strings.Join(args, " "))
+	cmd := exec.Command(d.pgmi, args...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stdout
-	shown := strings.Join(args, " ")
-	for i, a := range args {
-		if i > 0 && args[i-1] == "--connection" {
-			shown = strings.Replace(shown, a, "\"$CONN\"", 1)
+	return cmd.Run()
+}
+
+// drop copies a bundle into the bucket folder as key (written beside it
+// and renamed, as an upload appears at once) and waits for the result
+// object of that key to report outcome.
+func (d *demo) drop(src, key, outcome string) (map[string]any, error) {
+	fmt.Printf("$ cp %s %s/%s\n", rel(src), rel(d.bucket), key)
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return nil, err
+	}
+	dst := filepath.Join(d.bucket, filepath.FromSlash(key))
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return nil, err
+	}
+	tmp := filepath.Join(d.work, ".upload")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	if err := os.Rename(tmp, dst); err != nil {
+		return nil, err
+	}
+	return d.waitResult(key, outcome, started)
+}
+
+func (d *demo) waitResult(key, outcome string, since time.Time) (map[string]any, error) {
+	dir := filepath.Join(d.bucket, "pgmi-results", filepath.FromSlash(filepath.Dir(key)))
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		matches, _ := filepath.Glob(filepath.Join(dir, filepath.Base(key)+".*.json"))
+		for _, m := range matches {
+			info, err := os.Stat(m)
+			if err != nil || info.ModTime().Before(since) {
+				continue
+			}
+			var res map[string]any
+			data, _ := os.ReadFile(m)
+			if json.Unmarshal(data, &res) != nil {
+				continue
+			}
+			time.Sleep(100 * time.Millisecond) // let pgmi local's own lines print first
+			fmt.Printf("  result object %s: outcome %v\n", rel(m), res["outcome"])
+			if res["outcome"] != outcome {
+				return res, fmt.Errorf("%s: outcome %v, expected %s: %v", key, res["outcome"], outcome, res["message"])
+			}
+			return res, nil
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	fmt.Printf("$ pgmi deploy %s\n", shown)
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("pgmi deploy %s: %w", args[0], err)
-	}
-	return nil
+	return nil, fmt.Errorf("no result for %s within 60s", key)
 }
 
 func show(inventory, hello string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, q := range []struct{ conn, sql string }{
-		{inventory, "SELECT path || ' applied at ' || to_char(applied_at, 'HH24:MI:SS') FROM schema_migration ORDER BY applied_at, path"},
-		{inventory, "SELECT indexname || ' (built in the psql tail)' FROM pg_indexes WHERE indexname LIKE '%_idx' ORDER BY 1"},
-		{hello, "SELECT message FROM greeting ORDER BY id"},
+	for _, q := range []struct{ title, conn, sql string }{
+		{"inventory: migrations applied", inventory, "SELECT path || ' applied at ' || to_char(applied_at, 'HH24:MI:SS') FROM schema_migration ORDER BY applied_at, path"},
+		{"inventory: indexes built in the psql tail", inventory, "SELECT indexname FROM pg_indexes WHERE indexname LIKE '%_idx' ORDER BY 1"},
+		{"hello: greetings", hello, "SELECT message FROM greeting ORDER BY id"},
+		{"inventory: the deploy ledger", inventory, "SELECT format('#%s %s %s (%s attempt(s)) %s', id, action, status, attempts, bundle) FROM pgmi_ledger.deployments ORDER BY id"},
+		{"hello: the deploy ledger", hello, "SELECT format('#%s %s %s %s%s', id, action, status, bundle, coalesce(' — ' || error, '')) FROM pgmi_ledger.deployments ORDER BY id"},
 	} {
+		fmt.Printf("  %s:\n", q.title)
 		if err := printRows(ctx, q.conn, q.sql); err != nil {
 			return err
 		}
@@ -97,7 +272,7 @@ func printRows(ctx context.Context, connString, sql string) error {
 	}
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	for _, l := range lines {
-		fmt.Printf("  %s\n", l)
+		fmt.Printf("    %s\n", l)
 	}
 	return err
 }
