@@ -21,7 +21,9 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	context.AfterFunc(ctx, func() { fmt.Fprintln(os.Stderr, "pgmi: interrupted, stopping (a running deployment is cancelled on the server)...") })
+	context.AfterFunc(ctx, func() {
+		fmt.Fprintln(os.Stderr, "pgmi: interrupted, stopping (a running deployment is cancelled on the server)...")
+	})
 	os.Exit(run(ctx, os.Args[1:], streams{
 		in: os.Stdin, out: os.Stdout, err: os.Stderr,
 		interactive: isInteractive(),

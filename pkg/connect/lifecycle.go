@@ -26,9 +26,9 @@ type Lifecycle struct {
 	// target's (Target.Database). A deployer that routes bundles to several
 	// databases of one server sets it per request.
 	Database string
-	Dial   Dialer               // nil means Target.Dial (the auth provider, retries)
-	Log    func(string)         // progress lines, may be nil
-	Notice func(*pgconn.Notice) // unused today; reserved for maintenance notices
+	Dial     Dialer               // nil means Target.Dial (the auth provider, retries)
+	Log      func(string)         // progress lines, may be nil
+	Notice   func(*pgconn.Notice) // unused today; reserved for maintenance notices
 }
 
 // dial connects to db and probes the server.
