@@ -40,7 +40,7 @@ func (e env) lookup(k string) (string, bool) { v, ok := e[k]; return v, ok }
 
 // fixture is one deployer over a folder bucket and a fresh database.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	db     string
 	dir    string
 	key    *testbundle.Key
@@ -49,7 +49,11 @@ type fixture struct {
 	before func(env)
 }
 
-func newFixture(t *testing.T, tweak ...func(env)) *fixture {
+func newFixture(t *testing.T, tweak ...func(env)) *fixture { return newFixtureTB(t, tweak...) }
+
+func newBenchFixture(b *testing.B) *fixture { return newFixtureTB(b) }
+
+func newFixtureTB(t testing.TB, tweak ...func(env)) *fixture {
 	t.Helper()
 	testpg.Require(t, pgErr)
 	f := &fixture{t: t, db: pg.NewDatabase(t), dir: t.TempDir(), key: testbundle.NewKey(t)}
@@ -67,7 +71,11 @@ func newFixture(t *testing.T, tweak ...func(env)) *fixture {
 	if err != nil {
 		t.Fatalf("LoadConfig: %v", err)
 	}
-	f.d = deploy.New(cfg, &deploy.Options{Progress: func(msg string) { t.Log(msg) }})
+	progress := func(msg string) { t.Log(msg) }
+	if _, bench := t.(*testing.B); bench {
+		progress = nil
+	}
+	f.d = deploy.New(cfg, &deploy.Options{Progress: progress})
 	t.Cleanup(func() { f.d.Close() })
 	return f
 }
