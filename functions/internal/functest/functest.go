@@ -25,6 +25,9 @@ type Setup struct {
 	Database string          // the function's target database (PGDATABASE)
 	ResetDB  string          // a second database, on PGMI_RESET_ALLOW
 	Key      *testbundle.Key // bundles are signed with it; the function trusts it
+	// Secrets are values no log line may contain (tokens, passwords, keys);
+	// the harness adds its own.
+	Secrets []string
 }
 
 // NewSetup creates the two databases and a signing key.
@@ -96,8 +99,10 @@ func (l Line) str(k string) string { s, _ := l[k].(string); return s }
 // Outcome is the line's outcome, "" for lines that are not outcome lines.
 func (l Line) Outcome() string { return l.str("outcome") }
 
-// Run runs every scenario.
+// Run runs every scenario, then checks that no instance logged a secret.
 func Run(t *testing.T, s *Setup, h Harness) {
+	rec := &recorder{Harness: h}
+	h = rec
 	main := h.Start(t, Options{Concurrency: 5})
 	t.Run("Deploy", func(t *testing.T) { deployOnce(t, s, h, main) })
 	t.Run("FiveConcurrentDeliveries", func(t *testing.T) { fiveAtOnce(t, s, h, main) })
@@ -107,6 +112,41 @@ func Run(t *testing.T, s *Setup, h Harness) {
 	t.Run("Reset", func(t *testing.T) { reset(t, s, h, main) })
 	t.Run("Unreachable", func(t *testing.T) { unreachable(t, s, h) })
 	t.Run("Deadline", func(t *testing.T) { deadline(t, s, h) })
+	t.Run("NoSecretsInLogs", func(t *testing.T) { noSecrets(t, s, rec) })
+}
+
+// recorder remembers every instance started, for the final log scan.
+type recorder struct {
+	Harness
+	mu        sync.Mutex
+	instances []Instance
+}
+
+func (r *recorder) Start(t *testing.T, opts Options) Instance {
+	in := r.Harness.Start(t, opts)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.instances = append(r.instances, in)
+	return in
+}
+
+func noSecrets(t *testing.T, s *Setup, r *recorder) {
+	secrets := append([]string{}, s.Secrets...)
+	lines := 0
+	for _, in := range r.instances {
+		for _, l := range in.Logs(t) {
+			lines++
+			data, _ := json.Marshal(l)
+			for _, secret := range secrets {
+				if secret != "" && strings.Contains(string(data), secret) {
+					t.Errorf("a log line contains a secret: %s", data)
+				}
+			}
+		}
+	}
+	if lines == 0 {
+		t.Fatal("no log lines at all")
+	}
 }
 
 func bundle(s *Setup, t *testing.T, sql string) []byte {
