@@ -408,3 +408,23 @@ func TestNewer(t *testing.T) {
 		}
 	}
 }
+
+// The deploy session asks the server to notice a vanished client.
+func TestSessionChecksForVanishedClient(t *testing.T) {
+	f := newFixture(t)
+	o := f.run(f.put("app/cci.tgz", f.signed("CREATE TABLE cci AS SELECT current_setting('client_connection_check_interval') AS v;"), ""))
+	want(t, o, deploy.StatusDeployed, false)
+	if n := f.count("SELECT count(*) FROM cci WHERE v = '2s'"); n != 1 {
+		t.Fatal("client_connection_check_interval is not 2s in the deploy session")
+	}
+}
+
+// A bundle key that gocloud would escape or that holds URL syntax reaches
+// the bucket verbatim.
+func TestOddKeysVerbatim(t *testing.T) {
+	f := newFixture(t)
+	for _, key := range []string{"app/with space.tgz", "app/100%+plus.tgz", "app/q?x=1#frag.tgz"} {
+		o := f.run(f.put(key, f.signed("SELECT 1;"), ""))
+		want(t, o, deploy.StatusDeployed, false)
+	}
+}
