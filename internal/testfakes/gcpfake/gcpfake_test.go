@@ -213,3 +213,29 @@ func TestRelayWithoutIAM(t *testing.T) {
 		t.Fatalf("logins %+v", l)
 	}
 }
+
+// Listeners names the same proxies DialFunc routes to, one per address.
+func TestListeners(t *testing.T) {
+	_, api := newAPI(t)
+	api.AddInstance(t, gcpfake.InstanceConfig{Project: "proj-1", Region: "r1", Name: "db",
+		PublicIP: "192.0.2.1", PrivateIP: "10.0.0.9", PSCName: "abc.r1.sql.goog"})
+	ls := api.Listeners()
+	if len(ls) != 3 {
+		t.Fatalf("listeners %v, want one per address", ls)
+	}
+	for addr, listener := range ls {
+		direct, err := net.Dial("tcp", listener)
+		if err != nil {
+			t.Fatalf("%s: listener %s: %v", addr, listener, err)
+		}
+		direct.Close()
+		routed, err := api.DialFunc(t.Context(), "tcp", net.JoinHostPort(addr, gcpfake.ServerProxyPort))
+		if err != nil {
+			t.Fatalf("%s: DialFunc: %v", addr, err)
+		}
+		if got := routed.RemoteAddr().String(); got != listener {
+			t.Errorf("%s: DialFunc reached %s, Listeners says %s", addr, got, listener)
+		}
+		routed.Close()
+	}
+}
