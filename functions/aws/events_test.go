@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pgmi-cloud/pgmi/functions/internal/functest"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 )
 
@@ -267,6 +268,7 @@ func TestContractFixtures(t *testing.T) {
 				t.Fatalf("want exactly one request, got %+v", items)
 			}
 			got := items[0].Request
+			functest.CheckContract(t, got, want.Action, "s3", want.Version, platform)
 			if err := got.Validate(); err != nil {
 				t.Errorf("Validate: %v", err)
 			}
