@@ -169,6 +169,9 @@ func s3TestEvent(t *testing.T, h *harness) {
 	if len(seen) != 1 || !strings.HasPrefix(seen[0], "ignored: ") || !strings.Contains(seen[0], "s3:TestEvent") {
 		t.Fatalf("outcome lines %q, want one ignored line naming s3:TestEvent", seen)
 	}
+	if l := in.logs(); l[len(l)-1]["invocationId"] == nil {
+		t.Errorf("the ignored line names no invocation: %v", l[len(l)-1])
+	}
 	if after := h.resultKeys(t); !slices.Equal(before, after) {
 		t.Fatalf("result objects changed: %v → %v", before, after)
 	}

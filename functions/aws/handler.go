@@ -37,13 +37,13 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (any, error) 
 
 // run does what one item asks.
 func (h *handler) run(ctx context.Context, id string, it item) *deploy.Outcome {
+	it.Request.Trigger.InvocationID = id
 	switch {
 	case it.Err != nil:
 		return h.f.Reject(id, it.Err)
 	case it.Ignore != "":
 		return h.f.Ignore(it.Request, it.Ignore)
 	}
-	it.Request.Trigger.InvocationID = id
 	return h.f.Run(ctx, it.Request)
 }
 
