@@ -99,7 +99,10 @@ func (r *Report) Summary() string {
 	} else if r.Target.Database != "" {
 		what += " → " + r.Target.Database
 	}
-	s := string(r.Outcome) + ": " + what
+	s := string(r.Outcome)
+	if what != "" {
+		s += ": " + what
+	}
 	if r.Message != "" {
 		s += ": " + r.Message
 	}
