@@ -3,6 +3,7 @@ package main
 import (
 	"testing"
 
+	"github.com/pgmi-cloud/pgmi/functions/internal/functest"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 )
 
@@ -32,6 +33,7 @@ func TestContract(t *testing.T) {
 			if err != nil || ignore != "" {
 				t.Fatalf("ignore %q, error %v", ignore, err)
 			}
+			functest.CheckContract(t, req, tc.want.Action, "gs", tc.want.Version, "gcp")
 			req.Trigger = deploy.Trigger{}
 			if req != tc.want {
 				t.Fatalf("got  %+v\nwant %+v", req, tc.want)

@@ -1,6 +1,78 @@
-// Placeholder so the package builds and vets while events.go is written;
-// the real composition root (functions-framework registration, run) replaces
-// this file.
+// Command gcp is pgmi's deployer as a Google Cloud Run function: the
+// functions framework serves one CloudEvent function, Deploy, which Eventarc
+// calls for every new object generation in the bundle bucket
+// (google.cloud.storage.object.v1.finalized) and for every action message
+// on a Pub/Sub topic (google.cloud.pubsub.topic.v1.messagePublished, such
+// as Cloud Scheduler's nightly resets). It connects to Cloud SQL through the
+// Cloud SQL connector with IAM database login by default.
+//
+// The configuration is read once, when the process starts; an invalid one
+// is logged as one ERROR line and the process exits 1, so the revision fails
+// to start instead of failing every event. README.md beside this file says
+// how to build the image, deploy it and wire the triggers.
 package main
 
-func main() {}
+import (
+	"context"
+	"os"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"github.com/pgmi-cloud/pgmi/functions/internal"
+	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/gcspin"  // gs:// buckets, reads pinned to the event's generation
+	_ "github.com/pgmi-cloud/pgmi/pkg/connect/google" // Cloud SQL with IAM database login
+)
+
+// functionTarget is the name the CloudEvent function is registered under.
+// FUNCTION_TARGET selects it: the image sets it, and main sets it when the
+// environment does not.
+const functionTarget = "Deploy"
+
+// platform names Google Cloud in logs and result objects.
+const platform = "gcp"
+
+// defaultPort is where the server listens when PORT is unset; Cloud Run
+// always sets PORT.
+const defaultPort = "8080"
+
+// app is what the registered function serves; main gives it the deployer
+// before the server starts listening.
+var app = &handler{}
+
+func init() { functions.CloudEvent(functionTarget, app.Deploy) }
+
+func main() {
+	if err := run(context.Background()); err != nil {
+		os.Exit(1)
+	}
+}
+
+// run is the cold start, then the server until it fails. Every error it
+// returns has been logged.
+func run(ctx context.Context) error {
+	log := internal.NewLogger(os.Stdout, platform, internal.SeverityField, os.Getenv("PGMI_LOG_LEVEL") == "debug")
+	f, err := setup(ctx, log)
+	if err != nil {
+		return err // Setup logged the one ERROR line
+	}
+	defer f.Close()
+	app.f = f
+	if os.Getenv("FUNCTION_TARGET") == "" {
+		// The framework reads the variable itself; without it, it would
+		// serve the function at /Deploy instead of /.
+		if err := os.Setenv("FUNCTION_TARGET", functionTarget); err != nil {
+			log.Error("cannot set FUNCTION_TARGET: " + err.Error())
+			return err
+		}
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = defaultPort
+	}
+	if err := funcframework.StartHostPort("", port); err != nil {
+		log.Error("the functions framework stopped serving on port " + port + ": " + err.Error())
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,18 @@
+//go:build !pgmi_fakes
+
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/pgmi-cloud/pgmi/functions/internal"
+	"github.com/pgmi-cloud/pgmi/pkg/connect"
+)
+
+// setup is the cold start: the configuration from the environment, with
+// Google's IAM database login as the default auth method. (The test build
+// replaces this file with fakes_hook.go.)
+func setup(ctx context.Context, log *internal.Logger) (*internal.Function, error) {
+	return internal.Setup(ctx, platform, connect.AuthGoogle, os.LookupEnv, log)
+}
