@@ -50,6 +50,7 @@ type cloud struct {
 	gcs    *gcsfake.Server
 	binary string
 	base   map[string]string // every instance's environment
+	logs   string            // where processes write stdout and stderr, for the whole test
 
 	mu     sync.Mutex
 	procs  []*process
@@ -63,7 +64,7 @@ type cloud struct {
 func newCloud(t *testing.T, s *functest.Setup, md *gcpfake.Metadata, binary, target string) *cloud {
 	t.Helper()
 	api := gcpfake.StartAdmin(t, md)
-	c := &cloud{setup: s, md: md, binary: binary, nextID: 9_000_000_000_000_001, ids: map[string]string{}}
+	c := &cloud{setup: s, md: md, binary: binary, logs: t.TempDir(), nextID: 9_000_000_000_000_001, ids: map[string]string{}}
 	c.db = api.AddInstance(t, gcpfake.InstanceConfig{Project: testProject, Region: testRegion, Name: "pgmi",
 		PublicIP: "192.0.2.10", PostgresHost: s.PG.Host(), PostgresPort: s.PG.Port()})
 	c.down = api.AddInstance(t, gcpfake.InstanceConfig{Project: testProject, Region: testRegion, Name: "down",
@@ -183,12 +184,15 @@ func (c *cloud) exec(t *testing.T, env map[string]string) *process {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Dir = filepath.Dir(c.binary)
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp(c.logs, "process-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := &process{cmd: cmd, done: make(chan struct{}), addr: "127.0.0.1:" + env["PORT"],
 		stdout: output(filepath.Join(dir, "stdout")), stderr: output(filepath.Join(dir, "stderr"))}
 	stdout, stderr := p.stdout.create(t), p.stderr.create(t)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	err := cmd.Start()
+	err = cmd.Start()
 	stdout.Close() // the process has descriptors of its own
 	stderr.Close()
 	if err != nil {
