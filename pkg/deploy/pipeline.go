@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"gocloud.dev/blob"
+	"gocloud.dev/gcerrors"
 
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
@@ -156,6 +157,9 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 		return StatusFailed, engine.Wrap(engine.KindConfig, err, "PGMI_ROUTES")
 	}
 	if err := r.load(ctx); err != nil {
+		if superseded(err, r.req) {
+			return StatusStale, fmt.Errorf("the object was replaced after this event, so a newer upload supersedes it: %w", err)
+		}
 		return StatusFailed, err
 	}
 	lc := &connect.Lifecycle{Target: r.d.cfg.Target, Database: r.database, Log: r.d.progress}
@@ -414,4 +418,12 @@ func retryable(err error) bool {
 		return connect.Transient(err) || errors.Is(err, context.DeadlineExceeded)
 	}
 	return false
+}
+
+// superseded reports a deploy whose pinned version was overwritten before
+// it could be read: an ETag pin (Azure) fails with FailedPrecondition once
+// a newer upload replaced the blob, whose own event deploys it.
+func superseded(err error, req Request) bool {
+	var fe *bundle.FetchError
+	return req.Version != "" && req.Sequencer != "" && errors.As(err, &fe) && fe.Code == gcerrors.FailedPrecondition
 }

@@ -95,7 +95,11 @@ func (r *Report) Summary() string {
 		what += " (" + r.Bundle.Version + ")"
 	}
 	if r.Action == ActionReset {
-		what = "reset of " + r.Target.Database + " with " + what
+		reset := "reset of " + r.Target.Database
+		if what != "" {
+			reset += " with " + what
+		}
+		what = reset
 	} else if r.Target.Database != "" {
 		what += " → " + r.Target.Database
 	}

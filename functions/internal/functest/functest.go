@@ -336,9 +336,11 @@ func reset(t *testing.T, s *Setup, h Harness, in Instance) {
 	refused := h.Start(t, Options{ResetDB: s.Database})
 	expectAck(t, refused.Reset(t, s.Database, obj, schedule+"-refused"))
 	found := false
-	for _, l := range refused.Logs(t) {
-		if l.Outcome() == "failed" && strings.Contains(l.str("error"), "PGMI_RESET_ALLOW") {
-			found = true
+	for until := time.Now().Add(5 * time.Second); !found && time.Now().Before(until); time.Sleep(50 * time.Millisecond) {
+		for _, l := range refused.Logs(t) {
+			if l.Outcome() == "failed" && strings.Contains(l.str("error"), "PGMI_RESET_ALLOW") {
+				found = true
+			}
 		}
 	}
 	if !found {
