@@ -168,7 +168,7 @@ func (c *cloud) serve(t *testing.T, env map[string]string) *process {
 		if err == nil {
 			return p
 		}
-		if attempt < 3 && strings.Contains(p.stderr.String(), "address already in use") {
+		if attempt < 3 && strings.Contains(p.stdout.String(), "address already in use") { // run's ERROR line
 			continue
 		}
 		t.Fatalf("the function did not start: %v\nstdout:\n%s\nstderr:\n%s", err, p.stdout.String(), p.stderr.String())
