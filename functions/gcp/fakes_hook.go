@@ -41,10 +41,9 @@ const (
 	fakeDialVar     = "PGMI_FAKE_SQL_DIAL"
 )
 
-// setup is internal.Setup with the google provider pointed at the fakes.
-// internal.Setup takes no provider overrides, so with the fakes this repeats
-// its few lines with deploy.LoadOptions.Providers; connect.RegisterProvider
-// cannot replace the provider pkg/connect/google registered.
+// setup is internal.Setup with the google provider pointed at the fakes
+// (connect.RegisterProvider cannot replace the provider pkg/connect/google
+// registered, so the override goes through deploy.LoadOptions.Providers).
 func setup(ctx context.Context, log *internal.Logger) (*internal.Function, error) {
 	adminURL := os.Getenv(fakeAdminURLVar)
 	if adminURL == "" {
@@ -60,19 +59,10 @@ func setup(ctx context.Context, log *internal.Logger) (*internal.Function, error
 		cloudsqlconn.WithAdminAPIEndpoint(adminURL),
 		cloudsqlconn.WithDialFunc(routes.dial),
 	}})
-	cfg, err := deploy.LoadConfig(ctx, os.LookupEnv, &deploy.LoadOptions{
+	return internal.SetupWith(ctx, platform, os.LookupEnv, log, &deploy.LoadOptions{
 		DefaultAuth: connect.AuthGoogle,
 		Providers:   map[connect.AuthMethod]connect.ProviderFactory{connect.AuthGoogle: factory},
-		Warn:        log.Warn,
 	})
-	if err != nil {
-		log.Error("cold start failed: invalid configuration: " + err.Error())
-		return nil, err
-	}
-	f := &internal.Function{Platform: platform, Log: log}
-	f.Deployer = deploy.New(cfg, &deploy.Options{Progress: log.Debug})
-	log.Info("pgmi deployer ready: " + cfg.String())
-	return f, nil
 }
 
 // dialMap sends instance addresses (host:3307) to loopback listeners.

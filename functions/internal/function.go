@@ -24,10 +24,15 @@ type Function struct {
 // adapter then exits, so the platform reports a failed start instead of
 // failing every invocation.
 func Setup(ctx context.Context, platform string, auth connect.AuthMethod, env connect.Env, log *Logger) (*Function, error) {
-	cfg, err := deploy.LoadConfig(ctx, env, &deploy.LoadOptions{
-		DefaultAuth: auth,
-		Warn:        func(msg string) { log.Warn(msg) },
-	})
+	return SetupWith(ctx, platform, env, log, &deploy.LoadOptions{DefaultAuth: auth})
+}
+
+// SetupWith is Setup with load options: a test build's provider overrides
+// (the Cloud SQL connector pointed at fakes). opts.Warn is set to the log.
+func SetupWith(ctx context.Context, platform string, env connect.Env, log *Logger, opts *deploy.LoadOptions) (*Function, error) {
+	o := *opts
+	o.Warn = log.Warn
+	cfg, err := deploy.LoadConfig(ctx, env, &o)
 	if err != nil {
 		log.Error("cold start failed: invalid configuration: " + err.Error())
 		return nil, err

@@ -262,7 +262,11 @@ func (c *Config) String() string {
 			signers += ", unsigned allowed"
 		}
 	}
-	return fmt.Sprintf("target %s@%s:%d/%s (%s), %d route(s), %s, resets allowed for %v, results under %q, ledger %s",
-		c.Target.Config.User, c.Target.Config.Host, c.Target.Config.Port, c.Target.Database(), c.Target.Settings.Auth,
+	where := fmt.Sprintf("%s:%d", c.Target.Config.Host, c.Target.Config.Port)
+	if inst := c.Target.Settings.Cloud.GoogleInstance; inst != "" {
+		where = "Cloud SQL " + inst
+	}
+	return fmt.Sprintf("target %s@%s/%s (%s), %d route(s), %s, resets allowed for %v, results under %q, ledger %s",
+		c.Target.Config.User, where, c.Target.Database(), c.Target.Settings.Auth,
 		len(c.Routes), signers, c.ResetAllow, c.ResultsPrefix, c.Ledger)
 }
