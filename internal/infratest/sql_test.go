@@ -1,0 +1,225 @@
+package infratest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmi-cloud/pgmi/internal/testpg"
+)
+
+// The SQL files run for real, with psql, against a throwaway PostgreSQL that
+// stands in for the managed servers: the rds_iam role and the Entra
+// pgaadauth_create_principal_with_oid function are created the way the
+// platforms provide them (a role, a function that creates a login role).
+
+func findPsql(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("psql"); err == nil {
+		return p
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/psql")
+	if len(matches) > 0 {
+		return matches[len(matches)-1]
+	}
+	if ci := os.Getenv("CI"); ci != "" && ci != "false" && ci != "0" {
+		t.Fatal("psql is not installed (make deps)")
+	}
+	t.Skip("psql is not installed (make deps); the SQL files were not run")
+	return ""
+}
+
+type sqlRig struct {
+	t    *testing.T
+	pg   *testpg.Cluster
+	psql string
+	dir  string // infra/sql
+}
+
+func newSQLRig(t *testing.T) *sqlRig {
+	psql := findPsql(t)
+	pg := testpg.Start(t)
+	pg.CreateDatabase(t, "app")
+	return &sqlRig{t: t, pg: pg, psql: psql, dir: filepath.Join(repoRoot(t), "infra", "sql")}
+}
+
+// conninfo connects as role (trust authentication in the test cluster).
+func (r *sqlRig) conninfo(role, db string) string {
+	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) + "'" }
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s", r.pg.Host(), r.pg.Port(), q(role), q(db))
+}
+
+// run runs one file with psql as the postgres superuser; vars are -v pairs.
+func (r *sqlRig) run(file, db string, vars ...string) (string, error) {
+	args := []string{"-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", r.pg.ConnString(db), "-f", filepath.Join(r.dir, file)}
+	for _, v := range vars {
+		args = append(args, "-v", v)
+	}
+	cmd := exec.Command(r.psql, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func (r *sqlRig) mustRun(file, db string, vars ...string) {
+	r.t.Helper()
+	if out, err := r.run(file, db, vars...); err != nil {
+		r.t.Fatalf("psql -f %s: %v\n%s", file, err, out)
+	}
+}
+
+// as opens a session as role.
+func (r *sqlRig) as(role, db string) *pgx.Conn {
+	r.t.Helper()
+	conn, err := pgx.Connect(r.t.Context(), r.conninfo(role, db))
+	if err != nil {
+		r.t.Fatalf("connect as %s to %s: %v", role, db, err)
+	}
+	r.t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func (r *sqlRig) scalar(db, query string, args ...any) any {
+	r.t.Helper()
+	conn := r.pg.Connect(r.t, db)
+	var v any
+	if err := conn.QueryRow(r.t.Context(), query, args...).Scan(&v); err != nil {
+		r.t.Fatalf("%s: %v", query, err)
+	}
+	return v
+}
+
+// checkDeployer asserts the privileges a deploy needs, and no more.
+func (r *sqlRig) checkDeployer(role string) {
+	t := r.t
+	t.Helper()
+	want := map[string]any{
+		`SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`:                                              true,
+		`SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls FROM pg_roles WHERE rolname = $1`: false,
+		`SELECT rolpassword IS NULL FROM pg_authid WHERE rolname = $1`:                                     true,
+		`SELECT has_database_privilege($1, 'app', 'CONNECT')`:                                              true,
+		`SELECT has_database_privilege($1, 'app', 'TEMPORARY')`:                                            true,
+		`SELECT has_database_privilege($1, 'app', 'CREATE')`:                                               false,
+		`SELECT pg_get_userbyid(nspowner) = $1 FROM pg_namespace WHERE nspname = 'pgmi_ledger'`:            true,
+	}
+	for q, w := range want {
+		if got := r.scalar("app", q, role); got != w {
+			t.Errorf("%s (role %s): got %v, want %v", q, role, got, w)
+		}
+	}
+	// What a deploy does: a ledger table in its schema, a temporary table;
+	// and what it may not: a schema of its own without the optional grant.
+	conn := r.as(role, "app")
+	ctx := t.Context()
+	for _, ok := range []string{
+		`CREATE TABLE IF NOT EXISTS pgmi_ledger.deployments (id bigint PRIMARY KEY)`,
+		`CREATE TEMP TABLE pgmi_session_probe (x int)`,
+		`SELECT pg_advisory_lock(42), pg_advisory_unlock(42)`,
+		`SET client_connection_check_interval = '2s'`,
+	} {
+		if _, err := conn.Exec(ctx, ok); err != nil {
+			t.Errorf("as %s: %s: %v", role, ok, err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA pgmi_should_fail`); err == nil {
+		t.Errorf("as %s: CREATE SCHEMA succeeded without the optional CREATE grant", role)
+	}
+}
+
+func TestSQLAWS(t *testing.T) {
+	t.Parallel()
+	r := newSQLRig(t)
+	r.pg.Exec(t, "postgres", `CREATE ROLE rds_iam NOLOGIN`) // RDS provides it
+	for range 2 {                                           // idempotent
+		r.mustRun("aws-rds-iam.sql", "app", "deployer=pgmi_deployer", "database=app")
+	}
+	r.checkDeployer("pgmi_deployer")
+	if got := r.scalar("app", `SELECT pg_has_role('pgmi_deployer', 'rds_iam', 'MEMBER')`); got != true {
+		t.Error("pgmi_deployer is not a member of rds_iam")
+	}
+}
+
+func TestSQLGoogle(t *testing.T) {
+	t.Parallel()
+	r := newSQLRig(t)
+	user := "pgmi-deployer@my-project.iam"
+	if out, err := r.run("gcp-cloudsql-iam.sql", "app", "deployer="+user, "database=app"); err == nil {
+		t.Fatalf("the file ran although the IAM user does not exist yet:\n%s", out)
+	}
+	r.pg.Exec(t, "postgres", `CREATE ROLE "`+user+`" LOGIN`) // google_sql_user does this
+	r.mustRun("gcp-cloudsql-iam.sql", "app", "deployer="+user, "database=app")
+	r.checkDeployer(user)
+}
+
+func TestSQLAzure(t *testing.T) {
+	t.Parallel()
+	r := newSQLRig(t)
+	// The flexible server's function creates a login role for an Entra
+	// principal; this stand-in records the object id in a comment.
+	r.pg.Exec(t, "postgres", `
+		CREATE FUNCTION pgaadauth_create_principal_with_oid(name text, oid text, kind text, admin boolean, mfa boolean)
+		RETURNS text LANGUAGE plpgsql AS $$
+		BEGIN
+			IF kind <> 'service' OR admin OR mfa THEN
+				RAISE EXCEPTION 'unexpected principal options % % %', kind, admin, mfa;
+			END IF;
+			EXECUTE format('CREATE ROLE %I LOGIN', name);
+			EXECUTE format('COMMENT ON ROLE %I IS %L', name, oid);
+			RETURN 'Created role for ' || name;
+		END $$`)
+	vars := []string{"deployer=pgmi-deployer-1a2b3c4d", "principal_id=0f0e0d0c-0000-4000-8000-000000000001", "database=app"}
+	for range 2 {
+		r.mustRun("azure-entra.sql", "postgres", vars...)
+	}
+	r.checkDeployer("pgmi-deployer-1a2b3c4d")
+	if got := r.scalar("postgres", `SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = 'pgmi-deployer-1a2b3c4d'`); got != "0f0e0d0c-0000-4000-8000-000000000001" {
+		t.Errorf("the principal was not created from its object id: %v", got)
+	}
+}
+
+func TestSQLRefusesPowerfulDeployer(t *testing.T) {
+	t.Parallel()
+	r := newSQLRig(t)
+	for role, attrs := range map[string]string{"too_super": "SUPERUSER", "too_roles": "CREATEROLE", "too_rls": "BYPASSRLS"} {
+		r.pg.Exec(t, "postgres", `CREATE ROLE `+role+` LOGIN `+attrs)
+		out, err := r.run("deployer-grants.sql", "app", "deployer="+role, "database=app")
+		if err == nil || !strings.Contains(out, "a deployer needs none of them") {
+			t.Errorf("%s (%s): want a refusal, got %v:\n%s", role, attrs, err, out)
+		}
+	}
+	r.pg.Exec(t, "postgres", `CREATE ROLE azure_pg_admin NOLOGIN; CREATE ROLE too_admin LOGIN IN ROLE azure_pg_admin`)
+	if out, err := r.run("deployer-grants.sql", "app", "deployer=too_admin", "database=app"); err == nil || !strings.Contains(out, "azure_pg_admin") {
+		t.Errorf("a member of azure_pg_admin was accepted: %v\n%s", err, out)
+	}
+}
+
+func TestSQLReset(t *testing.T) {
+	t.Parallel()
+	r := newSQLRig(t)
+	r.pg.Exec(t, "postgres", `CREATE ROLE rds_iam NOLOGIN`)
+	r.pg.CreateDatabase(t, "app_test")
+	r.mustRun("aws-rds-iam.sql", "app", "deployer=pgmi_deployer", "database=app")
+	r.mustRun("reset-grants.sql", "postgres", "deployer=pgmi_deployer", "reset_database=app_test")
+	if got := r.scalar("postgres", `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app_test'`); got != "pgmi_deployer" {
+		t.Fatalf("app_test is owned by %v, want pgmi_deployer", got)
+	}
+	// What a reset does, as the deployer, from the maintenance database.
+	conn := r.as("pgmi_deployer", "postgres")
+	for _, q := range []string{`DROP DATABASE app_test`, `CREATE DATABASE app_test`} {
+		if _, err := conn.Exec(t.Context(), q); err != nil {
+			t.Fatalf("as the deployer: %s: %v", q, err)
+		}
+	}
+	// And not to any other database.
+	if _, err := conn.Exec(t.Context(), `DROP DATABASE app`); err == nil {
+		t.Fatal("the deployer dropped a database it does not own")
+	}
+}
