@@ -2,16 +2,23 @@ package archtest
 
 import (
 	"os/exec"
+	"path"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
 const module = "github.com/pgmi-cloud/pgmi"
 
+var depsCache sync.Map // package → []string
+
 // deps lists the packages pkg links, without the test files, via go list.
 func deps(t *testing.T, pkg string) []string {
 	t.Helper()
+	if list, ok := depsCache.Load(pkg); ok {
+		return list.([]string)
+	}
 	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", pkg).Output()
 	if err != nil {
 		t.Fatalf("go list -deps %s: %v", pkg, err)
@@ -22,6 +29,7 @@ func deps(t *testing.T, pkg string) []string {
 			list = append(list, l)
 		}
 	}
+	depsCache.Store(pkg, list)
 	return list
 }
 
@@ -101,8 +109,21 @@ func TestCloudPackagesLinkOnlyTheirCloud(t *testing.T) {
 		{"pkg/bundle/s3pin", "aws", "gocloud.dev/blob/s3blob"},
 		{"pkg/bundle/azpin", "azure", "gocloud.dev/blob/azureblob"},
 		{"pkg/bundle/gcspin", "google", "gocloud.dev/blob/gcsblob"},
+		// The function binaries: each links its runtime, its blob driver and
+		// its auth provider, and nothing of the other two clouds.
+		{"functions/aws", "aws", "github.com/aws/aws-lambda-go/lambda"},
+		{"functions/aws", "aws", "gocloud.dev/blob/s3blob"},
+		{"functions/aws", "aws", "github.com/aws/aws-sdk-go-v2/feature/rds/auth"},
+		{"functions/gcp", "google", "github.com/GoogleCloudPlatform/functions-framework-go/funcframework"},
+		{"functions/gcp", "google", "gocloud.dev/blob/gcsblob"},
+		{"functions/gcp", "google", "cloud.google.com/go/cloudsqlconn"},
+		{"functions/azure", "azure", "gocloud.dev/blob/azureblob"},
+		{"functions/azure", "azure", "github.com/Azure/azure-sdk-for-go/sdk/azidentity"},
+		// The shared pipeline and the adapters' common code link no cloud.
+		{"pkg/deploy", "", "gocloud.dev/blob"},
+		{"functions/internal", "", "github.com/pgmi-cloud/pgmi/pkg/deploy"},
 	} {
-		t.Run(tc.pkg, func(t *testing.T) {
+		t.Run(tc.pkg+"/"+path.Base(tc.marker), func(t *testing.T) {
 			list := deps(t, module+"/"+tc.pkg)
 			if !slices.Contains(list, tc.marker) {
 				t.Errorf("%s does not link %s", tc.pkg, tc.marker)
