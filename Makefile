@@ -8,7 +8,7 @@ BENCH_FLAGS   ?= -run '^$$' -bench . -benchmem -benchtime 3x -timeout 20m
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS       := -s -w -X main.version=$(VERSION)
 
-.PHONY: help build demo test deps bench lint fmt clean
+.PHONY: help build demo test deps bench lint fmt clean package package-aws package-gcp package-azure
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
@@ -40,3 +40,19 @@ fmt: ## gofmt the tree
 
 clean: ## remove build output
 	rm -rf $(BIN)
+
+# --- Function artifacts for infra/ ------------------------------------------------------------------
+# scripts/package.sh builds them reproducibly (static, -trimpath, no build id, fixed zip entry times and
+# modes); internal/infratest checks their layout and that two builds are byte-identical.
+
+package: ## build every function artifact into dist/ (aws arm64+amd64, gcp, azure)
+	GO=$(GO) bash scripts/package.sh all
+
+package-aws: ## dist/aws/pgmi-aws-arm64.zip and pgmi-aws-amd64.zip (bootstrap only)
+	GO=$(GO) bash scripts/package.sh aws arm64 amd64
+
+package-gcp: ## dist/gcp/: the image build context (Dockerfile + static linux/amd64 binary "function")
+	GO=$(GO) bash scripts/package.sh gcp
+
+package-azure: ## dist/azure/pgmi-azure.zip (handler, host.json, BlobCreated/, Reset/)
+	GO=$(GO) bash scripts/package.sh azure

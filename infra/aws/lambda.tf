@@ -60,9 +60,13 @@ resource "aws_lambda_function" "deployer" {
     }
   }
 
+  # The function writes one JSON object per line with a "level" field, which
+  # the JSON log format's level filter reads.
   logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.deployer.name
+    log_format            = "JSON"
+    application_log_level = "INFO"
+    system_log_level      = "WARN"
+    log_group             = aws_cloudwatch_log_group.deployer.name
   }
 
   tags = var.tags

@@ -40,9 +40,12 @@ locals {
       PGMI_RESET_ALLOW         = length(var.reset_allow) > 0 ? join(",", var.reset_allow) : null
       PGMI_RESULTS_PREFIX      = var.results_prefix
       PGMI_TIMEOUT             = "${var.timeout_seconds}s"
-      PGMI_TIMEOUT_MARGIN      = var.timeout_margin
-      PGMI_LOCK_WAIT           = var.lock_wait
-      PGMI_LEDGER_TABLE        = var.ledger_table
+      # The functions framework reads this as each event's deadline; Cloud
+      # Run is not documented to set it.
+      CLOUD_RUN_TIMEOUT_SECONDS = tostring(var.timeout_seconds)
+      PGMI_TIMEOUT_MARGIN       = var.timeout_margin
+      PGMI_LOCK_WAIT            = var.lock_wait
+      PGMI_LEDGER_TABLE         = var.ledger_table
     } : k => v if v != null
   })
 }

@@ -157,13 +157,13 @@ variable "memory" {
 }
 
 variable "timeout_seconds" {
-  description = "Request timeout of the service and the deployer's deadline (PGMI_TIMEOUT). Eventarc's push subscription waits at most 600 s for an answer before it redelivers."
+  description = "Request timeout of the service and each event's deadline (CLOUD_RUN_TIMEOUT_SECONDS, PGMI_TIMEOUT). 540 s is the limit of event-driven Cloud Run functions, and Eventarc's push subscription waits at most 600 s for an answer before it redelivers."
   type        = number
   default     = 540
 
   validation {
-    condition     = var.timeout_seconds >= 60 && var.timeout_seconds <= 600
-    error_message = "timeout_seconds: 60 to 600."
+    condition     = var.timeout_seconds >= 60 && var.timeout_seconds <= 540
+    error_message = "timeout_seconds: 60 to 540."
   }
 }
 

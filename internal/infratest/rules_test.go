@@ -500,8 +500,10 @@ func checkGCP(m *module) []string {
 	if literalString(env["FUNCTION_TARGET"]) != "Deploy" {
 		p.add("environment: FUNCTION_TARGET must be Deploy")
 	}
-	if v := env["PGMI_TIMEOUT"]; v == nil || !refs(v)["var.timeout_seconds"] {
-		p.add("environment: PGMI_TIMEOUT must follow var.timeout_seconds (Cloud Run gives no deadline)")
+	for _, key := range []string{"PGMI_TIMEOUT", "CLOUD_RUN_TIMEOUT_SECONDS"} {
+		if v := env[key]; v == nil || !refs(v)["var.timeout_seconds"] {
+			p.add("environment: %s must follow var.timeout_seconds (Cloud Run hands the function no deadline)", key)
+		}
 	}
 
 	job := m.one("resource", "google_cloud_scheduler_job", "reset")
