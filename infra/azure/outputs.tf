@@ -45,7 +45,7 @@ output "identity_principal_id" {
 
 output "publish_command" {
   description = "Publishes the function code (step 3 of the README walk-through)."
-  value       = "az functionapp deployment source config-zip --resource-group ${local.resource_group} --name ${azurerm_function_app_flex_consumption.deployer.name} --src dist/azure/pgmi-azure.zip"
+  value       = "az functionapp deployment source config-zip --resource-group ${local.resource_group} --name ${azurerm_function_app_flex_consumption.deployer.name} --src ${abspath("${path.module}/../../dist/azure/pgmi-azure.zip")}"
 }
 
 output "upload_example" {
