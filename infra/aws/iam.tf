@@ -31,7 +31,9 @@ locals {
     events = "events:PutEvents"
   }[split(":", local.failure_destination_arn)[2]]
 
-  db_user_arn = var.db_resource_id == null ? null : "arn:${local.partition}:rds-db:${local.region}:${local.account_id}:dbuser:${var.db_resource_id}/${var.db_user}"
+  # With db_role_arn the database is in another account, and that role holds
+  # rds-db:connect; this role only assumes it.
+  db_user_arn = var.db_resource_id == null || var.db_role_arn != null ? null : "arn:${local.partition}:rds-db:${local.region}:${local.account_id}:dbuser:${var.db_resource_id}/${var.db_user}"
 }
 
 data "aws_iam_policy_document" "deployer" {

@@ -319,7 +319,7 @@ variable "db_user" {
 }
 
 variable "db_resource_id" {
-  description = "DbiResourceId of the instance (db-…), the cluster's resource id (cluster-…) or the proxy id (prx-…): the resource of the rds-db:connect grant. null only with db_role_arn, whose role holds that grant."
+  description = "DbiResourceId of the instance (db-…), the cluster's resource id (cluster-…) or the proxy id (prx-…): the resource of the rds-db:connect grant. Unused with db_role_arn, whose role holds that grant instead."
   type        = string
   default     = null
 

@@ -50,7 +50,7 @@ variable "enable_apis" {
 # --- Bundle bucket -------------------------------------------------------------
 
 variable "create_bucket" {
-  description = "Create the bundle bucket (uniform access, public access prevented, object versioning). false: use bucket_name, an existing bucket in project_id."
+  description = "Create the bundle bucket (uniform access, public access prevented, object versioning). false: use bucket_name, an existing bucket in project_id, which must have uniform bucket-level access (the prefix-scoped grants are IAM conditions) and should have versioning."
   type        = bool
   default     = true
 }
