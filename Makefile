@@ -11,7 +11,7 @@ LDFLAGS       := -s -w -X main.version=$(VERSION)
 .PHONY: help build demo test deps bench lint fmt clean package package-aws package-gcp package-azure
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
 
 build: ## build the pgmi CLI into bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pgmi ./cmd/pgmi
