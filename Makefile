@@ -11,7 +11,7 @@ LDFLAGS       := -s -w -X main.version=$(VERSION)
 .PHONY: help build demo test deps bench lint fmt clean package package-aws package-gcp package-azure
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 build: ## build the pgmi CLI into bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pgmi ./cmd/pgmi
@@ -20,7 +20,7 @@ deps: ## install what the tests need (PostgreSQL from Debian packages when absen
 	@bash scripts/deps.sh
 	$(GO) mod download
 
-demo: deps build ## start a throwaway PostgreSQL and deploy the example projects with the CLI
+demo: deps build ## the upload-triggered deployer on one machine: pgmi local on a folder, signed bundles dropped in, duplicates, routing
 	$(GO) run ./internal/tools/demo -pgmi $(BIN)/pgmi
 
 test: deps ## run every test, including integration tests against real PostgreSQL
