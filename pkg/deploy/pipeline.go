@@ -258,8 +258,8 @@ func (r *run) session(ctx context.Context, conn *pgx.Conn) (Status, error) {
 		Params: r.params, Progress: func(_ bool, msg string) { r.d.progress(msg) },
 	})
 	r.rep.Deploy = engine.NewEnvelope(res, derr)
-	if ferr := r.record(ctx, conn, lg, id, derr); ferr != nil && derr == nil {
-		r.d.progress("warning: the deploy succeeded but the ledger could not record it: " + ferr.Error())
+	if ferr := r.record(ctx, conn, lg, id, derr); ferr != nil {
+		r.d.progress("warning: the ledger could not record the outcome (a retry takes the row over): " + ferr.Error())
 	}
 	if derr != nil {
 		return StatusFailed, derr
@@ -267,15 +267,22 @@ func (r *run) session(ctx context.Context, conn *pgx.Conn) (Status, error) {
 	return StatusDeployed, nil
 }
 
-// record writes the engine's outcome into the ledger row. After a timeout
-// the engine has closed the session; the row then stays running with a
-// dead session, which the next attempt takes over.
+// record writes the engine's outcome into the ledger row, within the time
+// the platform leaves after the deadline (the margin, at most 5 s). After a
+// timeout the engine has closed the session, so the row is recorded over a
+// new connection; if that fails too, the row stays running with a dead
+// session, which the next attempt takes over.
 func (r *run) record(ctx context.Context, conn *pgx.Conn, lg *ledger, id int64, derr error) error {
-	if conn.IsClosed() {
-		return nil
-	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	if conn.IsClosed() {
+		fresh, err := r.d.cfg.Target.Dial(rctx, r.database)
+		if err != nil {
+			return err
+		}
+		defer fresh.Close(rctx)
+		lg = &ledger{table: lg.table, conn: fresh}
+	}
 	return lg.finish(rctx, id, derr, engine.ExitCode(derr), retryable(derr))
 }
 
