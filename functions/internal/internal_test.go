@@ -78,3 +78,22 @@ func TestRetryError(t *testing.T) {
 		t.Errorf("retryable outcome: %v", err)
 	}
 }
+
+// Any bytes give a valid Request or an error, never a panic.
+func FuzzParsePayload(f *testing.F) {
+	for _, seed := range []string{
+		`{"action":"deploy","bundle":"s3://b/k"}`,
+		`{"action":"reset","bundle":"gs://b/a b.tgz","version":"1","database":"d","schedule":"s"}`,
+		`{"action":"deploy","bundle":"file:///x/y.tgz"}`, `{}`, `null`, `"x"`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := ParsePayload(data, "aws", "direct")
+		if err == nil {
+			if verr := req.Validate(); verr != nil {
+				t.Fatalf("accepted an invalid request %+v: %v", req, verr)
+			}
+		}
+	})
+}
