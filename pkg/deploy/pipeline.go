@@ -1,9 +1,11 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -183,11 +185,15 @@ func (r *run) load(ctx context.Context) error {
 		return err
 	}
 	r.rep.Bundle.Size = r.remote.Size
-	opts := &bundle.ReadOptions{Trusted: r.d.cfg.Trusted, AllowUnsigned: r.d.cfg.AllowUnsigned, Limits: r.d.cfg.Limits}
-	if err := r.verify(ctx, opts); err != nil {
+	open, err := r.spool(ctx)
+	if err != nil {
 		return err
 	}
-	if r.fsys, err = bundle.Open(ctx, r.remote.Open, opts); err != nil {
+	opts := &bundle.ReadOptions{Trusted: r.d.cfg.Trusted, AllowUnsigned: r.d.cfg.AllowUnsigned, Limits: r.d.cfg.Limits}
+	if err := r.verify(ctx, open, opts); err != nil {
+		return err
+	}
+	if r.fsys, err = bundle.Open(ctx, open, opts); err != nil {
 		return err
 	}
 	yml, err := pgmiyaml.Load(r.fsys)
@@ -207,8 +213,35 @@ func (r *run) load(ctx context.Context) error {
 	return err
 }
 
-func (r *run) verify(ctx context.Context, opts *bundle.ReadOptions) error {
+// SpoolLimit is the largest bundle held in memory after one download, so
+// the verification pass and the engine's reads do not fetch it again; a
+// larger one is streamed from the bucket for each pass (pinned to the same
+// version), holding only the reader's buffers.
+const SpoolLimit = 32 << 20
+
+// spool downloads a bundle of at most SpoolLimit bytes once and returns an
+// Opener over the bytes; larger bundles are read from the bucket.
+func (r *run) spool(ctx context.Context) (bundle.Opener, error) {
+	if r.remote.Size < 0 || r.remote.Size > SpoolLimit {
+		return r.remote.Open, nil
+	}
 	rc, err := r.remote.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, SpoolLimit+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > SpoolLimit {
+		return r.remote.Open, nil // grew since it was listed; stream it
+	}
+	return func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, nil
+}
+
+func (r *run) verify(ctx context.Context, open bundle.Opener, opts *bundle.ReadOptions) error {
+	rc, err := open(ctx)
 	if err != nil {
 		return err
 	}
