@@ -50,6 +50,13 @@
 // first 12 hex digits of the archive SHA-256 stand in for the version in
 // unversioned buckets; resets add .reset).
 //
+// # Memory
+//
+// A bundle of at most SpoolLimit (32 MiB) is downloaded once and held in
+// memory for the verification pass and the engine's reads; a larger one is
+// read from the bucket for each pass, pinned to the same version, with only
+// the reader's buffers in memory.
+//
 // # Time
 //
 // The deadline is the platform's minus PGMI_TIMEOUT_MARGIN; when it passes
