@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -23,7 +22,10 @@ func packageInto(t *testing.T, dist string, args ...string) {
 	if err != nil {
 		t.Skip("bash is not installed: scripts/package.sh cannot run")
 	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go is not on PATH: %v", err)
+	}
 	cmd := exec.Command(bash, append([]string{"scripts/package.sh"}, args...)...)
 	cmd.Dir = repoRoot(t)
 	cmd.Env = append(os.Environ(), "DIST="+dist, "GO="+goBin)

@@ -46,7 +46,6 @@ type fixture struct {
 	key    *testbundle.Key
 	d      *deploy.Deployer
 	env    env
-	before func(env)
 }
 
 func newFixture(t *testing.T, tweak ...func(env)) *fixture { return newFixtureTB(t, tweak...) }

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -69,13 +68,4 @@ func (c *Config) resetAllowed(db string) bool {
 		}
 	}
 	return false
-}
-
-// compactJSON is used for log lines and short ledger fields.
-func compactJSON(v any) string {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
-	return strings.TrimSpace(b.String())
 }
