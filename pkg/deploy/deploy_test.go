@@ -40,12 +40,12 @@ func (e env) lookup(k string) (string, bool) { v, ok := e[k]; return v, ok }
 
 // fixture is one deployer over a folder bucket and a fresh database.
 type fixture struct {
-	t      testing.TB
-	db     string
-	dir    string
-	key    *testbundle.Key
-	d      *deploy.Deployer
-	env    env
+	t   testing.TB
+	db  string
+	dir string
+	key *testbundle.Key
+	d   *deploy.Deployer
+	env env
 }
 
 func newFixture(t *testing.T, tweak ...func(env)) *fixture { return newFixtureTB(t, tweak...) }
