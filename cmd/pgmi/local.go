@@ -257,6 +257,7 @@ func (l *localRun) deployFile(ctx context.Context, d *deploy.Deployer, key strin
 	req := deploy.Request{Action: deploy.ActionDeploy, Bucket: bucket, Bundle: bucket + "/" + key,
 		Sequencer: deploy.DecimalSequencer(fmt.Sprint(st.modTime.UnixNano())),
 		Trigger:   deploy.Trigger{Platform: "local", Source: "folder", Time: st.modTime}}
+	l.printf("picked up %s (%d bytes)", key, st.size)
 	o := d.Run(ctx, req)
 	st.done = true
 	l.seen[key] = st
