@@ -435,3 +435,26 @@ func TestOddKeysVerbatim(t *testing.T) {
 		want(t, o, deploy.StatusDeployed, false)
 	}
 }
+
+// The trusted signers can live in a bucket (PGMI_TRUSTED_SIGNERS_URL), and
+// the ledger can be named (PGMI_LEDGER_TABLE).
+func TestSignersURLAndLedgerName(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture(t, func(e env) {
+		if err := os.WriteFile(filepath.Join(dir, "allowed_signers"), []byte(e["PGMI_TRUSTED_SIGNERS"]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		delete(e, "PGMI_TRUSTED_SIGNERS")
+		e["PGMI_TRUSTED_SIGNERS_URL"] = "file://" + filepath.ToSlash(dir) + "/allowed_signers"
+		e["PGMI_LEDGER_TABLE"] = "ops.releases"
+	})
+	o := f.run(f.put("app/1.tgz", f.signed("CREATE TABLE via_url (id int);"), ""))
+	want(t, o, deploy.StatusDeployed, false)
+	if n := f.count("SELECT count(*) FROM ops.releases WHERE status = 'succeeded'"); n != 1 {
+		t.Fatalf("%d rows in ops.releases", n)
+	}
+	_, err := deploy.LoadConfig(context.Background(), env{"PGHOST": "h", "PGMI_TRUSTED_SIGNERS_URL": "file://" + filepath.ToSlash(dir) + "/missing"}.lookup, nil)
+	if err == nil || !strings.Contains(err.Error(), "PGMI_TRUSTED_SIGNERS_URL") {
+		t.Fatalf("a missing signers object: %v", err)
+	}
+}
