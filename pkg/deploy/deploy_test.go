@@ -245,6 +245,9 @@ func TestUnsignedRefused(t *testing.T) {
 	if f.tableExists("u") || f.tableExists("deployments") {
 		t.Fatal("an unsigned bundle changed the database")
 	}
+	if rep := f.result(o); len(rep.Bundle.SHA256) != 64 || !strings.Contains(o.ResultURL, rep.Bundle.SHA256[:12]) {
+		t.Fatalf("the refused bundle's result does not name its digest: %s %+v", o.ResultURL, rep.Bundle)
+	}
 	other := testbundle.NewKey(t)
 	req = f.put("app/untrusted.tgz", testbundle.Pack(t, other, "app", testbundle.Project("CREATE TABLE u (id int);")), "")
 	want(t, f.run(req), deploy.StatusFailed, false)

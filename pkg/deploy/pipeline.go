@@ -3,6 +3,8 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -237,6 +239,10 @@ func (r *run) spool(ctx context.Context) (bundle.Opener, error) {
 	if len(data) > SpoolLimit {
 		return r.remote.Open, nil // grew since it was listed; stream it
 	}
+	// Known before verification, so a refused bundle's report still says
+	// exactly which bytes were refused.
+	sum := sha256.Sum256(data)
+	r.rep.Bundle.SHA256, r.rep.Bundle.Size = hex.EncodeToString(sum[:]), int64(len(data))
 	return func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, nil
 }
 
