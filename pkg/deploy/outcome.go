@@ -37,7 +37,7 @@ func (r *run) finish(ctx context.Context, status Status, err error) *Outcome {
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.d.resultTimeout(ctx))
 	defer cancel()
-	o.ResultURL, o.ResultErr = r.d.writeResult(wctx, r.bucketURL, r.rep)
+	o.ResultURL, o.ResultErr = r.d.writeResult(wctx, r.bucket, r.bucketURL, r.rep)
 	return o
 }
 

@@ -72,6 +72,7 @@ func (d *Deployer) Run(ctx context.Context, req Request) *Outcome {
 	dctx, cancel := d.withDeadline(ctx)
 	defer cancel()
 	status, err := r.run(dctx)
+	defer r.close() // after the result is written into the bundle's bucket
 	return r.finish(ctx, status, err)
 }
 
@@ -122,7 +123,6 @@ func (r *run) run(ctx context.Context) (Status, error) {
 		}
 		r.resultOK = true
 	}
-	defer r.close()
 	if r.req.Action == ActionReset {
 		return r.reset(ctx)
 	}

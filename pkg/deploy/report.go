@@ -143,8 +143,9 @@ func sanitizeVersion(v string) string {
 	}, v)
 }
 
-// writeResult stores the report next to the bundle.
-func (d *Deployer) writeResult(ctx context.Context, bucketURL string, r *Report) (string, error) {
+// writeResult stores the report next to the bundle, in b (the bundle's
+// bucket, already open) or, when b is nil, in the bucket opened anew.
+func (d *Deployer) writeResult(ctx context.Context, b *blob.Bucket, bucketURL string, r *Report) (string, error) {
 	if bucketURL == "" || r.Bundle.Key == "" {
 		return "", fmt.Errorf("no bucket to write the result to")
 	}
@@ -152,11 +153,12 @@ func (d *Deployer) writeResult(ctx context.Context, bucketURL string, r *Report)
 	if err != nil {
 		return "", err
 	}
-	b, err := d.openBucket(ctx, bucketURL)
-	if err != nil {
-		return "", err
+	if b == nil {
+		if b, err = d.openBucket(ctx, bucketURL); err != nil {
+			return "", err
+		}
+		defer b.Close()
 	}
-	defer b.Close()
 	key := d.resultKey(r)
 	err = b.WriteAll(ctx, key, append(data, '\n'), &blob.WriterOptions{ContentType: "application/json"})
 	if err != nil {
