@@ -21,6 +21,10 @@ import (
 // emptyPkg is the smallest aws-lambda-go function, the cold-start baseline.
 const emptyPkg = "./internal/testfakes/lambdafake/testdata/empty"
 
+// floorPkg is the empty function linking gocloud.dev/blob/s3blob: the least
+// any function built on the prescribed storage layer can cost.
+const floorPkg = "./functions/aws/testdata/floor"
+
 // BenchmarkColdStart measures exec → first GET …/next of the bootstrap
 // with a valid configuration (the database is never contacted at cold
 // start, so it points at a closed port), against the empty function built
@@ -28,20 +32,26 @@ const emptyPkg = "./internal/testfakes/lambdafake/testdata/empty"
 func BenchmarkColdStart(b *testing.B) {
 	bin := lambdafake.BuildBinary(b, pkgPath, "lambda.norpc")
 	empty := lambdafake.BuildBinary(b, emptyPkg, "lambda.norpc")
+	floor := lambdafake.BuildBinary(b, floorPkg, "lambda.norpc")
 	env := coldStartEnv(b)
 	coldStart(b, bin, env) // page the binaries in before measuring
 	coldStart(b, empty, nil)
+	coldStart(b, floor, nil)
 
-	var fn, base time.Duration
+	var fn, base, fl time.Duration
 	n := 0
 	for b.Loop() {
 		fn += coldStart(b, bin, env)
 		base += coldStart(b, empty, nil)
+		fl += coldStart(b, floor, nil)
 		n++
 	}
 	b.ReportMetric(ms(fn)/float64(n), "ms/coldstart")
 	b.ReportMetric(ms(base)/float64(n), "ms/baseline")
 	b.ReportMetric(float64(fn)/float64(base), "x/baseline")
+	b.ReportMetric(ms(fl)/float64(n), "ms/s3blob-floor")
+	b.ReportMetric(float64(fl)/float64(base), "x/baseline-of-floor")
+	b.ReportMetric(float64(fn)/float64(fl), "x/s3blob-floor")
 	b.ReportMetric(fileMB(b, bin), "MB/binary")
 }
 
