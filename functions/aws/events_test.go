@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -363,19 +362,10 @@ func checkItems(t *testing.T, got []item, want []want) {
 		case w.Err != "" && (g.Err == nil || !strings.Contains(g.Err.Error(), w.Err)):
 			t.Errorf("item %d: error = %v, want one containing %q", i, g.Err, w.Err)
 		}
-		if !sameRequest(g.Request, w.Request) {
+		if !functest.SameRequest(g.Request, w.Request) {
 			t.Errorf("item %d: request =\n  %+v\nwant\n  %+v", i, g.Request, w.Request)
 		}
 	}
-}
-
-// sameRequest compares requests with time.Time.Equal for the trigger time.
-func sameRequest(a, b deploy.Request) bool {
-	if !a.Trigger.Time.Equal(b.Trigger.Time) {
-		return false
-	}
-	a.Trigger.Time, b.Trigger.Time = time.Time{}, time.Time{}
-	return reflect.DeepEqual(a, b)
 }
 
 func formatItems(items []item) string {

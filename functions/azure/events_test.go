@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgmi-cloud/pgmi/functions/internal/functest"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 )
 
@@ -66,7 +67,7 @@ func TestParseEventGrid(t *testing.T) {
 		t.Run(tc.fixture, func(t *testing.T) {
 			inv := loadInvocation(t, tc.fixture)
 			req, account, ignore, err := parseEventGrid(inv, eventGridBinding)
-			checkOutcome(t, req, ignore, err, tc.want, tc.ignore, tc.err)
+			functest.CheckParse(t, req, ignore, err, tc.want, tc.ignore, tc.err)
 			if account != tc.account {
 				t.Errorf("account = %q, want %q", account, tc.account)
 			}
@@ -131,49 +132,12 @@ func TestParseEventGridEdges(t *testing.T) {
 				inv.Data[eventGridBinding] = json.RawMessage(tc.value)
 			}
 			req, account, ignore, err := parseEventGrid(inv, eventGridBinding)
-			checkOutcome(t, req, ignore, err, tc.want, tc.ignore, tc.err)
+			functest.CheckParse(t, req, ignore, err, tc.want, tc.ignore, tc.err)
 			if account != tc.account {
 				t.Errorf("account = %q, want %q", account, tc.account)
 			}
 		})
 	}
-}
-
-// checkOutcome compares one parse result with the expected one: exactly
-// one of a request, an ignore reason or an error.
-func checkOutcome(t *testing.T, req deploy.Request, ignore string, err error, want deploy.Request, wantIgnore, wantErr string) {
-	t.Helper()
-	switch {
-	case wantErr != "":
-		if err == nil || !strings.Contains(err.Error(), wantErr) {
-			t.Fatalf("err = %v, want one containing %q", err, wantErr)
-		}
-	case err != nil:
-		t.Fatalf("unexpected error: %v", err)
-	case wantIgnore != "":
-		if !strings.Contains(ignore, wantIgnore) {
-			t.Fatalf("ignore = %q, want one containing %q", ignore, wantIgnore)
-		}
-	case ignore != "":
-		t.Fatalf("unexpectedly ignored: %s", ignore)
-	default:
-		if !sameRequest(req, want) {
-			t.Fatalf("request\n got %+v\nwant %+v", req, want)
-		}
-		return
-	}
-	if !sameRequest(req, deploy.Request{}) {
-		t.Errorf("a request came with the ignore or error: %+v", req)
-	}
-}
-
-// sameRequest compares requests field by field, times by instant.
-func sameRequest(a, b deploy.Request) bool {
-	if !a.Trigger.Time.Equal(b.Trigger.Time) {
-		return false
-	}
-	a.Trigger.Time, b.Trigger.Time = time.Time{}, time.Time{}
-	return a == b
 }
 
 func TestParseTimer(t *testing.T) {
@@ -376,7 +340,7 @@ func fuzzParsers(t *testing.T, inv invocation) {
 		if !strings.HasPrefix(req.Bundle, "azblob://") || req.Version == "" {
 			t.Fatalf("returned %+v", req)
 		}
-	} else if !sameRequest(req, deploy.Request{}) {
+	} else if !functest.SameRequest(req, deploy.Request{}) {
 		t.Fatalf("a request came with ignore %q / error %v: %+v", ignore, err, req)
 	}
 	_, _ = parseTimer(inv, timerBinding)

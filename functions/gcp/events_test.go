@@ -10,6 +10,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
+	"github.com/pgmi-cloud/pgmi/functions/internal/functest"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 )
 
@@ -63,7 +64,7 @@ func TestParseCloudEvent(t *testing.T) {
 		covered[tc.fixture] = true
 		t.Run(tc.fixture, func(t *testing.T) {
 			req, ignore, err := parseCloudEvent(loadCloudEventFixture(t, tc.fixture))
-			checkOutcome(t, req, ignore, err, tc.want, tc.ignore, tc.err)
+			functest.CheckParse(t, req, ignore, err, tc.want, tc.ignore, tc.err)
 		})
 	}
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
@@ -72,43 +73,6 @@ func TestParseCloudEvent(t *testing.T) {
 			t.Errorf("fixture %s is in no test case", f)
 		}
 	}
-}
-
-// checkOutcome compares one parse result with the expected one: exactly
-// one of a request, an ignore reason or an error.
-func checkOutcome(t *testing.T, req deploy.Request, ignore string, err error, want deploy.Request, wantIgnore, wantErr string) {
-	t.Helper()
-	switch {
-	case wantErr != "":
-		if err == nil || !strings.Contains(err.Error(), wantErr) {
-			t.Fatalf("err = %v, want one containing %q", err, wantErr)
-		}
-	case err != nil:
-		t.Fatalf("unexpected error: %v", err)
-	case wantIgnore != "":
-		if !strings.Contains(ignore, wantIgnore) {
-			t.Fatalf("ignore = %q, want one containing %q", ignore, wantIgnore)
-		}
-	case ignore != "":
-		t.Fatalf("unexpectedly ignored: %s", ignore)
-	default:
-		if !sameRequest(req, want) {
-			t.Fatalf("request\n got %+v\nwant %+v", req, want)
-		}
-		return
-	}
-	if !sameRequest(req, deploy.Request{}) {
-		t.Errorf("a request came with the ignore or error: %+v", req)
-	}
-}
-
-// sameRequest compares requests field by field, times by instant.
-func sameRequest(a, b deploy.Request) bool {
-	if !a.Trigger.Time.Equal(b.Trigger.Time) {
-		return false
-	}
-	a.Trigger.Time, b.Trigger.Time = time.Time{}, time.Time{}
-	return a == b
 }
 
 func TestInt64Field(t *testing.T) {
@@ -156,7 +120,7 @@ func TestPubSubDeployHasNoSchedule(t *testing.T) {
 }
 
 func TestZeroEvent(t *testing.T) {
-	if req, ignore, err := parseCloudEvent(cloudevents.Event{}); err != nil || ignore == "" || !sameRequest(req, deploy.Request{}) {
+	if req, ignore, err := parseCloudEvent(cloudevents.Event{}); err != nil || ignore == "" || !functest.SameRequest(req, deploy.Request{}) {
 		t.Fatalf("zero event: %+v, %q, %v; want ignored", req, ignore, err)
 	}
 }
@@ -213,7 +177,7 @@ func FuzzParseCloudEvent(f *testing.F) {
 			e.DataEncoded = data
 			req, ignore, err := parseCloudEvent(e)
 			if err != nil || ignore != "" {
-				if !sameRequest(req, deploy.Request{}) {
+				if !functest.SameRequest(req, deploy.Request{}) {
 					t.Fatalf("%s: a request came with ignore %q / error %v: %+v", typ, ignore, err, req)
 				}
 				continue
