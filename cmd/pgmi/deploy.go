@@ -95,8 +95,11 @@ type deployRun struct {
 func (d *deployRun) run(ctx context.Context, projectPath string) error {
 	d.out = newOutput(d.s, d.f.json, d.f.verbose, d.start)
 	res, err := d.deploy(ctx, projectPath)
-	if ctx.Err() == context.Canceled {
-		err = &engine.Error{Kind: engine.KindCanceled, Msg: "interrupted", Err: context.Canceled}
+	if err != nil && ctx.Err() == context.Canceled && engine.KindOf(err) != engine.KindCanceled {
+		// Interrupted before the engine ran (connecting, creating the
+		// database): the engine's own message says what happened on the
+		// server when it was running.
+		err = &engine.Error{Kind: engine.KindCanceled, Msg: "interrupted", Err: err}
 	}
 	if res != nil {
 		res.Duration = time.Since(d.start)

@@ -38,7 +38,9 @@ func newLocalCommand(s streams) *cobra.Command {
 		Long: `pgmi local is the upload-triggered deployer on one machine. A folder stands in for
 the bucket: every bundle (.tar.gz, .tgz, .zip) written into it, at any depth, goes
 through the same pipeline as the cloud functions (verify the signature, lock,
-ledger, deploy, result object under pgmi-results/ in the folder).
+ledger, deploy, result object under pgmi-results/ in the folder). A retryable
+failure (a lost session, a busy lock, a timeout) is delivered again up to 3
+times, after 1 s, 2 s and 4 s, as the platforms would.
 
 Without connection settings (flags, PGMI_CONNECTION_STRING, DATABASE_URL or
 PGHOST) it starts a throwaway PostgreSQL from the installed binaries and stops
@@ -251,6 +253,11 @@ func (l *localRun) scan(resultsPrefix string) ([]string, error) {
 	return ready, err
 }
 
+// localRetries is how often pgmi local delivers a bundle again after a
+// retryable failure (a lost session, a busy lock, a timeout), as the
+// platforms' retries would: after 1 s, 2 s and 4 s.
+const localRetries = 3
+
 func (l *localRun) deployFile(ctx context.Context, d *deploy.Deployer, key string) *deploy.Outcome {
 	st := l.seen[key]
 	bucket := "file://" + filepath.ToSlash(l.root)
@@ -258,9 +265,26 @@ func (l *localRun) deployFile(ctx context.Context, d *deploy.Deployer, key strin
 		Sequencer: deploy.DecimalSequencer(fmt.Sprint(st.modTime.UnixNano())),
 		Trigger:   deploy.Trigger{Platform: "local", Source: "folder", Time: st.modTime}}
 	l.printf("picked up %s (%d bytes)", key, st.size)
-	o := d.Run(ctx, req)
+	var o *deploy.Outcome
+	for attempt := 1; ; attempt++ {
+		o = d.Run(ctx, req)
+		l.printOutcome(o)
+		if o.Status != deploy.StatusFailed || !o.Retryable || attempt > localRetries || ctx.Err() != nil {
+			break
+		}
+		wait := time.Second << (attempt - 1)
+		l.printf("  delivering it again in %s (retry %d of %d)", wait, attempt, localRetries)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
 	st.done = true
 	l.seen[key] = st
+	return o
+}
+
+func (l *localRun) printOutcome(o *deploy.Outcome) {
 	line := o.Report.Summary()
 	if o.Report.DurationMS > 0 && o.Status == deploy.StatusDeployed {
 		line += fmt.Sprintf(" in %.1fs", float64(o.Report.DurationMS)/1000)
@@ -272,5 +296,4 @@ func (l *localRun) deployFile(ctx context.Context, d *deploy.Deployer, key strin
 	if o.ResultErr != nil {
 		l.printf("  warning: the result object was not written: %v", o.ResultErr)
 	}
-	return o
 }

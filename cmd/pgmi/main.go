@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"golang.org/x/term"
+
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -22,7 +24,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, func() {
-		fmt.Fprintln(os.Stderr, "pgmi: interrupted, stopping (a running deployment is cancelled on the server)...")
+		// A second signal ends the process at once, without waiting for
+		// the server to confirm the cancel.
+		stop()
+		fmt.Fprintln(os.Stderr, "pgmi: interrupted; stopping: a running statement is cancelled on the server and pgmi waits for it (at most "+
+			engine.CancelGrace.String()+"; interrupt again to quit at once)")
 	})
 	os.Exit(run(ctx, os.Args[1:], streams{
 		in: os.Stdin, out: os.Stdout, err: os.Stderr,

@@ -72,10 +72,28 @@ func (l *Lifecycle) Open(ctx context.Context) (*pgx.Conn, error) {
 		return conn, err
 	}
 	l.log("Database %q does not exist; creating", db)
-	if err := l.withMaintenance(ctx, func(m *pgx.Conn) error { return createIfMissing(ctx, m, db, "") }); err != nil {
+	err = l.withMaintenance(ctx, func(m *pgx.Conn) error {
+		err := createIfMissing(ctx, m, db, "")
+		if createdMeanwhile(err) {
+			// Another deployer (a concurrent delivery of the same
+			// upload) created it first: it exists now, which is all this
+			// one needs; the deploy lock orders the rest.
+			l.log("Database %q was created meanwhile by another deployer", db)
+			return nil
+		}
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return l.dial(ctx, db)
+}
+
+// createdMeanwhile reports a CREATE DATABASE that lost the race against
+// another session creating the same database.
+func createdMeanwhile(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "42P04" || pgErr.Code == "23505")
 }
 
 // Recreate drops and recreates the target (--overwrite) after approve says
@@ -153,8 +171,7 @@ func createIfMissing(ctx context.Context, m *pgx.Conn, db, options string) error
 
 func createDatabase(ctx context.Context, m *pgx.Conn, db, options string) error {
 	_, err := m.Exec(ctx, "CREATE DATABASE "+quoteIdent(db)+options)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (pgErr.Code == "42P04" || pgErr.Code == "23505") {
+	if createdMeanwhile(err) {
 		return engine.Wrap(engine.KindConcurrent, err, "concurrent deployment in progress: database %q was created by another deploy while this one was starting", db)
 	}
 	if err != nil {

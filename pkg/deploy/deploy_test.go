@@ -280,8 +280,8 @@ func TestDeadlineCancelsOnServer(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	// The ledger says so (over a new connection: the engine closed the
-	// session), and a retry takes the row over.
+	// The ledger says so (on the deploy session, which the confirmed cancel
+	// kept), and a retry takes the row over.
 	if n := f.count("SELECT count(*) FROM pgmi_ledger.deployments WHERE status = 'failed' AND retryable AND exit_code = 16"); n != 1 {
 		t.Fatalf("%d failed-retryable rows after the timeout, want 1", n)
 	}
@@ -295,19 +295,30 @@ func TestDeadlineCancelsOnServer(t *testing.T) {
 	}
 }
 
+// A running row left by a dead deployer is taken over once the lock is
+// free: from the start when nothing had committed, after the committed
+// units otherwise (so they never run twice).
 func TestDeadSessionRowTakenOver(t *testing.T) {
 	f := newFixture(t)
 	req := f.put("app/1.tgz", f.signed("CREATE TABLE once (id int);"), "")
 	o := f.run(req)
 	want(t, o, deploy.StatusDeployed, false)
 	conn := pg.Connect(t, f.db)
-	if _, err := conn.Exec(context.Background(), `UPDATE pgmi_ledger.deployments SET status = 'running', backend_pid = 999999; DROP TABLE once`); err != nil {
+	if _, err := conn.Exec(context.Background(), `UPDATE pgmi_ledger.deployments SET status = 'running', units_done = 0, backend_pid = 999999; DROP TABLE once`); err != nil {
 		t.Fatal(err)
 	}
 	o = f.run(req)
 	want(t, o, deploy.StatusDeployed, false)
-	if n := f.count("SELECT attempts FROM pgmi_ledger.deployments"); n != 2 {
-		t.Fatalf("attempts = %d, want 2 (the row was taken over)", n)
+	if n := f.count("SELECT attempts FROM pgmi_ledger.deployments"); n != 2 || !f.tableExists("once") {
+		t.Fatalf("attempts = %d, want 2 (the row was taken over and deploy.sql ran again)", n)
+	}
+	if _, err := conn.Exec(context.Background(), `UPDATE pgmi_ledger.deployments SET status = 'running'; DROP TABLE once`); err != nil {
+		t.Fatal(err)
+	}
+	o = f.run(req)
+	want(t, o, deploy.StatusDeployed, false)
+	if f.tableExists("once") || o.Report.ResumedAfterUnits != 1 || o.Report.Attempt != 3 {
+		t.Fatalf("a committed unit ran again on takeover (resumed after %d, attempt %d)", o.Report.ResumedAfterUnits, o.Report.Attempt)
 	}
 }
 

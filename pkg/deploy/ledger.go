@@ -2,12 +2,16 @@ package deploy
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
 // Ledger statuses.
@@ -49,17 +53,38 @@ type Entry struct {
 	Attempts   int        `json:"attempts"`
 	StartedAt  time.Time  `json:"startedAt"`
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	UnitsDone  int        `json:"unitsDone,omitempty"` // deploy.sql execution units committed (1 = the atomic head)
 	pid        int32
-	backend    time.Time
+	script     string // digest of the expanded deploy.sql the units belong to
 }
 
+// progressFunction is the ledger's mark function: the one statement the
+// engine's Journal runs inside deploy.sql's transactions.
+func (l *ledger) progressFunction() string {
+	return quoteIdent(l.table.Schema) + "." + quoteIdent(l.table.Name+"_progress")
+}
+
+// ensure creates the ledger, or brings an older one up to date, under the
+// deploy lock.
 func (l *ledger) ensure(ctx context.Context) error {
-	t := l.table.String()
-	var exists bool
-	if err := l.conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", t).Scan(&exists); err != nil || exists {
+	var ready bool
+	err := l.conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL AND to_regprocedure($2) IS NOT NULL",
+		l.table.String(), l.progressFunction()+"(bigint, integer, text, text)").Scan(&ready)
+	if err != nil || ready {
 		return err
 	}
-	_, err := l.conn.Exec(ctx, fmt.Sprintf(`
+	if _, err := l.conn.Exec(ctx, fmt.Sprintf(ledgerDDL, quoteIdent(l.table.Schema), l.table.String(), l.progressFunction())); err != nil {
+		return fmt.Errorf("creating the deploy ledger %s: %w", l.table, err)
+	}
+	return nil
+}
+
+// ledgerDDL creates the ledger (%[1]s schema, %[2]s table, %[3]s function)
+// or adds what an older version lacks. The progress function is SECURITY
+// DEFINER so a mark still works after deploy.sql switched to a role without
+// rights on the ledger; it only moves a running row whose claim token the
+// caller knows, so granting it to PUBLIC lets nobody else touch a row.
+const ledgerDDL = `
 CREATE SCHEMA IF NOT EXISTS %[1]s;
 CREATE TABLE IF NOT EXISTS %[2]s (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -86,21 +111,28 @@ CREATE TABLE IF NOT EXISTS %[2]s (
     finished_at    timestamptz,
     UNIQUE (bundle, version, sha256, action, schedule)
 );
-COMMENT ON TABLE %[2]s IS 'pgmi deploy ledger: one row per bundle deployed to this database (written by the pgmi deployer)';`,
-		quoteIdent(l.table.Schema), t))
-	if err != nil {
-		return fmt.Errorf("creating the deploy ledger %s: %w", t, err)
-	}
-	return nil
-}
+ALTER TABLE %[2]s
+    ADD COLUMN IF NOT EXISTS units_done    integer NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS script_sha256 text,
+    ADD COLUMN IF NOT EXISTS claim_token   text;
+COMMENT ON TABLE %[2]s IS 'pgmi deploy ledger: one row per bundle deployed to this database (written by the pgmi deployer)';
+COMMENT ON COLUMN %[2]s.units_done IS 'deploy.sql execution units committed by this row''s attempts (1 = the atomic head); a takeover resumes after them';
+CREATE OR REPLACE FUNCTION %[3]s(p_id bigint, p_done integer, p_script text, p_token text) RETURNS void
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgmi$
+    UPDATE %[2]s SET units_done = greatest(units_done, p_done), script_sha256 = p_script
+    WHERE id = p_id AND claim_token = p_token AND status = 'running'
+$pgmi$;
+REVOKE ALL ON FUNCTION %[3]s(bigint, integer, text, text) FROM PUBLIC;
+GRANT USAGE ON SCHEMA %[1]s TO PUBLIC;
+GRANT EXECUTE ON FUNCTION %[3]s(bigint, integer, text, text) TO PUBLIC;`
 
 const entryColumns = `id, bundle, bucket, version, sha256, sequencer, action, status, retryable, coalesce(error, ''), attempts,
-	started_at, finished_at, coalesce(backend_pid, 0), coalesce(backend_start, 'epoch')`
+	started_at, finished_at, coalesce(backend_pid, 0), units_done, coalesce(script_sha256, '')`
 
 func scanEntry(row pgx.Row) (*Entry, error) {
 	e := &Entry{}
 	err := row.Scan(&e.ID, &e.Bundle, &e.Bucket, &e.Version, &e.SHA256, &e.Sequencer, &e.Action, &e.Status, &e.Retryable,
-		&e.Error, &e.Attempts, &e.StartedAt, &e.FinishedAt, &e.pid, &e.backend)
+		&e.Error, &e.Attempts, &e.StartedAt, &e.FinishedAt, &e.pid, &e.UnitsDone, &e.script)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -142,54 +174,78 @@ func (l *ledger) lastSucceeded(ctx context.Context) (*Entry, error) {
 		WHERE status = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1`))
 }
 
-// alive reports whether the session that wrote a running row still exists
-// (same pid and the same backend start, since pids are reused).
-func (l *ledger) alive(ctx context.Context, e *Entry) (bool, error) {
-	if e.pid == 0 {
-		return false, nil
-	}
-	var n int
-	err := l.conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND backend_start = $2`,
-		e.pid, e.backend).Scan(&n)
-	return n > 0, err
-}
-
 // claim is who is running a deployment, for the row.
 type claim struct {
 	Bucket, Sequencer, Manifest, ManifestVersion, Signer, Platform, Invocation string
 }
 
-// start inserts a running row for k, or takes over the existing row id
-// (a retry, or a dead session's row). It returns the row id.
-func (l *ledger) start(ctx context.Context, k ledgerKey, c claim, takeover int64) (int64, error) {
-	var id int64
-	if takeover != 0 {
-		err := l.conn.QueryRow(ctx, `UPDATE `+l.table.String()+` SET status = 'running', retryable = false, error = NULL,
-			exit_code = NULL, attempts = attempts + 1, sequencer = $2, signer = $3, platform = $4, invocation_id = $5,
-			backend_pid = pg_backend_pid(), backend_start = (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()),
-			started_at = clock_timestamp(), finished_at = NULL
-			WHERE id = $1 RETURNING id`, takeover, c.Sequencer, c.Signer, c.Platform, c.Invocation).Scan(&id)
-		return id, err
-	}
-	err := l.conn.QueryRow(ctx, `INSERT INTO `+l.table.String()+` (bundle, version, sha256, sequencer, action, schedule, status,
-		manifest_name, manifest_ver, signer, platform, invocation_id, bucket, backend_pid, backend_start)
-		VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, pg_backend_pid(),
-			(SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()))
-		RETURNING id`,
-		k.Bundle, k.Version, k.SHA256, c.Sequencer, string(k.Action), k.Schedule,
-		c.Manifest, c.ManifestVersion, c.Signer, c.Platform, c.Invocation, c.Bucket).Scan(&id)
-	return id, err
+// attempt is one claim on a ledger row: the row, its attempt number and
+// the random token that only this attempt knows, so a late write of an
+// attempt that was taken over changes nothing.
+type attempt struct {
+	id     int64
+	number int
+	token  string
 }
 
-// finish records the outcome of row id.
-func (l *ledger) finish(ctx context.Context, id int64, err error, exitCode int, retryable bool) error {
+// start inserts a running row for k, or takes over prev (a retryable
+// failure, or a row whose deployer died), keeping what prev's attempts
+// committed (units_done).
+func (l *ledger) start(ctx context.Context, k ledgerKey, c claim, prev *Entry) (attempt, error) {
+	a := attempt{token: newToken()}
+	if prev != nil {
+		err := l.conn.QueryRow(ctx, `UPDATE `+l.table.String()+` SET status = 'running', retryable = false, error = NULL,
+			exit_code = NULL, attempts = attempts + 1, sequencer = $2, signer = $3, platform = $4, invocation_id = $5,
+			claim_token = $6, backend_pid = pg_backend_pid(), started_at = clock_timestamp(), finished_at = NULL
+			WHERE id = $1 RETURNING id, attempts`, prev.ID, c.Sequencer, c.Signer, c.Platform, c.Invocation, a.token).Scan(&a.id, &a.number)
+		return a, err
+	}
+	err := l.conn.QueryRow(ctx, `INSERT INTO `+l.table.String()+` (bundle, version, sha256, sequencer, action, schedule, status,
+		manifest_name, manifest_ver, signer, platform, invocation_id, bucket, claim_token, backend_pid)
+		VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13, pg_backend_pid())
+		RETURNING id, attempts`,
+		k.Bundle, k.Version, k.SHA256, c.Sequencer, string(k.Action), k.Schedule,
+		c.Manifest, c.ManifestVersion, c.Signer, c.Platform, c.Invocation, c.Bucket, a.token).Scan(&a.id, &a.number)
+	return a, err
+}
+
+// journal is the engine's Journal for attempt a: its marks go through the
+// ledger's progress function, and it resumes after what prev committed.
+func (l *ledger) journal(a attempt, prev *Entry) *engine.Journal {
+	fn := l.progressFunction()
+	j := &engine.Journal{Mark: func(done int, script string) string {
+		// script and token are hex: nothing to quote.
+		return fmt.Sprintf("SELECT %s(%d, %d, '%s', '%s') WHERE NOT pg_catalog.current_setting('transaction_read_only')::pg_catalog.bool",
+			fn, a.id, done, script, a.token)
+	}}
+	if prev != nil {
+		j.Resume, j.ResumeScript = prev.UnitsDone, prev.script
+	}
+	return j
+}
+
+// errTakenOver says a late write found the row claimed by a newer attempt.
+var errTakenOver = errors.New("the ledger row was taken over by a newer attempt")
+
+// finish records the outcome of attempt a, unless a newer attempt claimed
+// the row meanwhile.
+func (l *ledger) finish(ctx context.Context, a attempt, err error, exitCode int, retryable bool) error {
 	status, msg := ledgerSucceeded, ""
 	if err != nil {
 		status, msg = ledgerFailed, truncate(err.Error(), 4000)
 	}
-	_, e := l.conn.Exec(ctx, `UPDATE `+l.table.String()+` SET status = $2, error = nullif($3, ''), exit_code = $4,
-		retryable = $5, finished_at = clock_timestamp() WHERE id = $1`, id, status, msg, exitCode, retryable)
+	tag, e := l.conn.Exec(ctx, `UPDATE `+l.table.String()+` SET status = $2, error = nullif($3, ''), exit_code = $4,
+		retryable = $5, finished_at = clock_timestamp() WHERE id = $1 AND claim_token = $6`, a.id, status, msg, exitCode, retryable, a.token)
+	if e == nil && tag.RowsAffected() == 0 {
+		return errTakenOver
+	}
 	return e
+}
+
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func truncate(s string, n int) string {

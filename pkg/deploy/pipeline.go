@@ -270,13 +270,11 @@ func (r *run) verify(ctx context.Context, open bundle.Opener, opts *bundle.ReadO
 }
 
 // session runs the locked part on the deploy session: ledger check, engine,
-// ledger record.
+// ledger record. The pipeline owns the database's deploy lock from the
+// ledger check until the row is final (closing the session releases it);
+// the engine runs with the lock held and releases nothing it did not take.
 func (r *run) session(ctx context.Context, conn *pgx.Conn) (Status, error) {
-	if err := prepareSession(ctx, conn); err != nil {
-		return StatusFailed, err
-	}
-	waitUntil := time.Now().Add(r.d.cfg.LockWait)
-	if err := lockDatabase(ctx, conn, waitUntil); err != nil {
+	if err := lockDatabase(ctx, conn, time.Now().Add(r.d.cfg.LockWait)); err != nil {
 		return StatusFailed, err
 	}
 	lg := &ledger{table: r.d.cfg.Ledger, conn: conn}
@@ -284,21 +282,23 @@ func (r *run) session(ctx context.Context, conn *pgx.Conn) (Status, error) {
 		return StatusFailed, engine.Wrap(engine.KindInternal, err, "")
 	}
 	k := r.ledgerKey()
-	status, takeover, err := r.check(ctx, lg, k, waitUntil)
+	status, prev, err := r.check(ctx, lg, k)
 	if status != "" || err != nil {
 		return status, err
 	}
-	id, err := lg.start(ctx, k, r.claim(), takeover)
+	a, err := lg.start(ctx, k, r.claim(), prev)
 	if err != nil {
 		return StatusFailed, engine.Wrap(engine.KindInternal, err, "recording the deploy in the ledger")
 	}
-	r.rep.Ledger = id
+	r.rep.Ledger, r.rep.Attempt = a.id, a.number
 	res, derr := engine.DeployProject(ctx, conn, r.project, engine.Options{
-		Params: r.params, Progress: func(_ bool, msg string) { r.d.progress(msg) },
+		Params: r.params, LockHeld: true, Journal: lg.journal(a, prev),
+		Progress: func(_ bool, msg string) { r.d.progress(msg) },
 	})
 	r.rep.Deploy = engine.NewEnvelope(res, derr)
-	if ferr := r.record(ctx, conn, lg, id, derr); ferr != nil {
-		r.d.progress("warning: the ledger could not record the outcome (a retry takes the row over): " + ferr.Error())
+	r.rep.ResumedAfterUnits = res.UnitsResumed
+	if ferr := r.record(ctx, conn, lg, a, derr); ferr != nil {
+		r.d.progress("warning: the ledger could not record the outcome (the next delivery takes the row over): " + ferr.Error())
 	}
 	if derr != nil {
 		return StatusFailed, derr
@@ -307,11 +307,13 @@ func (r *run) session(ctx context.Context, conn *pgx.Conn) (Status, error) {
 }
 
 // record writes the engine's outcome into the ledger row, within the time
-// the platform leaves after the deadline (the margin, at most 5 s). After a
-// timeout the engine has closed the session, so the row is recorded over a
-// new connection; if that fails too, the row stays running with a dead
-// session, which the next attempt takes over.
-func (r *run) record(ctx context.Context, conn *pgx.Conn, lg *ledger, id int64, derr error) error {
+// the platform leaves after the deadline (the margin, at most 5 s). The
+// engine keeps the session after a confirmed cancel, so this is normally
+// the deploy session, still holding the lock. When the session was lost
+// the row is finished over a new connection, guarded by the attempt's
+// claim token (a newer attempt that took the row over wins); if that fails
+// too, the row stays running and the next delivery takes it over.
+func (r *run) record(ctx context.Context, conn *pgx.Conn, lg *ledger, a attempt, derr error) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if conn.IsClosed() {
@@ -322,7 +324,7 @@ func (r *run) record(ctx context.Context, conn *pgx.Conn, lg *ledger, id int64, 
 		defer fresh.Close(rctx)
 		lg = &ledger{table: lg.table, conn: fresh}
 	}
-	return lg.finish(rctx, id, derr, engine.ExitCode(derr), retryable(derr))
+	return lg.finish(rctx, a, derr, engine.ExitCode(derr), retryable(derr))
 }
 
 func (r *run) ledgerKey() ledgerKey {
@@ -340,43 +342,38 @@ func (r *run) claim() claim {
 }
 
 // check decides, under the lock, whether the bundle still needs deploying.
-// It returns a status when it does not, and the id of a row to take over
-// (a retryable failure or a dead session's run) when it does.
-func (r *run) check(ctx context.Context, lg *ledger, k ledgerKey, waitUntil time.Time) (Status, int64, error) {
-	for {
-		e, err := lg.find(ctx, k)
-		if err != nil {
-			return StatusFailed, 0, engine.Wrap(engine.KindInternal, err, "reading the ledger")
-		}
-		var takeover int64
-		if e != nil {
-			switch {
-			case e.Status == ledgerSucceeded || (e.Status == ledgerFailed && !e.Retryable):
-				r.rep.Previous = e
-				return StatusDuplicate, 0, nil
-			case e.Status == ledgerFailed:
-				takeover = e.ID
-			default: // running
-				alive, err := lg.alive(ctx, e)
-				if err != nil {
-					return StatusFailed, 0, engine.Wrap(engine.KindInternal, err, "reading the ledger")
-				}
-				if alive {
-					if time.Now().Before(waitUntil) && sleep(ctx, 100*time.Millisecond) == nil {
-						continue
-					}
-					return StatusFailed, 0, engine.Errorf(engine.KindConcurrent,
-						"this bundle is being deployed by another session (pid %d) and did not finish within PGMI_LOCK_WAIT", e.pid)
-				}
-				r.d.progress(fmt.Sprintf("taking over ledger row %d: the session that started it (pid %d) is gone", e.ID, e.pid))
-				takeover = e.ID
-			}
-		}
-		if s, err := r.stale(ctx, lg, takeover); s != "" || err != nil {
-			return s, 0, err
-		}
-		return "", takeover, nil
+// It returns a status when it does not, and the row to take over when an
+// earlier attempt left one: a retryable failure, or a running row. Holding
+// the lock proves a running row's deployer is gone (a live one would hold
+// it), whoever it was, whatever this role may see of other sessions.
+func (r *run) check(ctx context.Context, lg *ledger, k ledgerKey) (Status, *Entry, error) {
+	e, err := lg.find(ctx, k)
+	if err != nil {
+		return StatusFailed, nil, engine.Wrap(engine.KindInternal, err, "reading the ledger")
 	}
+	var takeover int64
+	if e != nil {
+		switch {
+		case e.Status == ledgerSucceeded || (e.Status == ledgerFailed && !e.Retryable):
+			r.rep.Previous = e
+			return StatusDuplicate, nil, nil
+		case e.Status == ledgerRunning:
+			r.d.progress(fmt.Sprintf("taking over ledger row %d: the deployer that started it is gone (its session no longer holds the deploy lock)%s",
+				e.ID, resumeNote(e)))
+		}
+		takeover = e.ID
+	}
+	if s, err := r.stale(ctx, lg, takeover); s != "" || err != nil {
+		return s, nil, err
+	}
+	return "", e, nil
+}
+
+func resumeNote(e *Entry) string {
+	if e.UnitsDone == 0 {
+		return "; nothing of deploy.sql had committed, so it runs from the start"
+	}
+	return fmt.Sprintf("; %d execution unit(s) of deploy.sql had committed (1 = the atomic head), so it resumes after them", e.UnitsDone)
 }
 
 // stale reports a newer upload of the same object already in the ledger.
@@ -406,30 +403,13 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// prepareSession makes the server notice a vanished function: with
-// client_connection_check_interval (PostgreSQL 14+) a backend whose client
-// died stops its statement instead of running it to the end.
-func prepareSession(ctx context.Context, conn *pgx.Conn) error {
-	var v int
-	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&v); err != nil {
-		return engine.Wrap(engine.KindConnection, err, "reading the server version")
-	}
-	if v >= 140000 {
-		if _, err := conn.Exec(ctx, "SET client_connection_check_interval = '2s'"); err != nil {
-			return engine.Wrap(engine.KindConnection, err, "setting client_connection_check_interval")
-		}
-	}
-	return nil
-}
-
 // lockDatabase takes the deploy advisory lock (the engine's own key, so a
 // pgmi CLI deploy and a function exclude each other), polling until
 // waitUntil.
 func lockDatabase(ctx context.Context, conn *pgx.Conn, waitUntil time.Time) error {
 	start := time.Now()
 	for {
-		var ok bool
-		err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock(hashtextextended('pgmi.deploy.' || current_database(), 0))").Scan(&ok)
+		ok, err := engine.TryLock(ctx, conn)
 		if err != nil {
 			return engine.Wrap(engine.KindConnection, err, "taking the deploy lock")
 		}
@@ -456,6 +436,9 @@ func retryable(err error) bool {
 	var fe *bundle.FetchError
 	if errors.As(err, &fe) {
 		return fe.Retryable()
+	}
+	if errors.Is(err, engine.ErrSessionLost) {
+		return true
 	}
 	switch engine.KindOf(err) {
 	case engine.KindConnection, engine.KindConcurrent, engine.KindTimeout, engine.KindCanceled:

@@ -39,24 +39,26 @@ type Outcome struct {
 // next to the bundle: what was asked, what happened, and the pgmi JSON
 // envelope of the deployment.
 type Report struct {
-	Outcome      Status          `json:"outcome"`
-	Retryable    bool            `json:"retryable,omitempty"`
-	Message      string          `json:"message,omitempty"`
-	ExitCode     int             `json:"exitCode"`
-	Action       Action          `json:"action"`
-	Platform     string          `json:"platform,omitempty"`
-	Source       string          `json:"source,omitempty"`
-	InvocationID string          `json:"invocationId,omitempty"`
-	EventID      string          `json:"eventId,omitempty"`
-	Schedule     string          `json:"schedule,omitempty"`
-	Bundle       BundleInfo      `json:"bundle"`
-	Target       TargetInfo      `json:"target"`
-	Previous     *Entry          `json:"previous,omitempty"` // the ledger row that made this a duplicate or stale
-	Ledger       int64           `json:"ledgerId,omitempty"`
-	StartedAt    time.Time       `json:"startedAt"`
-	FinishedAt   time.Time       `json:"finishedAt"`
-	DurationMS   int64           `json:"durationMs"`
-	Deploy       engine.Envelope `json:"deploy,omitempty"`
+	Outcome           Status          `json:"outcome"`
+	Retryable         bool            `json:"retryable,omitempty"`
+	Message           string          `json:"message,omitempty"`
+	ExitCode          int             `json:"exitCode"`
+	Action            Action          `json:"action"`
+	Platform          string          `json:"platform,omitempty"`
+	Source            string          `json:"source,omitempty"`
+	InvocationID      string          `json:"invocationId,omitempty"`
+	EventID           string          `json:"eventId,omitempty"`
+	Schedule          string          `json:"schedule,omitempty"`
+	Bundle            BundleInfo      `json:"bundle"`
+	Target            TargetInfo      `json:"target"`
+	Previous          *Entry          `json:"previous,omitempty"` // the ledger row that made this a duplicate or stale
+	Ledger            int64           `json:"ledgerId,omitempty"`
+	Attempt           int             `json:"attempt,omitempty"`           // this run's attempt on the ledger row (2+ after a takeover)
+	ResumedAfterUnits int             `json:"resumedAfterUnits,omitempty"` // deploy.sql units an earlier attempt committed, not run again
+	StartedAt         time.Time       `json:"startedAt"`
+	FinishedAt        time.Time       `json:"finishedAt"`
+	DurationMS        int64           `json:"durationMs"`
+	Deploy            engine.Envelope `json:"deploy,omitempty"`
 }
 
 // BundleInfo identifies the bundle.

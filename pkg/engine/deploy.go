@@ -37,6 +37,13 @@ type Options struct {
 	// LockWait bounds how long to wait for the session advisory lock. Zero
 	// tries once, as pgmi does; a busy lock is then KindConcurrent at once.
 	LockWait time.Duration
+	// LockHeld says the caller already holds the deploy lock on the
+	// connection (see TryLock): the engine neither takes nor releases it.
+	LockHeld bool
+	// Journal, when set, records progress so an interrupted deployment can
+	// resume without running committed work again. nil runs deploy.sql as
+	// pgmi does.
+	Journal *Journal
 	// Progress receives progress lines as they happen; verbose lines only
 	// when Verbose is set. May be nil.
 	Progress func(verbose bool, msg string)
@@ -53,6 +60,8 @@ type Result struct {
 	Started        bool // deploy.sql execution began
 	ExecutionUnits int
 	UnitsCommitted int
+	UnitsResumed   int       // units an earlier attempt committed, skipped by Journal.Resume
+	ScriptSHA256   string    // digest of the macro-expanded deploy.sql, once it was expanded
 	ExecutionMode  string    // "atomic" or "psql" when execution failed, else ""
 	Position       *Position // where in deploy.sql the server reported the error
 }
@@ -75,26 +84,37 @@ func Deploy(ctx context.Context, conn *pgx.Conn, fsys fs.FS, opts Options) (*Res
 
 // DeployProject runs a scanned project on conn, which must be a direct
 // session to the target database (not a transaction-mode pooler). The
-// connection is left open, with the lock released and no transaction open;
-// after a timeout or cancellation it is closed. Errors are *Error values
-// (see KindOf); a server error inside them is a *pgconn.PgError.
+// connection is left open with no transaction open and the lock released
+// (unless the caller holds it: Options.LockHeld).
+//
+// When ctx ends, the running statement is cancelled on the server and
+// DeployProject returns once the server has confirmed it, so nothing of the
+// deployment runs on after it returns; if the server does not confirm
+// within CancelGrace the connection is closed instead. Errors are *Error
+// values (see KindOf); a server error inside them is a *pgconn.PgError; a
+// session lost to the server or the network is ErrSessionLost.
 func DeployProject(ctx context.Context, conn *pgx.Conn, p *Project, opts Options) (*Result, error) {
 	start := time.Now()
 	s := &session{conn: conn, pg: conn.PgConn(), p: p, opts: opts, res: &Result{FilesLoaded: p.Scanned}}
-	stop := context.AfterFunc(ctx, s.cancelOnServer)
-	defer stop()
-	err := s.run(ctx)
+	s.stop = newStopper(ctx, s.pg)
+	err := s.run(s.stop.query)
+	s.stop.release()
 	s.res.Duration = time.Since(start)
 	return s.res, s.classify(ctx, err)
 }
 
+// session is one DeployProject call. Its round trips run on the stopper's
+// query context; waits and the checks between statements use the caller's.
 type session struct {
 	conn   *pgx.Conn
 	pg     *pgconn.PgConn
 	p      *Project
 	opts   Options
 	res    *Result
-	locked bool
+	stop   *stopper
+	locked bool // the engine took the deploy lock and releases it
+	// inserted is where the journal's mark went in the head unit.
+	inserted insertion
 }
 
 func (s *session) progress(msg string, args ...any) {
@@ -123,77 +143,126 @@ func (s *session) run(ctx context.Context) error {
 	return s.execute(ctx)
 }
 
-// cancelOnServer asks the server to cancel whatever the session is running
-// when the context ends, whatever context watcher the connection was built with.
-func (s *session) cancelOnServer() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = s.pg.CancelRequest(ctx)
-}
-
 func (s *session) prepare(ctx context.Context) error {
 	if err := s.checkServer(ctx); err != nil {
 		return err
 	}
-	if err := s.lock(ctx); err != nil {
-		return err
+	if !s.opts.LockHeld {
+		if err := s.lock(ctx); err != nil {
+			return err
+		}
 	}
 	if s.opts.Verbose {
 		if err := s.exec(ctx, "SET client_min_messages = 'debug'"); err != nil {
-			return Wrap(KindInternal, err, "enabling verbose server messages")
+			return s.failed(KindInternal, err, "enabling verbose server messages")
 		}
 	}
 	s.progress("Preparing session: scanning files, loading parameters")
 	if err := s.exec(ctx, internalSQL); err != nil {
-		return Wrap(KindInternal, err, "creating the session objects")
+		return s.failed(KindInternal, err, "creating the session objects")
 	}
-	if err := loadProject(ctx, s.pg, s.p); err != nil {
-		return asKind(KindInternal, err)
+	if err := s.roundTrips(func() error { return loadProject(ctx, s.pg, s.p) }); err != nil {
+		return s.kept(KindInternal, err, "loading the project files")
 	}
 	s.progress("Loaded %d files", s.p.Scanned)
-	if err := loadParams(ctx, s.conn, s.opts.Params); err != nil {
-		return Wrap(KindInternal, err, "")
+	if err := s.roundTrips(func() error { return loadParams(ctx, s.conn, s.opts.Params) }); err != nil {
+		return s.kept(KindInternal, err, "loading the parameters")
 	}
 	if n := s.opts.Params.Len(); n > 0 {
 		s.res.Parameters = n
 		s.progress("Loaded %d parameters", n)
 	}
 	if err := s.exec(ctx, apiV1SQL); err != nil {
-		return Wrap(KindInternal, err, "creating the session API v1")
+		return s.failed(KindInternal, err, "creating the session API v1")
 	}
 	return nil
+}
+
+// roundTrips runs fn, which talks to the server, as one stoppable step.
+func (s *session) roundTrips(fn func() error) error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	err := fn()
+	s.stop.end(err)
+	return err
+}
+
+// kept keeps an *Error's own kind (a file that changed under the load …)
+// unless the session was lost, and wraps anything else in kind.
+func (s *session) kept(kind Kind, err error, what string) error {
+	var e *Error
+	if errors.As(err, &e) && !lost(err, s.pg) {
+		return err
+	}
+	return s.failed(kind, err, what)
 }
 
 func (s *session) checkServer(ctx context.Context) error {
 	var version int
-	if err := s.conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int, current_database()").
-		Scan(&version, &s.res.Database); err != nil {
-		return Wrap(KindInternal, err, "reading the server version")
+	if err := s.begin(); err != nil {
+		return err
+	}
+	err := s.conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int, current_database()").
+		Scan(&version, &s.res.Database)
+	s.stop.end(err)
+	if err != nil {
+		return s.failed(KindInternal, err, "reading the server version")
 	}
 	if version < 110000 {
 		return Errorf(KindConfig, "PostgreSQL %d.%d is too old: pgmi needs PostgreSQL 11 or newer", version/10000, version%10000)
 	}
+	if version >= 140000 {
+		// A backend whose client vanished (a killed deployer, a frozen
+		// function) stops its statement within 2 s instead of running it
+		// to the end.
+		if err := s.exec(ctx, "SET client_connection_check_interval = '2s'"); err != nil {
+			return s.failed(KindInternal, err, "setting client_connection_check_interval")
+		}
+	}
 	return nil
 }
 
+// begin starts a round trip unless the caller's context has ended.
+func (s *session) begin() error { return s.stop.begin() }
+
+// exec sends sql as one simple query and reads all its results.
 func (s *session) exec(ctx context.Context, sql string) error {
+	if err := s.begin(); err != nil {
+		return err
+	}
 	_, err := s.pg.Exec(ctx, sql).ReadAll()
+	s.stop.end(err)
 	return err
 }
 
-// close ends any open transaction and releases the session's advisory locks
-// (pgmi's lock and any the deploy took). It runs on a fresh short context so
-// it also happens after the caller's deadline.
+// failed wraps a server round trip's error in kind, or says the session was
+// lost when that is why it failed.
+func (s *session) failed(kind Kind, err error, what string) error {
+	if lost(err, s.pg) {
+		return &Error{Kind: kind, Msg: lostMessage(what), Err: &sessionLost{err}}
+	}
+	return &Error{Kind: kind, Msg: what, Err: err}
+}
+
+// close ends any open transaction and, when the engine took the deploy
+// lock itself, releases the session's advisory locks as pgmi does (its own
+// and any deploy.sql took). A caller that holds the lock (LockHeld) keeps
+// it, and every other lock of its session: the engine releases nothing it
+// did not take. close runs on a fresh short context so it also happens
+// after the caller's deadline.
 func (s *session) close() {
-	if !s.locked || s.pg.IsClosed() {
+	if s.pg.IsClosed() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), CancelGrace)
 	defer cancel()
 	if s.pg.TxStatus() != 'I' {
-		_ = s.exec(ctx, "ROLLBACK")
+		_, _ = s.pg.Exec(ctx, "ROLLBACK").ReadAll()
 	}
-	_ = s.exec(ctx, "SELECT pg_advisory_unlock_all()")
+	if s.locked {
+		_, _ = s.pg.Exec(ctx, "SELECT pg_advisory_unlock_all()").ReadAll()
+	}
 }
 
 // classify turns the context's end into the right kind, whatever the driver
@@ -204,18 +273,9 @@ func (s *session) classify(ctx context.Context, err error) error {
 	}
 	switch ctx.Err() {
 	case context.DeadlineExceeded:
-		return &Error{Kind: KindTimeout, Msg: "execution failed: timeout (the server was asked to cancel the running statement)", Err: context.DeadlineExceeded}
+		return &Error{Kind: KindTimeout, Msg: "execution failed: timeout: " + s.stop.how(), Err: context.DeadlineExceeded}
 	case context.Canceled:
-		return &Error{Kind: KindCanceled, Msg: "execution failed: interrupted (the server was asked to cancel the running statement)", Err: context.Canceled}
+		return &Error{Kind: KindCanceled, Msg: "execution failed: interrupted: " + s.stop.how(), Err: context.Canceled}
 	}
 	return err
-}
-
-// asKind keeps an *Error's own kind and wraps anything else in kind.
-func asKind(kind Kind, err error) error {
-	var e *Error
-	if errors.As(err, &e) {
-		return err
-	}
-	return &Error{Kind: kind, Err: err}
 }

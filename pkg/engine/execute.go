@@ -5,11 +5,31 @@ import (
 	"errors"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // lockSQL takes pgmi's session advisory lock: one key per database name.
 const lockSQL = `SELECT pg_try_advisory_lock(hashtextextended('pgmi.deploy.' || current_database(), 0))`
+
+const unlockSQL = `SELECT pg_advisory_unlock(hashtextextended('pgmi.deploy.' || current_database(), 0))`
+
+// TryLock tries once to take the deploy lock of conn's database: pgmi's
+// session advisory lock, keyed by the database name, so every pgmi deploy
+// of that database excludes every other. A caller that holds it across
+// DeployProject sets Options.LockHeld and releases it with Unlock (or by
+// closing the session).
+func TryLock(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	var ok bool
+	err := conn.QueryRow(ctx, lockSQL).Scan(&ok)
+	return ok, err
+}
+
+// Unlock releases the deploy lock TryLock took on conn.
+func Unlock(ctx context.Context, conn *pgx.Conn) error {
+	_, err := conn.Exec(ctx, unlockSQL)
+	return err
+}
 
 // lock takes the deploy lock, polling up to Options.LockWait when it is busy.
 func (s *session) lock(ctx context.Context) error {
@@ -17,8 +37,9 @@ func (s *session) lock(ctx context.Context) error {
 	delay := 50 * time.Millisecond
 	for {
 		var ok bool
-		if err := s.conn.QueryRow(ctx, lockSQL).Scan(&ok); err != nil {
-			return Wrap(KindInternal, err, "taking the deployment lock")
+		err := s.roundTrips(func() (err error) { ok, err = TryLock(ctx, s.conn); return err })
+		if err != nil {
+			return s.kept(KindInternal, err, "taking the deployment lock")
 		}
 		if ok {
 			s.locked = true
@@ -27,7 +48,7 @@ func (s *session) lock(ctx context.Context) error {
 		if !time.Now().Before(deadline) {
 			return Errorf(KindConcurrent, "concurrent deployment in progress: another pgmi deployment is already running against %q", s.res.Database)
 		}
-		if err := sleepCtx(ctx, min(delay, time.Until(deadline))); err != nil {
+		if err := sleepCtx(s.stop.caller, min(delay, time.Until(deadline))); err != nil {
 			return err
 		}
 		delay = min(2*delay, time.Second)
@@ -46,7 +67,8 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 }
 
 // execute expands the pgmi_test() macros, splits deploy.sql into the atomic
-// head and the psql tail, and sends each unit as one simple query.
+// head and the psql tail, and sends each unit as one simple query, with the
+// Journal's marks where they commit with the work they record.
 func (s *session) execute(ctx context.Context) error {
 	script, err := s.expandMacros(ctx)
 	if err != nil {
@@ -55,12 +77,24 @@ func (s *session) execute(ctx context.Context) error {
 	units := Split(script)
 	s.res.Started = true
 	s.res.ExecutionUnits = len(units)
-	s.progress("Executing deploy.sql")
+	s.res.ScriptSHA256 = scriptDigest(script)
+	j := s.opts.Journal
+	if err := j.resumeCheck(s.res.ScriptSHA256, len(units)); err != nil {
+		return err
+	}
+	first := 0
+	if j != nil && j.Resume > 0 {
+		first = j.Resume
+		s.res.UnitsResumed, s.res.UnitsCommitted = first, first
+		s.progress("Resuming deploy.sql after execution unit %d of %d: an earlier attempt committed them (they are not run again; the head's session settings and temporary objects are not restored)", first, len(units))
+	} else {
+		s.progress("Executing deploy.sql")
+	}
 	if len(units) > 1 {
 		s.verbose("deploy.sql splits into %d execution units at the first top-level transaction terminator", len(units))
 	}
-	for i, u := range units {
-		if err := s.exec(ctx, u.SQL); err != nil {
+	for i := first; i < len(units); i++ {
+		if err := s.runUnit(ctx, units[i], i); err != nil {
 			return s.unitFailed(script, units, i, err)
 		}
 		s.res.UnitsCommitted = i + 1
@@ -69,6 +103,41 @@ func (s *session) execute(ctx context.Context) error {
 		s.res.ExecutionMode = modeFor(len(units) - 1)
 		return Errorf(KindExecution, "deploy.sql ended inside an open transaction, so its work was rolled back: "+
 			"end the script with COMMIT (pgmi would have reported success here)")
+	}
+	return nil
+}
+
+// runUnit sends unit i with the journal's marks: inside the head before its
+// COMMIT; before a tail COMMIT inside the transaction it ends; after any
+// unit that leaves no transaction open.
+func (s *session) runUnit(ctx context.Context, u Unit, i int) error {
+	j := s.opts.Journal
+	if j == nil {
+		return s.exec(ctx, u.SQL)
+	}
+	mark := func(done int) string { return j.Mark(done, s.res.ScriptSHA256) }
+	if i == 0 {
+		place, at := headMark(u.SQL)
+		marked, ins := withMark(u, place, at, mark(1))
+		s.inserted = ins
+		if err := s.exec(ctx, marked.SQL); err != nil || place != markAfter {
+			return err
+		}
+	} else {
+		before := s.pg.TxStatus() == 'T' && isCommit(u.SQL)
+		if before {
+			if err := s.exec(ctx, mark(i+1)); err != nil {
+				return s.failed(KindInternal, err, "recording the deployment's progress")
+			}
+		}
+		if err := s.exec(ctx, u.SQL); err != nil || before {
+			return err
+		}
+	}
+	if s.pg.TxStatus() == 'I' {
+		if err := s.exec(ctx, mark(i+1)); err != nil {
+			return s.failed(KindInternal, err, "recording the deployment's progress")
+		}
 	}
 	return nil
 }
@@ -82,12 +151,20 @@ func modeFor(failedUnit int) string {
 
 func (s *session) unitFailed(script string, units []Unit, i int, err error) error {
 	s.res.ExecutionMode = modeFor(i)
+	var e *Error
+	if errors.As(err, &e) {
+		return err // the stop or the journal, not the unit
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Position > 0 {
-		line, col := PositionInUnit(units[i], int(pgErr.Position))
+		pos := int(pgErr.Position)
+		if i == 0 {
+			pos = s.inserted.position(pos)
+		}
+		line, col := PositionInUnit(units[i], pos)
 		s.res.Position = &Position{Line: line, Column: col, SourceLine: SourceLine(script, line), Expanded: s.res.TestMacros > 0}
 	}
-	return &Error{Kind: KindExecution, Msg: "execution failed", Err: err}
+	return s.failed(KindExecution, err, "execution failed")
 }
 
 // expandMacros replaces each CALL pgmi_test(...) with the text the session's
@@ -103,9 +180,12 @@ func (s *session) expandMacros(ctx context.Context) (string, error) {
 	s.res.TestMacros = len(macros)
 	expansions := make([]string, len(macros))
 	for i, m := range macros {
-		if err := s.conn.QueryRow(ctx, "SELECT pg_temp.pgmi_test_generate($1, $2)",
-			nullIfEmpty(m.Pattern), nullIfEmpty(m.Callback)).Scan(&expansions[i]); err != nil {
-			return "", Wrap(KindExecution, err, "expanding pgmi_test() in deploy.sql")
+		err := s.roundTrips(func() error {
+			return s.conn.QueryRow(ctx, "SELECT pg_temp.pgmi_test_generate($1, $2)",
+				nullIfEmpty(m.Pattern), nullIfEmpty(m.Callback)).Scan(&expansions[i])
+		})
+		if err != nil {
+			return "", s.failed(KindExecution, err, "expanding pgmi_test() in deploy.sql")
 		}
 	}
 	s.verbose("Expanded %d test macro(s) in deploy.sql", len(macros))

@@ -1,0 +1,44 @@
+package engine
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrSessionLost is in the chain of an error whose cause is the loss of the
+// deploy session: the server terminated it (admin shutdown or
+// pg_terminate_backend, SQLSTATE 57P01–57P03), a connection exception
+// (class 08), or the connection dropped (EOF, reset). What committed before
+// stays committed; nothing after it ran. Such a failure is worth retrying:
+// test it with errors.Is.
+var ErrSessionLost = errors.New("the database session was lost")
+
+// sessionLost marks a cause as a lost session.
+type sessionLost struct{ err error }
+
+func (l *sessionLost) Error() string        { return l.err.Error() }
+func (l *sessionLost) Unwrap() error        { return l.err }
+func (l *sessionLost) Is(target error) bool { return target == ErrSessionLost }
+
+// lost reports whether err ended the session: a server error of class 08
+// or 57P01–57P03, or any failure after which the connection is closed.
+func lost(err error, pg *pgconn.PgConn) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pg.IsClosed()
+	}
+	return pg.IsClosed()
+}
+
+func lostMessage(what string) string {
+	msg := "the database session was lost (terminated by the server, or the connection dropped)"
+	if what != "" {
+		msg = what + ": " + msg
+	}
+	return msg
+}
