@@ -30,19 +30,31 @@
 // Each target database holds a ledger table, created on first use under
 // the deploy lock: one row per bundle identity (object URL, version, SHA-256
 // of the archive) and action, with status running, succeeded or failed.
-// Under the lock, a request whose row succeeded, or failed for good (a SQL
-// error, a bad bundle), is a duplicate and does not run again; a row that
-// failed for a retryable reason, or is running in a session that no longer
-// exists, is taken over; a row running in a live session is waited for
-// (within PGMI_LOCK_WAIT). A request with a sequencer older than the newest
-// one the ledger holds for the same object URL is stale and skipped.
+// The pipeline holds the database's deploy lock (the engine's own advisory
+// lock, so the pgmi CLI and the functions exclude each other) from the
+// ledger check until the row is final; a delivery that finds it busy waits
+// within PGMI_LOCK_WAIT. Under the lock, a request whose row succeeded, or
+// failed for good (a SQL error, a bad bundle), is a duplicate and does not
+// run again; a row that failed for a retryable reason, or is still running
+// (its deployer died: a live one would hold the lock), is taken over. A
+// request with a sequencer older than the newest one the ledger holds for
+// the same object URL is stale and skipped.
+//
+// Each attempt claims its row with a random token and gives the engine a
+// Journal whose marks record, in the row, how many deploy.sql execution
+// units committed: the atomic head's mark commits inside the head's own
+// transaction, a tail transaction's before its COMMIT, an autocommit tail
+// statement's right after it. A takeover resumes after them, so the head
+// runs exactly once and each tail unit at least once (only the statement in
+// flight when the deployer died may run twice). docs/operations.md says
+// this for operators.
 //
 // # Outcomes
 //
 // deployed, duplicate, stale, ignored (no route; result objects themselves)
 // or failed. A failure is Retryable when delivering the event again can
-// succeed: the database unreachable or busy, the deadline, a transient
-// storage error. Adapters return those to the platform and acknowledge
+// succeed: the database unreachable or busy, the deadline, the session lost
+// mid-deploy (engine.ErrSessionLost), a transient storage error. Adapters return those to the platform and acknowledge
 // everything else, so a failing deploy is reported once, not re-run.
 //
 // Every outcome except a result object's own event writes a Report to
@@ -60,7 +72,9 @@
 // # Time
 //
 // The deadline is the platform's minus PGMI_TIMEOUT_MARGIN; when it passes
-// the engine cancels the running statement on the server. The session sets
+// the engine cancels the running statement on the server and waits for the
+// server to confirm (engine.CancelGrace), so the ledger row is recorded on
+// the same session before the answer. The engine sets
 // client_connection_check_interval (PostgreSQL 14+) so a backend whose
 // function vanished stops instead of running on.
 package deploy
