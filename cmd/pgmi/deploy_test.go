@@ -285,3 +285,34 @@ func TestInterruptAndTimeoutExitCodes(t *testing.T) {
 		t.Errorf("interrupt: exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 }
+
+// A unit whose session the server terminated keeps pgmi's exit 13, and
+// the message says the session was lost (not that the SQL was wrong).
+func TestLostSessionIsExit13AndSaysSo(t *testing.T) {
+	testpg.Require(t, clusterErr)
+	db := freshName(t)
+	dropAfter(t, db)
+	dir := project(t, "deploy.sql", "SELECT pg_sleep(30);")
+	done := make(chan struct{})
+	var code int
+	var stderr string
+	go func() {
+		defer close(done)
+		code, _, stderr = cli{}.run(t, "deploy", dir, "--connection", cluster.ConnString("postgres"), "-d", db)
+	}()
+	admin := cluster.Connect(t, "postgres")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var n int
+		if err := admin.QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = $1 AND state = 'active' AND query LIKE '%pg_sleep(30)%'`, db).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	<-done
+	if code != 13 || !strings.Contains(stderr, "the database session was lost") {
+		t.Fatalf("exit %d, want 13 and a lost-session message:\n%s", code, stderr)
+	}
+}

@@ -199,6 +199,9 @@ func (l *localRun) watch(ctx context.Context, d *deploy.Deployer) error {
 		select {
 		case <-ctx.Done():
 			l.printf("pgmi local: stopped")
+			if firstErr != nil && engine.KindOf(firstErr) == engine.KindCanceled {
+				return exitError{code: engine.ExitCode(firstErr)} // a deploy was interrupted (130)
+			}
 			return nil
 		case <-time.After(l.f.interval):
 		}

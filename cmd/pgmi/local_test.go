@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,5 +110,52 @@ func TestLocalStartsItsOwnServer(t *testing.T) {
 	t.Logf("%s%s", out, errOut)
 	if code != 0 || !strings.Contains(out, "starting a throwaway PostgreSQL") || !strings.Contains(out, "deployed: hello.tgz → app") {
 		t.Fatalf("exit %d", code)
+	}
+}
+
+// An interrupt of pgmi local mid-deploy cancels the statement on the
+// server before it returns, records the attempt as retryable and exits 130;
+// the next run deploys the bundle.
+func TestLocalInterruptCancelsOnServer(t *testing.T) {
+	f := newLocalFixture(t)
+	f.drop(t, "app/slow.tgz", testbundle.Pack(t, f.key, "app", testbundle.Project(
+		"SELECT pg_sleep(CASE WHEN to_regclass('public.go_fast') IS NULL THEN 30 ELSE 0 END);")))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out bytes.Buffer
+	done := make(chan int)
+	go func() {
+		args := []string{"local", "--bucket", f.bucket, "--trusted-signers", f.signers,
+			"--connection", cluster.ConnString("postgres"), "-d", f.db, "--once", "--interval", "50ms"}
+		done <- run(ctx, args, streams{in: strings.NewReader(""), out: &out, err: &out,
+			env: func(string) (string, bool) { return "", false }, setenv: func(string, string) error { return nil }})
+	}()
+	admin := cluster.Connect(t, "postgres")
+	activeSleeps := func() int {
+		var n int
+		if err := admin.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = $1 AND state = 'active' AND query LIKE '%pg_sleep(CASE%'`, f.db).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for deadline := time.Now().Add(30 * time.Second); activeSleeps() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("deploy.sql never started:\n%s", out.String())
+		}
+	}
+	cancel()
+	code := <-done
+	if n := activeSleeps(); n != 0 || code != 130 {
+		t.Fatalf("exit %d, %d statement(s) still running after pgmi local returned:\n%s", code, n, out.String())
+	}
+	if !strings.Contains(out.String(), "the running statement was cancelled on the server") || !strings.Contains(out.String(), "(will be retried)") {
+		t.Fatalf("the output does not say what happened:\n%s", out.String())
+	}
+	if _, err := cluster.Connect(t, f.db).Exec(t.Context(), "CREATE TABLE go_fast ()"); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := f.once(t); code != 0 || !strings.Contains(out, "deployed: app/slow.tgz") {
+		t.Fatalf("the next run: exit %d\n%s", code, out)
 	}
 }
