@@ -71,7 +71,9 @@
 //
 // # Time
 //
-// The deadline is the platform's minus PGMI_TIMEOUT_MARGIN; when it passes
+// The deadline is the platform's minus PGMI_TIMEOUT_MARGIN (default 10 s: it
+// must cover the cancel's grace, engine.CancelGrace = 5 s, and the ledger
+// and result writes after it); when it passes
 // the engine cancels the running statement on the server and waits for the
 // server to confirm (engine.CancelGrace), so the ledger row is recorded on
 // the same session before the answer. The engine sets

@@ -215,8 +215,9 @@ func (s *session) checkServer(ctx context.Context) error {
 	if version >= 140000 {
 		// A backend whose client vanished (a killed deployer, a frozen
 		// function) stops its statement within 2 s instead of running it
-		// to the end.
-		if err := s.exec(ctx, "SET client_connection_check_interval = '2s'"); err != nil {
+		// to the end. Best effort: a server that refuses the setting still
+		// deploys (the statement then runs to its end after a crash).
+		if err := s.exec(ctx, "SET client_connection_check_interval = '2s'"); err != nil && (lost(err, s.pg) || ctx.Err() != nil || s.stop.caller.Err() != nil) {
 			return s.failed(KindInternal, err, "setting client_connection_check_interval")
 		}
 	}
