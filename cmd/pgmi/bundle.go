@@ -27,7 +27,62 @@ type bundleFlags struct {
 	signKey string
 	name    string
 	version string
+	limits  limitFlags
 }
+
+// limitFlags are the values of the bundle limit flags (--max-ratio …) by
+// environment variable; "" when the flag was not given.
+type limitFlags map[string]*limitValue
+
+// limitValue holds a limit flag's text; resolve parses it, so a bad value
+// is a configuration error (exit 10) like a bad PGMI_MAX_* variable.
+type limitValue struct {
+	text  string
+	bytes bool
+}
+
+func (v *limitValue) String() string     { return v.text }
+func (v *limitValue) Set(s string) error { v.text = s; return nil }
+func (v *limitValue) Type() string {
+	if v.bytes {
+		return "size"
+	}
+	return "n"
+}
+
+// addLimitFlags registers one flag per bundle limit on cmd and its
+// subcommands.
+func addLimitFlags(cmd *cobra.Command) limitFlags {
+	f := limitFlags{}
+	for _, l := range bundle.LimitSettings() {
+		f[l.Env] = &limitValue{bytes: l.Bytes}
+		cmd.PersistentFlags().Var(f[l.Env], l.Flag, fmt.Sprintf("%s (%s; default %s)", l.Usage, l.Env, l.Default()))
+	}
+	return f
+}
+
+// resolve returns the limits: a flag beats its environment variable,
+// which beats the default. pgmi deploy, pgmi local and the functions read
+// the same variables, so a bundle that packs is one that deploys.
+func (f limitFlags) resolve(s streams) (bundle.Limits, error) {
+	lim, err := bundle.LimitsFromEnv(s.env)
+	if err != nil {
+		return lim, err
+	}
+	for _, l := range bundle.LimitSettings() {
+		if v := f[l.Env]; v != nil && v.text != "" {
+			if err := l.Set(&lim, "--"+l.Flag, v.text); err != nil {
+				return lim, err
+			}
+		}
+	}
+	return lim, nil
+}
+
+const limitsHelp = "\n\nThe bundle must pass the limits every reader applies (pgmi deploy, pgmi local, the functions):\n" +
+	"total size, files, file size, compression ratio, path length and depth, header and manifest size.\n" +
+	"Each is set by its flag or its PGMI_MAX_* variable (the flag wins); a reader accepts a bundle past\n" +
+	"a default only when its own environment raises the same limit."
 
 func newBundleCommand(s streams) *cobra.Command {
 	var f bundleFlags
@@ -37,7 +92,7 @@ func newBundleCommand(s streams) *cobra.Command {
 		Long: "Pack a project into a gzip tar whose manifest lists every file's size and SHA-256.\n" +
 			"The same tree gives the same bytes. --sign-key signs the manifest with an SSH key in the\n" +
 			"namespace " + bundle.Namespace + " (ssh-keygen -Y sign format); an encrypted key's passphrase\n" +
-			"comes from " + signingPassphraseEnv + ". SOURCE_DATE_EPOCH sets the creation time.",
+			"comes from " + signingPassphraseEnv + ". SOURCE_DATE_EPOCH sets the creation time." + limitsHelp,
 		Args: exactArgs(1, "<project_dir>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return reportPlain(s, packBundle(cmd.Context(), s, args[0], f))
@@ -47,7 +102,8 @@ func newBundleCommand(s streams) *cobra.Command {
 	cmd.Flags().StringVar(&f.signKey, "sign-key", "", "SSH private key that signs the manifest")
 	cmd.Flags().StringVar(&f.name, "name", "", "bundle name (default: the directory's name)")
 	cmd.Flags().StringVar(&f.version, "version", "", "bundle version, e.g. a release tag")
-	cmd.AddCommand(newBundleVerifyCommand(s))
+	f.limits = addLimitFlags(cmd)
+	cmd.AddCommand(newBundleVerifyCommand(s, f.limits))
 	return cmd
 }
 
@@ -83,9 +139,12 @@ func packBundle(ctx context.Context, s streams, dir string, f bundleFlags) error
 		return err
 	}
 	abs, _ := filepath.Abs(dir)
+	if err := os.MkdirAll(filepath.Dir(f.output), 0o755); err != nil {
+		return engine.Wrap(engine.KindConfig, err, "cannot write %s", f.output)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(f.output), ".pgmi-bundle-*")
 	if err != nil {
-		return engine.Wrap(engine.KindConfig, err, "cannot write %s", f.output)
+		return engine.Wrap(engine.KindConfig, withoutPath(err), "cannot write %s", f.output)
 	}
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
@@ -122,6 +181,10 @@ func packOptions(ctx context.Context, s streams, dir string, f bundleFlags) (*bu
 	if ok {
 		opts.Created = created
 	}
+	if opts.Limits, err = f.limits.resolve(s); err != nil {
+		return nil, err
+	}
+	opts.MaxFileSize = opts.Limits.MaxFileSize // the engine's cap is the same limit
 	if f.signKey != "" {
 		if opts.Signer, err = loadSigningKey(s, f.signKey); err != nil {
 			return nil, err
@@ -142,14 +205,20 @@ func loadSigningKey(s streams, name string) (ssh.Signer, error) {
 	return signer, nil
 }
 
-func newBundleVerifyCommand(s streams) *cobra.Command {
+func newBundleVerifyCommand(s streams, limits limitFlags) *cobra.Command {
 	var trusted, principal string
 	cmd := &cobra.Command{
 		Use:   "verify <bundle> --trusted-signers <allowed_signers>",
 		Short: "Check a bundle's signature and that its files equal its manifest exactly",
-		Args:  exactArgs(1, "<bundle>"),
+		Long: "Check a bundle's signature and that its files equal its manifest exactly, under the same\n" +
+			"limits as pgmi deploy (the --max-* flags or PGMI_MAX_* variables).",
+		Args: exactArgs(1, "<bundle>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return reportPlain(s, verifyBundle(cmd.Context(), s, args[0], trusted, principal))
+			lim, err := limits.resolve(s)
+			if err != nil {
+				return reportPlain(s, err)
+			}
+			return reportPlain(s, verifyBundle(cmd.Context(), s, args[0], trusted, principal, lim))
 		},
 	}
 	cmd.Flags().StringVar(&trusted, "trusted-signers", "", "allowed_signers file (required)")
@@ -157,7 +226,7 @@ func newBundleVerifyCommand(s streams) *cobra.Command {
 	return cmd
 }
 
-func verifyBundle(ctx context.Context, s streams, name, trustedFile, principal string) error {
+func verifyBundle(ctx context.Context, s streams, name, trustedFile, principal string, lim bundle.Limits) error {
 	if trustedFile == "" {
 		return usageError{errorf("bundle verify needs --trusted-signers <allowed_signers>")}
 	}
@@ -171,7 +240,7 @@ func verifyBundle(ctx context.Context, s streams, name, trustedFile, principal s
 	}
 	defer f.Close()
 	start := time.Now()
-	v, err := bundle.Verify(ctx, f, &bundle.ReadOptions{Trusted: trusted, Principal: principal})
+	v, err := bundle.Verify(ctx, f, &bundle.ReadOptions{Trusted: trusted, Principal: principal, Limits: lim})
 	if err != nil {
 		return err
 	}

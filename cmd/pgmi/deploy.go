@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
+	"github.com/pgmi-cloud/pgmi/pkg/bundle"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
@@ -166,13 +166,13 @@ func (d *deployRun) engineOptions(yml pgmiyaml.File) (engine.Options, time.Durat
 	if err := engine.CheckCompat(d.f.compat); err != nil {
 		return opts, 0, err
 	}
-	if v := d.s.getenv("PGMI_MAX_FILE_SIZE"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			return opts, 0, engine.Errorf(engine.KindConfig, "invalid PGMI_MAX_FILE_SIZE %q: a positive number of bytes", v)
-		}
-		opts.Scan.MaxFileSize = n
+	// The same per-file cap (PGMI_MAX_FILE_SIZE, bytes or KiB/MiB/GiB) as
+	// pgmi bundle and the functions.
+	limits, err := bundle.LimitsFromEnv(d.s.env)
+	if err != nil {
+		return opts, 0, err
 	}
+	opts.Scan.MaxFileSize = limits.MaxFileSize
 	params, err := d.params(yml)
 	if err != nil {
 		return opts, 0, err

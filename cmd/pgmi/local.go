@@ -42,6 +42,14 @@ ledger, deploy, result object under pgmi-results/ in the folder). A retryable
 failure (a lost session, a busy lock, a timeout) is delivered again up to 3
 times, after 1 s, 2 s and 4 s, as the platforms would.
 
+A file is picked up once it is complete: unchanged between two looks and an
+archive that ends (a gzip stream with its trailer, a zip with its central
+directory), so a writer may pause. Write bundles under a hidden name (.app.tgz,
+or a name without a bundle extension) and rename them into place: hidden files
+and folders are skipped. Bundles found in the same look are deployed in the
+order they arrived (modification time, then name), so 1.9 then 1.10 leaves
+1.10.
+
 Without connection settings (flags, PGMI_CONNECTION_STRING, DATABASE_URL or
 PGHOST) it starts a throwaway PostgreSQL from the installed binaries and stops
 it on exit; otherwise it deploys to that server. The target database is -d or
@@ -65,7 +73,7 @@ PGMI_* variables of the functions apply.`,
 	fl.BoolVar(&f.allowUnsigned, "allow-unsigned", false, "deploy bundles without checking their signature (PGMI_ALLOW_UNSIGNED)")
 	fl.StringVar(&f.resetAllow, "reset-allow", "", "databases a reset may drop and recreate (PGMI_RESET_ALLOW)")
 	fl.DurationVar(&f.interval, "interval", 500*time.Millisecond, "how often to look at the folder")
-	fl.BoolVar(&f.once, "once", false, "deploy what is in the folder now, then exit (exit code of the first failure)")
+	fl.BoolVar(&f.once, "once", false, "deploy what is in the folder now, then exit (exit code of the first failure); a file still incomplete after 20 polls without change fails")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print the engine's progress and server notices")
 	return cmd
 }
@@ -78,14 +86,23 @@ type localRun struct {
 }
 
 type fileStamp struct {
-	size    int64
-	modTime time.Time
-	stable  bool // seen unchanged on two looks: the writer is done
-	done    bool
+	size       int64
+	modTime    time.Time
+	since      time.Time // when this size and time were first seen
+	stable     bool      // unchanged on two looks and a complete archive: the writer is done
+	incomplete bool      // unchanged on two looks, but the archive does not end yet
+	told       bool      // "still being written" was printed for this file
+	done       bool
 }
 
+// onceWaitPolls is how many polls --once waits for an incomplete file to
+// change before it reports the file and gives up on it.
+const onceWaitPolls = 20
+
+// printf prints one line; whatever would break it (a newline or escape
+// sequence in a file name, a message or a setting) is escaped.
 func (l *localRun) printf(format string, args ...any) {
-	fmt.Fprintf(l.s.out, format+"\n", args...)
+	fmt.Fprintln(l.s.out, escapeLine(fmt.Sprintf(format, args...)))
 }
 
 func (l *localRun) run(ctx context.Context) error {
@@ -108,7 +125,11 @@ func (l *localRun) run(ctx context.Context) error {
 	}
 	progress := func(string) {}
 	if l.f.verbose {
-		progress = func(msg string) { l.printf("  %s", msg) }
+		progress = func(msg string) {
+			for _, line := range strings.Split(msg, "\n") {
+				l.printf("  %s", line)
+			}
+		}
 	}
 	d := deploy.New(cfg, &deploy.Options{Progress: progress})
 	defer d.Close()
@@ -179,15 +200,24 @@ func (l *localRun) namesServer() bool {
 // watch polls the folder until ctx ends (or once, with --once).
 func (l *localRun) watch(ctx context.Context, d *deploy.Deployer) error {
 	var firstErr error
+	fail := func(err error) {
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
 	for {
 		ready, err := l.scan(d.Config().ResultsPrefix)
 		if err != nil {
 			return err
 		}
 		for _, key := range ready {
-			o := l.deployFile(ctx, d, key)
-			if o.Status == deploy.StatusFailed && firstErr == nil {
-				firstErr = o.Err
+			if o := l.deployFile(ctx, d, key); o.Status == deploy.StatusFailed {
+				fail(o.Err)
+			}
+		}
+		if l.f.once {
+			for _, err := range l.giveUp() {
+				fail(err)
 			}
 		}
 		if l.f.once && len(ready) == 0 && l.settled() {
@@ -218,10 +248,29 @@ func (l *localRun) settled() bool {
 	return true
 }
 
-// scan returns the keys of bundles that are new or changed and have stopped
-// changing, in name order.
+// giveUp ends --once's wait for files that stayed incomplete, unchanged,
+// for onceWaitPolls polls: each is reported as failed and not deployed.
+func (l *localRun) giveUp() []error {
+	var errs []error
+	for _, key := range l.sortedKeys() {
+		st := l.seen[key]
+		if st.done || !st.incomplete || time.Since(st.since) < onceWaitPolls*l.f.interval {
+			continue
+		}
+		err := engine.Errorf(engine.KindConfig, "%s is incomplete and has not changed for %s; not deployed", quoteName(key), time.Since(st.since).Round(100*time.Millisecond))
+		l.printf("failed: %v", err)
+		st.done = true
+		l.seen[key] = st
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// scan returns the keys of bundles that are new or changed and complete (see
+// look), in arrival order: by modification time, then by name.
 func (l *localRun) scan(resultsPrefix string) ([]string, error) {
 	var ready []string
+	present := map[string]bool{}
 	err := filepath.WalkDir(l.root, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -241,19 +290,63 @@ func (l *localRun) scan(resultsPrefix string) ([]string, error) {
 		if err != nil {
 			return nil // removed meanwhile
 		}
-		st, ok := l.seen[key]
-		switch {
-		case !ok || st.size != info.Size() || !st.modTime.Equal(info.ModTime()):
-			l.seen[key] = fileStamp{size: info.Size(), modTime: info.ModTime()}
-		case !st.stable:
-			st.stable = true
-			l.seen[key] = st
+		present[key] = true
+		if l.look(key, path, info) {
 			ready = append(ready, key)
 		}
 		return nil
 	})
-	sort.Strings(ready)
+	for key := range l.seen {
+		if !present[key] {
+			delete(l.seen, key) // removed: --once does not wait for it
+		}
+	}
+	sort.Slice(ready, func(i, j int) bool {
+		a, b := l.seen[ready[i]].modTime, l.seen[ready[j]].modTime
+		if !a.Equal(b) {
+			return a.Before(b)
+		}
+		return ready[i] < ready[j]
+	})
 	return ready, err
+}
+
+// look records one sighting of a bundle file and reports whether it is
+// ready: unchanged since the last look (size and modification time) and a
+// complete archive. A file that stopped changing half-written (its writer
+// paused) is said to be waiting, once, and looked at again when it changes.
+func (l *localRun) look(key, path string, info fs.FileInfo) bool {
+	st, ok := l.seen[key]
+	if !ok || st.size != info.Size() || !st.modTime.Equal(info.ModTime()) {
+		l.seen[key] = fileStamp{size: info.Size(), modTime: info.ModTime(), since: time.Now(), told: st.told && !st.done}
+		return false
+	}
+	if st.stable || st.incomplete {
+		return false
+	}
+	missing, complete := archiveComplete(path)
+	if !complete {
+		st.incomplete = true
+		if !st.told {
+			l.printf("waiting: %s is still being written (%s); it is deployed once complete. "+
+				"Write bundles under a hidden name (.name) and rename them into place", quoteName(key), missing)
+			st.told = true
+		}
+		l.seen[key] = st
+		return false
+	}
+	st.stable = true
+	l.seen[key] = st
+	return true
+}
+
+func (l *localRun) sortedKeys() []string {
+	keys := make([]string, 0, len(l.seen))
+	for k := range l.seen {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // localRetries is how often pgmi local delivers a bundle again after a
@@ -267,7 +360,7 @@ func (l *localRun) deployFile(ctx context.Context, d *deploy.Deployer, key strin
 	req := deploy.Request{Action: deploy.ActionDeploy, Bucket: bucket, Bundle: bucket + "/" + key,
 		Sequencer: deploy.DecimalSequencer(fmt.Sprint(st.modTime.UnixNano())),
 		Trigger:   deploy.Trigger{Platform: "local", Source: "folder", Time: st.modTime}}
-	l.printf("picked up %s (%d bytes)", key, st.size)
+	l.printf("picked up %s (%d bytes)", quoteName(key), st.size)
 	var o *deploy.Outcome
 	for attempt := 1; ; attempt++ {
 		o = d.Run(ctx, req)
@@ -289,12 +382,15 @@ func (l *localRun) deployFile(ctx context.Context, d *deploy.Deployer, key strin
 
 func (l *localRun) printOutcome(o *deploy.Outcome) {
 	line := o.Report.Summary()
+	if key := o.Report.Bundle.Key; key != "" && quoteName(key) != key {
+		line = strings.ReplaceAll(line, key, quoteName(key))
+	}
 	if o.Report.DurationMS > 0 && o.Status == deploy.StatusDeployed {
 		line += fmt.Sprintf(" in %.1fs", float64(o.Report.DurationMS)/1000)
 	}
 	l.printf("%s", line)
 	if o.ResultURL != "" {
-		l.printf("  result: %s", strings.TrimPrefix(o.ResultURL, "file://"))
+		l.printf("  result: %s", quoteName(strings.TrimPrefix(o.ResultURL, "file://")))
 	}
 	if o.ResultErr != nil {
 		l.printf("  warning: the result object was not written: %v", o.ResultErr)

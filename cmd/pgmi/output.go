@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -15,6 +18,58 @@ import (
 )
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// withoutPath drops the file name from a *fs.PathError, for errors about a
+// temporary file whose name means nothing to the user; the caller names the
+// file the user asked for.
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	return err
+}
+
+// quoteName returns a file or object name as it is when every character
+// prints as itself, else Go-quoted (strconv.Quote): a name holding a
+// newline, an escape sequence or a bidi control can neither forge output
+// lines nor drive the terminal, and its ends stay visible.
+func quoteName(name string) string {
+	plain := utf8.ValidString(name) && !strings.HasPrefix(name, `"`) &&
+		!strings.ContainsFunc(name, func(r rune) bool { return !unicode.IsPrint(r) })
+	if plain {
+		return name
+	}
+	return strconv.Quote(name)
+}
+
+// escapeLine escapes what would break one line of output: control and
+// format characters, line separators and invalid UTF-8, as in Go strings.
+// Lines without them are returned as they are.
+func escapeLine(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, breaksLine) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case breaksLine(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func breaksLine(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp)
+}
 
 // output writes human text to stderr (progress, notices, summary, error)
 // and, with --json, the envelope to stdout.

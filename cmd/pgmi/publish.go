@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
+	"gocloud.dev/blob"
 
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
@@ -40,6 +43,9 @@ func publish(ctx context.Context, s streams, src, url string, f bundleFlags) err
 	if !isBundleURL(url) {
 		return usageError{errorf("%q is not a blob URL (s3://, gs://, azblob://, file://)", url)}
 	}
+	if err := checkS3Region(ctx, url); err != nil {
+		return err
+	}
 	file, err := publishSource(ctx, s, src, f)
 	if err != nil {
 		return err
@@ -56,9 +62,38 @@ func publish(ctx context.Context, s streams, src, url string, f bundleFlags) err
 		return err
 	}
 	fmt.Fprintf(s.out, "%s\t%s\n", pub.URL, pub.Version)
+	if pub.Version == "" {
+		fmt.Fprintf(s.err, "Published %s (%d bytes; this storage keeps no object versions, so a deploy reads the current object); deploy it with: pgmi deploy %s --trusted-signers <file>\n",
+			pub.URL, pub.Size, pub.URL)
+		return nil
+	}
 	fmt.Fprintf(s.err, "Published %s version %q (%d bytes); deploy it with: pgmi deploy %s --bundle-version %q --trusted-signers <file>\n",
 		pub.URL, pub.Version, pub.Size, pub.URL, pub.Version)
 	return nil
+}
+
+// checkS3Region fails before packing, saying what to do, when an s3:// URL
+// resolves to no AWS region (the SDK's own error only says "Invalid
+// region"). It opens the bucket as Publish will, which reads the AWS
+// configuration without a request.
+func checkS3Region(ctx context.Context, objectURL string) error {
+	u, err := url.Parse(objectURL)
+	if err != nil || u.Scheme != "s3" {
+		return nil
+	}
+	bucket := url.URL{Scheme: u.Scheme, Host: u.Host, RawQuery: u.RawQuery}
+	b, err := blob.OpenBucket(ctx, bucket.String())
+	if err != nil {
+		return nil // Publish reports it
+	}
+	defer b.Close()
+	var client *s3.Client
+	if !b.As(&client) || client.Options().Region != "" {
+		return nil
+	}
+	safe := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	return engine.Errorf(engine.KindConfig, "publishing to %s needs an AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, "+
+		"or region in your AWS profile), or add ?region=<region> to the URL", safe.String())
 }
 
 // publishSource returns the bundle to upload: the file itself, or a packed

@@ -81,7 +81,11 @@ func (d *deployRun) openRemoteBundle(ctx context.Context, url string) (*source, 
 }
 
 func (d *deployRun) openBundle(ctx context.Context, open bundle.Opener) (*bundle.Bundle, error) {
-	opts := &bundle.ReadOptions{AllowUnsigned: d.f.allowUnsigned}
+	limits, err := bundle.LimitsFromEnv(d.s.env) // the limits pgmi bundle packed under
+	if err != nil {
+		return nil, err
+	}
+	opts := &bundle.ReadOptions{AllowUnsigned: d.f.allowUnsigned, Limits: limits}
 	switch {
 	case d.f.trustedSigners != "":
 		trusted, err := loadTrustedSigners(d.f.trustedSigners)

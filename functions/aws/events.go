@@ -178,11 +178,26 @@ func parseS3(raw []byte, invocationID string) ([]item, error) {
 	for i, rec := range ev.Records {
 		it := parseS3Record(rec, invocationID)
 		if it.Err != nil {
-			it.Err = fmt.Errorf("S3 record %d: %w", i, it.Err)
+			it.Err = internal.WithEventID(s3RecordID(rec), fmt.Errorf("S3 record %d: %w", i, it.Err))
 		}
 		items = append(items, it)
 	}
 	return items, nil
+}
+
+// s3RecordID digs a record's event id (as parseS3Record builds it) out of
+// a record that may not parse: "" when it has none.
+func s3RecordID(raw json.RawMessage) string {
+	var probe struct {
+		ResponseElements map[string]string `json:"responseElements"`
+		S3               struct {
+			Object struct {
+				Sequencer string `json:"sequencer"`
+			} `json:"object"`
+		} `json:"s3"`
+	}
+	_ = json.Unmarshal(raw, &probe)
+	return joinNonEmpty(":", probe.ResponseElements["x-amz-request-id"], probe.S3.Object.Sequencer)
 }
 
 func parseS3Record(raw json.RawMessage, invocationID string) item {
@@ -275,18 +290,22 @@ type s3Detail struct {
 func parseEventBridge(raw []byte, invocationID string) item {
 	var ev events.EventBridgeEvent
 	if err := json.Unmarshal(raw, &ev); err != nil {
-		return item{Err: fmt.Errorf("malformed EventBridge event: %v", err)}
+		var probe struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal(raw, &probe)
+		return item{Err: internal.WithEventID(probe.ID, fmt.Errorf("malformed EventBridge event: %v", err))}
 	}
 	if ev.DetailType != "Object Created" {
 		return item{Ignore: fmt.Sprintf("%s is not an upload", strconv.Quote(ev.DetailType))}
 	}
 	var d s3Detail
 	if err := json.Unmarshal(ev.Detail, &d); err != nil {
-		return item{Err: fmt.Errorf("malformed detail of EventBridge event %s: %v", ev.ID, err)}
+		return item{Err: internal.WithEventID(ev.ID, fmt.Errorf("malformed detail of EventBridge event %s: %v", ev.ID, err))}
 	}
 	bundle, err := bundleURL(d.Bucket.Name, d.Object.Key)
 	if err != nil {
-		return item{Err: fmt.Errorf("EventBridge event %s: %w", ev.ID, err)}
+		return item{Err: internal.WithEventID(ev.ID, fmt.Errorf("EventBridge event %s: %w", ev.ID, err))}
 	}
 	return item{Request: deploy.Request{
 		Action:    deploy.ActionDeploy,
@@ -318,7 +337,7 @@ func parseSQS(raw []byte, invocationID string) ([]item, error) {
 		var msg events.SQSMessage
 		if err := json.Unmarshal(rec, &msg); err != nil {
 			id := sqsMessageID(rec)
-			items = append(items, item{MessageID: id, Err: fmt.Errorf("SQS record %d: malformed message: %v", i, err)})
+			items = append(items, item{MessageID: id, Err: internal.WithEventID(id, fmt.Errorf("SQS record %d: malformed message: %v", i, err))})
 			continue
 		}
 		items = append(items, parseSQSMessage(msg, invocationID)...)
@@ -350,13 +369,19 @@ func parseSQSMessage(msg events.SQSMessage, invocationID string) []item {
 		err = errors.New("the body holds no records")
 	}
 	if err != nil {
-		return []item{{MessageID: msg.MessageId, Err: fmt.Errorf("SQS message %s: %w", msg.MessageId, err)}}
+		return []item{{MessageID: msg.MessageId, Err: internal.WithEventID(msg.MessageId, fmt.Errorf("SQS message %s: %w", msg.MessageId, err))}}
 	}
 	sent := sqsSentTime(msg)
 	for i := range inner {
 		inner[i].MessageID = msg.MessageId
 		if inner[i].Err != nil {
-			inner[i].Err = fmt.Errorf("SQS message %s: %w", msg.MessageId, inner[i].Err)
+			// The id of the event inside the message, else the message's,
+			// as for a request (Trigger.EventID below).
+			id := internal.EventIDOf(inner[i].Err)
+			if id == "" {
+				id = msg.MessageId
+			}
+			inner[i].Err = internal.WithEventID(id, fmt.Errorf("SQS message %s: %w", msg.MessageId, inner[i].Err))
 		}
 		if inner[i].Request.Action == "" {
 			continue

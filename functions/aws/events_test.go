@@ -11,18 +11,21 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/pgmi-cloud/pgmi/functions/internal"
 	"github.com/pgmi-cloud/pgmi/functions/internal/functest"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 )
 
 const testInvocation = "0c5d7e2f-8a41-4b6c-9d3e-1f2a3b4c5d6e"
 
-// want is an expected item; Err is a substring of the item's error.
+// want is an expected item; Err is a substring of the item's error, and
+// EventID, when set, the event id the error carries for the log line.
 type want struct {
 	Request   deploy.Request
 	Ignore    string
 	Err       string
 	MessageID string
+	EventID   string
 }
 
 func ts(s string) time.Time {
@@ -65,7 +68,7 @@ func TestParseEventFixtures(t *testing.T) {
 		{file: "s3-delete.json", want: []want{{Ignore: "ObjectRemoved:Delete is not an upload"}}},
 		{file: "s3-test-event.json", want: []want{{Ignore: "s3:TestEvent"}}},
 		{file: "s3-bad-escape.json", want: []want{
-			{Err: `S3 record 0: object key "app/releases/100%zz.tgz" is not URL-encoded correctly`},
+			{Err: `S3 record 0: object key "app/releases/100%zz.tgz" is not URL-encoded correctly`, EventID: "77AA0B1C2D3E4F50:0064A1CA11E0F2D3A4"},
 			{Request: deployOf("s3://bundles/app/releases/app 1.5.tgz", "c8Zy.rO3dS6uX9aB2eG5hI8kL1nQ4tWv", "0064A1CA11E1A0B9C8",
 				s3Trigger("77AA0B1C2D3E4F51:0064A1CA11E1A0B9C8", "2026-11-25T09:40:00.120Z"))},
 		}},
@@ -163,7 +166,7 @@ func TestParseEventRecordErrors(t *testing.T) {
 			[]want{{Ignore: "ObjectRemoved:Delete is not an upload"}}},
 		{"malformed eventTime",
 			`{"Records":[` + s3rec("ObjectCreated:Put", "a.tgz", "yesterday") + `]}`, false,
-			[]want{{Err: "S3 record 0: malformed S3 record: parsing time"}}},
+			[]want{{Err: "S3 record 0: malformed S3 record: parsing time", EventID: "0A"}}},
 		{"no eventName",
 			`{"Records":[` + s3rec("", "a.tgz", "2026-11-25T00:00:00Z") + `]}`, false,
 			[]want{{Err: "S3 record 0: the record has no eventName"}}},
@@ -181,23 +184,23 @@ func TestParseEventRecordErrors(t *testing.T) {
 			[]want{{Err: "a reset request needs a database"}}},
 		{"EventBridge detail without object",
 			`{"id":"e1","source":"aws.s3","detail-type":"Object Created","time":"2026-11-25T00:00:00Z","detail":{"bucket":{"name":"b"}}}`, false,
-			[]want{{Err: `EventBridge event e1: the event names no object (bucket "b", key "")`}}},
+			[]want{{Err: `EventBridge event e1: the event names no object (bucket "b", key "")`, EventID: "e1"}}},
 		{"EventBridge with a malformed time",
 			`{"id":"e1","source":"aws.s3","detail-type":"Object Created","time":"soon","detail":{}}`, false,
-			[]want{{Err: "malformed EventBridge event"}}},
+			[]want{{Err: "malformed EventBridge event", EventID: "e1"}}},
 		{"SQS message with an undecodable binary attribute",
 			`{"Records":[{"eventSource":"aws:sqs","messageId":"m1","body":"{}","messageAttributes":{"a":{"binaryValue":"%%%","dataType":"Binary"}}}]}`, true,
-			[]want{{MessageID: "m1", Err: "SQS record 0: malformed message"}}},
+			[]want{{MessageID: "m1", Err: "SQS record 0: malformed message", EventID: "m1"}}},
 		{"SQS message holding an SQS batch",
 			`{"Records":[{"eventSource":"aws:sqs","messageId":"m1","body":"{\"Records\":[{\"eventSource\":\"aws:sqs\"}]}"}]}`, true,
 			[]want{{MessageID: "m1", Err: "SQS message m1: the body is itself an SQS batch"}}},
 		{"SQS message with an empty body",
 			`{"Records":[{"eventSource":"aws:sqs","messageId":"m1","body":""}]}`, true,
-			[]want{{MessageID: "m1", Err: "SQS message m1: unrecognised event: not a JSON object"}}},
+			[]want{{MessageID: "m1", Err: "SQS message m1: unrecognised event: not a JSON object", EventID: "m1"}}},
 		{"SQS message with an S3 record that fails",
 			`{"Records":[{"eventSource":"aws:sqs","messageId":"m1","body":` +
 				strconvQuote(`{"Records":[`+s3rec("ObjectCreated:Put", "100%", "2026-11-25T00:00:00Z")+`]}`) + `}]}`, true,
-			[]want{{MessageID: "m1", Err: `SQS message m1: S3 record 0: object key "100%" is not URL-encoded correctly`}}},
+			[]want{{MessageID: "m1", Err: `SQS message m1: S3 record 0: object key "100%" is not URL-encoded correctly`, EventID: "0A"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -361,6 +364,8 @@ func checkItems(t *testing.T, got []item, want []want) {
 			t.Errorf("item %d: unexpected error %v", i, g.Err)
 		case w.Err != "" && (g.Err == nil || !strings.Contains(g.Err.Error(), w.Err)):
 			t.Errorf("item %d: error = %v, want one containing %q", i, g.Err, w.Err)
+		case w.EventID != "" && internal.EventIDOf(g.Err) != w.EventID:
+			t.Errorf("item %d: the error carries event id %q, want %q", i, internal.EventIDOf(g.Err), w.EventID)
 		}
 		if !functest.SameRequest(g.Request, w.Request) {
 			t.Errorf("item %d: request =\n  %+v\nwant\n  %+v", i, g.Request, w.Request)

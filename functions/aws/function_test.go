@@ -45,6 +45,37 @@ func TestLambda(t *testing.T) {
 	t.Run("TestEvent", func(t *testing.T) { s3TestEvent(t, h) })
 	t.Run("EventBridge", func(t *testing.T) { eventBridgeDeploys(t, h) })
 	t.Run("InvalidConfiguration", func(t *testing.T) { invalidConfiguration(t, h) })
+	t.Run("PipelineWarnings", func(t *testing.T) { pipelineWarnings(t, h) })
+	t.Run("MalformedEventIDs", func(t *testing.T) { malformedEventIDs(t, h) })
+	t.Run("MarginNotBelowTimeout", func(t *testing.T) { marginNotBelowTimeout(t, h) })
+	t.Run("OnlyJSONLines", func(t *testing.T) { onlyJSONLines(t, h) })
+}
+
+// onlyJSONLines: everything every process wrote, stdout and stderr, is
+// JSON lines: CloudWatch reads the function's log as JSON, and a plain line
+// between them (the AWS SDK's own logger prints "SDK <time> DEBUG …" on
+// stderr) is neither filtered by level nor parsed. It runs last, over the
+// output of every scenario above.
+func onlyJSONLines(t *testing.T, h *harness) {
+	h.mu.Lock()
+	procs := slices.Clone(h.procs)
+	h.mu.Unlock()
+	lines := 0
+	for i, p := range procs {
+		for _, text := range strings.Split(p.Output(), "\n") {
+			if strings.TrimSpace(text) == "" {
+				continue
+			}
+			lines++
+			var v map[string]any
+			if err := json.Unmarshal([]byte(text), &v); err != nil {
+				t.Errorf("process %d wrote a line that is not a JSON object: %q", i, text)
+			}
+		}
+	}
+	if len(procs) < 5 || lines < 20 {
+		t.Fatalf("%d processes wrote %d lines: the scan above proves nothing", len(procs), lines)
+	}
 }
 
 func signed(tb testing.TB, h *harness, sql string) []byte {

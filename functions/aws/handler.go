@@ -3,22 +3,35 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/pgmi-cloud/pgmi/functions/internal"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
 // handler serves the invocations of one execution environment, one at a
 // time, as Lambda hands them out.
-type handler struct{ f *internal.Function }
+type handler struct {
+	f *internal.Function
+
+	once    sync.Once
+	refused error // the configuration error every invocation is answered with
+}
 
 // handle runs every item of one invocation, in order, and maps the
 // outcomes onto Lambda's answer (see answer).
 func (h *handler) handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	id := requestID(ctx)
+	if err := h.refusal(ctx); err != nil {
+		h.f.Log.ErrorFor(id, "invalid configuration: "+err.Error())
+		return nil, messages.InvokeResponse_Error{Message: engine.Redact(err.Error()), Type: initErrorType}
+	}
 	items, sqs, err := parseEvent(raw, id)
 	if err != nil {
 		// The same bytes will never parse: acknowledge them.
@@ -33,6 +46,29 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		results = append(results, ran{messageID: it.MessageID, outcome: h.run(ctx, id, it)})
 	}
 	return answer(results, sqs)
+}
+
+// refusal is the configuration error every invocation fails with, nil for
+// none. Lambda tells a function its timeout only with an invocation (its
+// deadline), so the first invocation decides whether PGMI_TIMEOUT_MARGIN
+// leaves any time within it. If not, no event could ever run: each
+// invocation is answered as a failed init would be (errorType
+// Runtime.InvalidConfiguration, naming both settings), so the events stay
+// with Lambda (retries, the DLQ, the queue) until the configuration is
+// fixed.
+func (h *handler) refusal(ctx context.Context) error {
+	h.once.Do(func() {
+		if dl, ok := ctx.Deadline(); ok {
+			h.refused = internal.CheckMargin(h.f.Deployer.Config().TimeoutMargin, functionTimeout(time.Until(dl)), "the function's timeout")
+		}
+	})
+	return h.refused
+}
+
+// functionTimeout is the timeout a first invocation's remaining time shows:
+// Lambda's timeouts are whole seconds, and a moment has passed.
+func functionTimeout(remaining time.Duration) time.Duration {
+	return (remaining + time.Second - 1).Truncate(time.Second)
 }
 
 // run does what one item asks.

@@ -19,20 +19,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net/http"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/pgmi-cloud/pgmi/functions/internal"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	awsconnect "github.com/pgmi-cloud/pgmi/pkg/connect/aws"
+	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
 
-	// The S3 blob driver with version pinning, and RDS IAM authentication:
-	// the only cloud code this binary links.
+	// The S3 blob driver's version pinning (bucketMux opens the buckets)
+	// and RDS IAM authentication: the only cloud code this binary links.
 	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/s3pin"
-	_ "github.com/pgmi-cloud/pgmi/pkg/connect/aws"
 )
 
 func main() {
@@ -48,7 +51,11 @@ func main() {
 func run(ctx context.Context, env connect.Env, stdout io.Writer, start func(handler any)) error {
 	level, _ := env("PGMI_LOG_LEVEL")
 	log := internal.NewLogger(stdout, platform, internal.LevelField, level == "debug")
-	f, err := internal.Setup(ctx, platform, connect.AuthAWS, env, log)
+	// Every line the process writes is JSON: aws-lambda-go reports through
+	// the standard log package, the AWS SDK through its logger.
+	stdlog.SetFlags(0)
+	stdlog.SetOutput(log.LineWriter(runtimeLine))
+	f, err := internal.SetupWith(ctx, platform, env, log, setupOptions(sdkLogger{log}))
 	if err != nil {
 		if api, ok := env("AWS_LAMBDA_RUNTIME_API"); ok && api != "" {
 			if perr := postInitError(ctx, api, err); perr != nil {
@@ -59,6 +66,19 @@ func run(ctx context.Context, env connect.Env, stdout io.Writer, start func(hand
 	}
 	start((&handler{f: f}).handle)
 	return nil
+}
+
+// setupOptions are the cold start's: RDS IAM authentication by default,
+// and the SDK's log, of the S3 clients and of the provider's configuration,
+// routed to sdk. Lambda tells a function its timeout only with an
+// invocation, so there is no limit to check here (see handler.refusal).
+func setupOptions(sdk sdkLogger) *internal.Options {
+	rds := awsconnect.NewFactory(&awsconnect.Options{LoadOptions: []func(*config.LoadOptions) error{config.WithLogger(sdk)}})
+	return &internal.Options{LoadOptions: deploy.LoadOptions{
+		DefaultAuth: connect.AuthAWS,
+		Providers:   map[connect.AuthMethod]connect.ProviderFactory{connect.AuthAWS: rds},
+		Mux:         bucketMux(sdk),
+	}}
 }
 
 // initErrorType is the errorType of a cold start refused for its

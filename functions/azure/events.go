@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgmi-cloud/pgmi/functions/internal"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 )
 
@@ -161,14 +162,14 @@ func parseEventGrid(inv invocation, binding string) (req deploy.Request, account
 		return deploy.Request{}, "", "", err
 	}
 	if ev.kind() == "" {
-		return deploy.Request{}, "", "", fmt.Errorf("event grid event %q has no event type", ev.ID)
+		return deploy.Request{}, "", "", internal.WithEventID(ev.ID, fmt.Errorf("event grid event %q has no event type", ev.ID))
 	}
 	if ev.kind() != blobCreatedType {
 		return deploy.Request{}, "", fmt.Sprintf("event type %q is not %s", ev.kind(), blobCreatedType), nil
 	}
 	req, account, ignore, err = parseBlobCreated(ev)
 	if err != nil {
-		return deploy.Request{}, "", "", fmt.Errorf("event grid event %q: %w", ev.ID, err)
+		return deploy.Request{}, "", "", internal.WithEventID(ev.ID, fmt.Errorf("event grid event %q: %w", ev.ID, err))
 	}
 	return req, account, ignore, nil
 }

@@ -66,6 +66,7 @@ func TestHandler(t *testing.T) {
 
 	t.Run("Scenarios", func(t *testing.T) { functest.Run(t, h.setup, h) })
 	t.Run("Routes", h.testRoutes)
+	t.Run("FailedAnswerReasonOnStdout", h.testFailedAnswerReasonOnStdout)
 	t.Run("MalformedInvocations", h.testMalformed)
 	t.Run("OtherStorageAccount", h.testOtherAccount)
 	t.Run("ResetNotConfigured", h.testResetNotConfigured)
@@ -331,13 +332,18 @@ func (in *instance) invoke(t *testing.T, function string, body []byte) functest.
 }
 
 func (in *instance) post(t *testing.T, function string, body []byte) (int, []byte, error) {
+	return in.postAs(t, azurefake.NewID(), function, body)
+}
+
+// postAs is post with the invocation id given.
+func (in *instance) postAs(t *testing.T, invocationID, function string, body []byte) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.base+"/"+function, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set(invocationIDHeader, azurefake.NewID())
+	req.Header.Set(invocationIDHeader, invocationID)
 	req.Header.Set("X-Azure-Functions-HostVersion", hostVersion)
 	req.Header.Set("User-Agent", "Azure-Functions-Host/"+hostVersion)
 	req.Header.Set("Content-Type", "application/json")
@@ -593,16 +599,45 @@ func (h *harness) testRoutes(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET / = %s, want 200", resp.Status)
 	}
-	status, body, err := in.post(t, "Cleanup", []byte(`{"Data":{},"Metadata":{}}`))
+	id := azurefake.NewID()
+	status, body, err := in.postAs(t, id, "Cleanup", []byte(`{"Data":{},"Metadata":{}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if status != http.StatusNotFound || !json.Valid(body) {
 		t.Errorf("POST /Cleanup = %d %s, want 404 with the host's JSON", status, body)
 	}
-	waitLine(t, in, func(l functest.Line) bool {
+	// The host reads no body of a failed invocation: the stdout line is the
+	// record, and names the invocation.
+	l := waitLine(t, in, func(l functest.Line) bool {
 		return l["level"] == "ERROR" && strings.Contains(str(l, "message"), `"Cleanup"`)
 	})
+	if str(l, "invocationId") != id {
+		t.Errorf("the ERROR line of the 404 does not name the invocation %s: %v", id, l)
+	}
+}
+
+// testFailedAnswerReasonOnStdout: the host does not read the body of a
+// non-2xx answer, so the Logs of a retryable failure never reach the
+// invocation's log; the handler's stdout line for that invocation says
+// why (a retryable outcome is the 500).
+func (h *harness) testFailedAnswerReasonOnStdout(t *testing.T) {
+	in := h.Start(t, functest.Options{Unreachable: true}).(*instance)
+	obj := h.Upload(t, "app/releases/unreachable-500.tgz", testbundle.Pack(t, h.setup.Key, "app", testbundle.Project("SELECT 1;")))
+	id := azurefake.NewID()
+	ev := h.gridEvent(obj, azurite.Account, "")
+	body := mustJSON(map[string]any{
+		"Data":     map[string]any{eventGridBinding: ev},
+		"Metadata": map[string]any{"data": ev["data"], "sys": sysMetadata(blobCreatedFunction)},
+	})
+	status, _, err := in.postAs(t, id, blobCreatedFunction, body)
+	if err != nil || status != http.StatusInternalServerError {
+		t.Fatalf("POST: %d, %v; want 500", status, err)
+	}
+	l := waitLine(t, in, func(l functest.Line) bool { return str(l, "invocationId") == id && l.Outcome() != "" })
+	if l["level"] != "WARN" || l["retryable"] != true || !strings.Contains(str(l, "error"), "connection refused") {
+		t.Fatalf("the stdout line of the invocation answered 500: %v; want a retryable WARN outcome with the reason", l)
+	}
 }
 
 // testMalformed: an invocation that cannot be read is acknowledged (200)
@@ -610,14 +645,15 @@ func (h *harness) testRoutes(t *testing.T) {
 // make Event Grid deliver them again for a day.
 func (h *harness) testMalformed(t *testing.T) {
 	in := h.Start(t, functest.Options{ResetDB: h.setup.ResetDB}).(*instance)
-	for _, tc := range []struct{ name, function, body string }{
-		{"NotJSON", blobCreatedFunction, `this is not JSON`},
-		{"NoData", blobCreatedFunction, `{"Metadata":{}}`},
-		{"WrongBinding", blobCreatedFunction, `{"Data":{"myEvent":{}},"Metadata":{}}`},
-		{"StringWithoutJSON", blobCreatedFunction, `{"Data":{"eventGridEvent":"not an event"},"Metadata":{}}`},
-		{"NoSubject", blobCreatedFunction, `{"Data":{"eventGridEvent":{"id":"1","eventType":"Microsoft.Storage.BlobCreated","data":{"api":"PutBlob","eTag":"0x1"}}},"Metadata":{}}`},
-		{"TimerNotJSON", resetFunction, `[`},
-		{"TimerWrongBinding", resetFunction, `{"Data":{"myTimer":{}},"Metadata":{}}`},
+	for _, tc := range []struct{ name, function, body, eventID string }{
+		{"NotJSON", blobCreatedFunction, `this is not JSON`, ""},
+		{"NoData", blobCreatedFunction, `{"Metadata":{}}`, ""},
+		{"WrongBinding", blobCreatedFunction, `{"Data":{"myEvent":{}},"Metadata":{}}`, ""},
+		{"StringWithoutJSON", blobCreatedFunction, `{"Data":{"eventGridEvent":"not an event"},"Metadata":{}}`, ""},
+		{"NoSubject", blobCreatedFunction, `{"Data":{"eventGridEvent":{"id":"1","eventType":"Microsoft.Storage.BlobCreated","data":{"api":"PutBlob","eTag":"0x1"}}},"Metadata":{}}`, "1"},
+		{"NoEventType", blobCreatedFunction, `{"Data":{"eventGridEvent":{"id":"e-2","subject":"/x","data":{}}},"Metadata":{}}`, "e-2"},
+		{"TimerNotJSON", resetFunction, `[`, ""},
+		{"TimerWrongBinding", resetFunction, `{"Data":{"myTimer":{}},"Metadata":{}}`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(in.Logs(t))
@@ -627,10 +663,11 @@ func (h *harness) testMalformed(t *testing.T) {
 			}
 			var found bool
 			for _, l := range in.Logs(t)[before:] {
-				found = found || (l["level"] == "ERROR" && l.Outcome() == "failed" && strings.Contains(str(l, "error"), "invalid event"))
+				found = found || (l["level"] == "ERROR" && l.Outcome() == "failed" && strings.Contains(str(l, "error"), "invalid event") &&
+					str(l, "eventId") == tc.eventID)
 			}
 			if !found {
-				t.Fatalf("no ERROR outcome line saying the event is invalid; output:\n%s", in.p.output())
+				t.Fatalf("no ERROR outcome line saying the event is invalid, with eventId %q; output:\n%s", tc.eventID, in.p.output())
 			}
 		})
 	}
@@ -738,24 +775,35 @@ func (h *harness) testInvalidConfig(t *testing.T) {
 	defer busy.Close()
 	busyPort := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
 	for _, tc := range []struct {
-		name  string
-		edit  func(env map[string]string)
-		names string
+		name    string
+		edit    func(env map[string]string)
+		names   string
+		timeout string // host.json's functionTimeout; "" means 00:30:00
 	}{
-		{"NoPort", func(env map[string]string) { delete(env, envPort) }, envPort},
-		{"BadPort", func(env map[string]string) { env[envPort] = "http" }, envPort},
-		{"PortInUse", func(env map[string]string) { env[envPort] = busyPort }, envPort},
-		{"ResetBundleNotAzure", func(env map[string]string) { env[envResetBundle] = "s3://bundles/app.tgz" }, envResetBundle},
-		{"NoStorageAccount", func(env map[string]string) { delete(env, envAccount) }, envAccount},
-		{"NoTrustedSigners", func(env map[string]string) { delete(env, "PGMI_TRUSTED_SIGNERS") }, "PGMI_TRUSTED_SIGNERS"},
-		{"BadTimeout", func(env map[string]string) { env["PGMI_TIMEOUT"] = "soon" }, "PGMI_TIMEOUT"},
-		{"BadRoutes", func(env map[string]string) { env["PGMI_ROUTES"] = "[" }, "PGMI_ROUTES"},
+		{"NoPort", func(env map[string]string) { delete(env, envPort) }, envPort, ""},
+		{"BadPort", func(env map[string]string) { env[envPort] = "http" }, envPort, ""},
+		{"PortInUse", func(env map[string]string) { env[envPort] = busyPort }, envPort, ""},
+		{"ResetBundleNotAzure", func(env map[string]string) { env[envResetBundle] = "s3://bundles/app.tgz" }, envResetBundle, ""},
+		{"NoStorageAccount", func(env map[string]string) { delete(env, envAccount) }, envAccount, ""},
+		{"NoTrustedSigners", func(env map[string]string) { delete(env, "PGMI_TRUSTED_SIGNERS") }, "PGMI_TRUSTED_SIGNERS", ""},
+		{"BadTimeout", func(env map[string]string) { env["PGMI_TIMEOUT"] = "soon" }, "PGMI_TIMEOUT", ""},
+		{"BadRoutes", func(env map[string]string) { env["PGMI_ROUTES"] = "[" }, "PGMI_ROUTES", ""},
+		{"MarginNotBelowHostJSON", func(env map[string]string) { env["PGMI_TIMEOUT_MARGIN"] = "10s" }, "PGMI_TIMEOUT_MARGIN", "00:00:05"},
+		{"MarginNamesFunctionTimeout", func(env map[string]string) { env["PGMI_TIMEOUT_MARGIN"] = "10s" }, "functionTimeout", "00:00:10"},
+		{"MarginNotBelowAppSetting", func(env map[string]string) {
+			env["PGMI_TIMEOUT_MARGIN"] = "1m"
+			env["AzureFunctionsJobHost__functionTimeout"] = "00:00:30"
+		}, "AzureFunctionsJobHost__functionTimeout", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := h.env(t, functest.Options{})
 			env[envPort] = strconv.Itoa(freePort(t))
 			tc.edit(env)
-			p := h.startProc(t, appDir(t, "00:30:00"), env)
+			timeout := tc.timeout
+			if timeout == "" {
+				timeout = "00:30:00"
+			}
+			p := h.startProc(t, appDir(t, timeout), env)
 			select {
 			case <-p.done:
 			case <-time.After(10 * time.Second):

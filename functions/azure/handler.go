@@ -36,7 +36,30 @@ func newHandler(fn *internal.Function, cfg *settings) http.Handler {
 	mux.HandleFunc("POST /"+blobCreatedFunction, h.blobCreated)
 	mux.HandleFunc("POST /"+resetFunction, h.reset)
 	mux.HandleFunc("POST /{function}", h.unknown)
-	return mux
+	return recoverPanics(mux, fn.Log)
+}
+
+// recoverPanics answers an invocation whose handling panicked with a 500
+// the host understands, after one ERROR line naming the invocation and the
+// panic: net/http would only print a plain-text line on stderr and drop
+// the connection. Event Grid then delivers the event again (the ledger
+// answers duplicate if the deploy had finished).
+func recoverPanics(next http.Handler, log *internal.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil || v == http.ErrAbortHandler {
+				if v != nil {
+					panic(v)
+				}
+				return
+			}
+			msg := fmt.Sprintf("the invocation of %s failed: the handler panicked: %v", r.URL.Path, v)
+			log.ErrorFor(r.Header.Get(invocationIDHeader), msg)
+			writeResponse(w, http.StatusInternalServerError, hostResponse{Logs: []string{engine.Redact(msg)}})
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // blobCreated deploys the blob a BlobCreated event names, pinned to its
@@ -115,7 +138,7 @@ func resetRequest(cfg *settings, timer timerInfo, sys sysInfo, invocationID stri
 // a function folder was added without code for it.
 func (h *handler) unknown(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("function")
-	h.fn.Log.Error(fmt.Sprintf("the host invoked function %q, which this handler does not serve (it serves %s and %s): remove the folder %s/ from the app",
+	h.fn.Log.ErrorFor(r.Header.Get(invocationIDHeader), fmt.Sprintf("the host invoked function %q, which this handler does not serve (it serves %s and %s): remove the folder %s/ from the app",
 		name, blobCreatedFunction, resetFunction, name))
 	writeResponse(w, http.StatusNotFound, hostResponse{Logs: []string{"no function " + name + " in this handler"}})
 }
@@ -124,7 +147,7 @@ func (h *handler) unknown(w http.ResponseWriter, r *http.Request) {
 // unset: logged as an error and acknowledged, since a retry cannot help.
 func (h *handler) notConfigured(id string) *deploy.Outcome {
 	msg := "the Reset timer fired but " + envResetDatabase + " is not set, so there is no database to reset: set it (and list the database in PGMI_RESET_ALLOW), or remove the Reset function"
-	h.fn.Log.Error(msg)
+	h.fn.Log.ErrorFor(id, msg)
 	// No Action in the report: its summary would name a reset of no
 	// database with no bundle.
 	return &deploy.Outcome{Status: deploy.StatusFailed, Err: errors.New(msg),

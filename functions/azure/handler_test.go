@@ -1,8 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pgmi-cloud/pgmi/functions/internal"
 )
 
 // TestScheduleID: one scheduled run has one identity across the host's
@@ -59,5 +66,32 @@ func TestScheduleIDFixtures(t *testing.T) {
 		if got := scheduleID(timer, sys, time.Time{}); got != want {
 			t.Errorf("%s: %q, want %q", fixture, got, want)
 		}
+	}
+}
+
+// TestPanicIsAnsweredAndLogged: an invocation whose handling panics gets a
+// 500 in the host's JSON and one ERROR line on stdout naming the
+// invocation and the panic, instead of a dropped connection and a plain
+// line on stderr.
+func TestPanicIsAnsweredAndLogged(t *testing.T) {
+	var out bytes.Buffer
+	log := internal.NewLogger(&out, "azure", internal.LevelField, false)
+	h := recoverPanics(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("nil pointer in the blob writer")
+	}), log)
+	req := httptest.NewRequest(http.MethodPost, "/"+blobCreatedFunction, strings.NewReader("{}"))
+	req.Header.Set(invocationIDHeader, "inv-7")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var body hostResponse
+	if rec.Code != http.StatusInternalServerError || json.Unmarshal(rec.Body.Bytes(), &body) != nil || len(body.Logs) != 1 {
+		t.Fatalf("answer %d %s, want 500 with the host's JSON", rec.Code, rec.Body)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+		t.Fatalf("log %q: %v", out.String(), err)
+	}
+	if line["level"] != "ERROR" || line["invocationId"] != "inv-7" || !strings.Contains(line["message"].(string), "nil pointer in the blob writer") {
+		t.Fatalf("log line %v, want an ERROR naming the invocation and the panic", line)
 	}
 }

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"errors"
+	stdlog "log"
 	"net"
 	"net/http"
 	"os"
@@ -57,7 +58,7 @@ func run(ctx context.Context, env connect.Env, dir string) error {
 	for _, w := range cfg.warnings {
 		log.Warn(w)
 	}
-	fn, err := internal.Setup(ctx, "azure", connect.AuthAzure, env, log)
+	fn, err := internal.Setup(ctx, "azure", connect.AuthAzure, env, log, cfg.limit())
 	if err != nil {
 		return err
 	}
@@ -84,6 +85,11 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, log *internal.L
 		// No WriteTimeout: an answer comes when the deploy ends, which
 		// functionTimeout or PGMI_TIMEOUT bounds.
 		BaseContext: func(net.Listener) context.Context { return invocations },
+		// What net/http itself reports (a malformed request, a handler
+		// that wrote twice) goes to the JSON log too.
+		ErrorLog: stdlog.New(log.LineWriter(func(line string) (internal.Severity, string) {
+			return internal.SevWarn, "HTTP server: " + line
+		}), "", 0),
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

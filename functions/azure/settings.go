@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgmi-cloud/pgmi/functions/internal"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 )
@@ -31,10 +32,13 @@ type settings struct {
 	// account is the storage account the bundles live in; events from any
 	// other account are ignored.
 	account string
-	// functionTimeout is host.json's functionTimeout, the time the host
-	// gives an invocation before it restarts the worker; 0 when unknown or
-	// unbounded. It is each invocation's deadline unless PGMI_TIMEOUT is set.
+	// functionTimeout is host.json's functionTimeout (or the app setting
+	// that overrides it), the time the host gives an invocation before it
+	// restarts the worker; 0 when unknown or unbounded. It is each
+	// invocation's deadline unless PGMI_TIMEOUT is set.
 	functionTimeout time.Duration
+	// functionTimeoutSetting names where functionTimeout came from.
+	functionTimeoutSetting string
 	// pgmiTimeout reports that PGMI_TIMEOUT is set, which then bounds every
 	// invocation instead of functionTimeout.
 	pgmiTimeout bool
@@ -49,6 +53,10 @@ const (
 	envResetBundle   = "PGMI_RESET_BUNDLE"
 	envAccount       = "AZURE_STORAGE_ACCOUNT"
 	hostJSONFile     = "host.json"
+	// envFunctionTimeout is the app setting that overrides host.json's
+	// functionTimeout (the host reads AzureFunctionsJobHost__<path> as
+	// host.json's <path>).
+	envFunctionTimeout = "AzureFunctionsJobHost__functionTimeout"
 )
 
 // loadSettings reads the adapter's settings from env and the host.json in
@@ -67,12 +75,37 @@ func loadSettings(env connect.Env, dir string) (*settings, error) {
 	if s.account, err = storageAccount(get); err != nil {
 		return nil, err
 	}
-	ft, err := readFunctionTimeout(dir)
-	if err != nil {
-		s.warnings = append(s.warnings, err.Error())
-	}
-	s.functionTimeout = ft
+	s.functionTimeout, s.functionTimeoutSetting = functionTimeout(get(envFunctionTimeout), dir, &s.warnings)
 	return s, nil
+}
+
+// functionTimeout is the host's time limit per invocation and the setting
+// that gives it: the app setting when set, else host.json's. A value that
+// cannot be read gives 0 and a warning: the host, not this handler, is the
+// judge of its settings.
+func functionTimeout(appSetting, dir string, warnings *[]string) (time.Duration, string) {
+	if appSetting != "" {
+		d, err := parseTimeSpan(appSetting)
+		if err != nil {
+			*warnings = append(*warnings, fmt.Sprintf("%s: %v; invocations are bounded by PGMI_TIMEOUT only", envFunctionTimeout, err))
+			return 0, envFunctionTimeout
+		}
+		return d, envFunctionTimeout
+	}
+	d, err := readFunctionTimeout(dir)
+	if err != nil {
+		*warnings = append(*warnings, err.Error())
+	}
+	return d, hostJSONFile + " functionTimeout"
+}
+
+// limit is the time limit PGMI_TIMEOUT_MARGIN is taken from: the host's
+// functionTimeout, unless PGMI_TIMEOUT replaces it as the deadline.
+func (s *settings) limit() internal.Limit {
+	if s.pgmiTimeout {
+		return internal.Limit{}
+	}
+	return internal.Limit{Timeout: s.functionTimeout, Setting: s.functionTimeoutSetting}
 }
 
 // listenAddr is the loopback address the host reaches the handler on.

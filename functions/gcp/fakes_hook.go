@@ -44,10 +44,10 @@ const (
 // setup is internal.Setup with the google provider pointed at the fakes
 // (connect.RegisterProvider cannot replace the provider pkg/connect/google
 // registered, so the override goes through deploy.LoadOptions.Providers).
-func setup(ctx context.Context, log *internal.Logger) (*internal.Function, error) {
+func setup(ctx context.Context, log *internal.Logger, limit internal.Limit) (*internal.Function, error) {
 	adminURL := os.Getenv(fakeAdminURLVar)
 	if adminURL == "" {
-		return internal.Setup(ctx, platform, connect.AuthGoogle, os.LookupEnv, log)
+		return internal.Setup(ctx, platform, connect.AuthGoogle, os.LookupEnv, log, limit)
 	}
 	routes, err := parseDialMap(os.Getenv(fakeDialVar))
 	if err != nil {
@@ -59,10 +59,10 @@ func setup(ctx context.Context, log *internal.Logger) (*internal.Function, error
 		cloudsqlconn.WithAdminAPIEndpoint(adminURL),
 		cloudsqlconn.WithDialFunc(routes.dial),
 	}})
-	return internal.SetupWith(ctx, platform, os.LookupEnv, log, &deploy.LoadOptions{
+	return internal.SetupWith(ctx, platform, os.LookupEnv, log, &internal.Options{LoadOptions: deploy.LoadOptions{
 		DefaultAuth: connect.AuthGoogle,
 		Providers:   map[connect.AuthMethod]connect.ProviderFactory{connect.AuthGoogle: factory},
-	})
+	}, Limit: limit})
 }
 
 // dialMap sends instance addresses (host:3307) to loopback listeners.

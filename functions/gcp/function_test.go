@@ -148,6 +148,9 @@ func malformedEvent(t *testing.T, c *cloud) {
 		!strings.Contains(errText, "invalid event") || !strings.Contains(errText, "has no generation") {
 		t.Fatalf("outcome line %v, want a permanent failure naming the missing generation", line)
 	}
+	if line["eventId"] != ev.headers["ce-id"] {
+		t.Fatalf("outcome line %v, want the event's id %s as eventId", line, ev.headers["ce-id"])
+	}
 }
 
 // defaultTarget: without FUNCTION_TARGET, main selects Deploy itself and
@@ -167,29 +170,60 @@ func defaultTarget(t *testing.T, c *cloud) {
 
 // invalidConfiguration: the process logs one ERROR line naming the
 // variable and exits non-zero, without serving. The test build's fake
-// variables are left out, so this is the production cold start.
+// variables are left out, so this is the production cold start. The line
+// speaks of what a Cloud Run service has, environment variables, never of
+// the CLI's flags.
 func invalidConfiguration(t *testing.T, c *cloud) {
-	env := maps.Clone(c.base)
-	delete(env, "PGMI_FAKE_SQLADMIN_URL")
-	delete(env, "PGMI_FAKE_SQL_DIAL")
-	env["PGMI_LOCK_WAIT"] = "until-done"
-	env["PORT"] = strings.Split(closedAddr(t), ":")[1]
-	p := c.exec(t, env)
-	exited, err := p.wait(readyWithin)
-	if !exited {
-		t.Fatal("the process still runs with an invalid configuration")
-	}
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Fatalf("exit: %v, want status 1", err)
-	}
-	lines := jsonLines(t, p.stdout.String())
-	if len(lines) != 1 {
-		t.Fatalf("stdout has %d lines, want one:\n%s", len(lines), p.stdout.String())
-	}
-	msg, _ := lines[0]["message"].(string)
-	if lines[0]["severity"] != "ERROR" || lines[0]["platform"] != "gcp" || !strings.Contains(msg, "PGMI_LOCK_WAIT") {
-		t.Fatalf("line %v, want an ERROR naming PGMI_LOCK_WAIT", lines[0])
+	for _, tc := range []struct {
+		name  string
+		edit  func(env map[string]string)
+		names []string
+	}{
+		{"LockWait", func(env map[string]string) { env["PGMI_LOCK_WAIT"] = "until-done" }, []string{"PGMI_LOCK_WAIT"}},
+		{"BadInstance", func(env map[string]string) { env["PGMI_GOOGLE_INSTANCE"] = "just-a-name" }, []string{"PGMI_GOOGLE_INSTANCE"}},
+		{"BadIPType", func(env map[string]string) { env["PGMI_GOOGLE_IP_TYPE"] = "carrier-pigeon" }, []string{"PGMI_GOOGLE_IP_TYPE"}},
+		{"NoInstance", func(env map[string]string) { delete(env, "PGMI_GOOGLE_INSTANCE") }, []string{"PGMI_GOOGLE_INSTANCE"}},
+		{"NoUser", func(env map[string]string) { delete(env, "PGUSER") }, []string{"PGUSER"}},
+		{"MarginNotBelowTimeout", func(env map[string]string) {
+			env["PGMI_TIMEOUT_MARGIN"] = "10s"
+			env["CLOUD_RUN_TIMEOUT_SECONDS"] = "3"
+		}, []string{"PGMI_TIMEOUT_MARGIN", "CLOUD_RUN_TIMEOUT_SECONDS"}},
+		{"BadRunTimeout", func(env map[string]string) { env["CLOUD_RUN_TIMEOUT_SECONDS"] = "9m" }, []string{"CLOUD_RUN_TIMEOUT_SECONDS"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := maps.Clone(c.base)
+			delete(env, "PGMI_FAKE_SQLADMIN_URL")
+			delete(env, "PGMI_FAKE_SQL_DIAL")
+			env["PORT"] = strings.Split(closedAddr(t), ":")[1]
+			tc.edit(env)
+			p := c.exec(t, env)
+			exited, err := p.wait(readyWithin)
+			if !exited {
+				t.Fatal("the process still runs with an invalid configuration")
+			}
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Fatalf("exit: %v, want status 1", err)
+			}
+			lines := jsonLines(t, p.stdout.String())
+			if len(lines) != 1 {
+				t.Fatalf("stdout has %d lines, want one:\n%s", len(lines), p.stdout.String())
+			}
+			msg, _ := lines[0]["message"].(string)
+			if lines[0]["severity"] != "ERROR" || lines[0]["platform"] != "gcp" {
+				t.Fatalf("line %v, want an ERROR line", lines[0])
+			}
+			for _, name := range tc.names {
+				if !strings.Contains(msg, name) {
+					t.Errorf("the ERROR line does not name %s: %s", name, msg)
+				}
+			}
+			for _, flag := range []string{"--google", "-U/--username", "pass -"} {
+				if strings.Contains(msg, flag) {
+					t.Errorf("the ERROR line speaks of a CLI flag (%s), which a function does not have: %s", flag, msg)
+				}
+			}
+		})
 	}
 }
 

@@ -32,7 +32,7 @@ func (h *handler) Deploy(ctx context.Context, e cloudevents.Event) error {
 	switch {
 	case err != nil:
 		// The same bytes will never parse: acknowledge them.
-		h.f.Reject(id, err)
+		h.f.Reject(id, internal.WithEventID(e.ID(), err))
 		return nil
 	case ignore != "":
 		req.Trigger.EventID, req.Trigger.InvocationID = e.ID(), id

@@ -14,7 +14,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
@@ -52,7 +55,12 @@ func main() {
 // returns has been logged.
 func run(ctx context.Context) error {
 	log := internal.NewLogger(os.Stdout, platform, internal.SeverityField, os.Getenv("PGMI_LOG_LEVEL") == "debug")
-	f, err := setup(ctx, log)
+	timeout, err := runTimeout(os.Getenv(envRunTimeout))
+	if err != nil {
+		log.Error("cold start failed: invalid configuration: " + err.Error())
+		return err
+	}
+	f, err := setup(ctx, log, internal.Limit{Timeout: timeout, Setting: envRunTimeout})
 	if err != nil {
 		return err // Setup logged the one ERROR line
 	}
@@ -75,4 +83,24 @@ func run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// envRunTimeout is the variable the functions framework reads as each
+// event's time limit, in whole seconds (infra/gcp sets it to the service's
+// timeout).
+const envRunTimeout = "CLOUD_RUN_TIMEOUT_SECONDS"
+
+// runTimeout reads CLOUD_RUN_TIMEOUT_SECONDS as the framework does; 0 when
+// unset. A value the framework cannot use is refused here: it would ignore
+// a value that is not a whole number (no deadline at all, and a line on
+// stderr for every event) and cut every event at once at 0 or below.
+func runTimeout(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("invalid %s %q: a whole number of seconds above 0, the service's timeout", envRunTimeout, v)
+	}
+	return time.Duration(n) * time.Second, nil
 }

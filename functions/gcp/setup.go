@@ -11,8 +11,9 @@ import (
 )
 
 // setup is the cold start: the configuration from the environment, with
-// Google's IAM database login as the default auth method. (The test build
-// replaces this file with fakes_hook.go.)
-func setup(ctx context.Context, log *internal.Logger) (*internal.Function, error) {
-	return internal.Setup(ctx, platform, connect.AuthGoogle, os.LookupEnv, log)
+// Google's IAM database login as the default auth method, and limit the
+// time each event gets. (The test build replaces this file with
+// fakes_hook.go.)
+func setup(ctx context.Context, log *internal.Logger, limit internal.Limit) (*internal.Function, error) {
+	return internal.Setup(ctx, platform, connect.AuthGoogle, os.LookupEnv, log, limit)
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
 // Function is what an adapter holds from cold start to shutdown: the
@@ -22,25 +24,83 @@ type Function struct {
 // once, build the deployer, and log one line saying what it will do. An
 // invalid configuration is logged as one error line and returned; the
 // adapter then exits, so the platform reports a failed start instead of
-// failing every invocation.
-func Setup(ctx context.Context, platform string, auth connect.AuthMethod, env connect.Env, log *Logger) (*Function, error) {
-	return SetupWith(ctx, platform, env, log, &deploy.LoadOptions{DefaultAuth: auth})
+// failing every invocation. limit is the platform's time limit per event
+// when the adapter knows it now (a PGMI_TIMEOUT_MARGIN that leaves no time
+// within it is such a configuration), the zero Limit otherwise.
+func Setup(ctx context.Context, platform string, auth connect.AuthMethod, env connect.Env, log *Logger, limit Limit) (*Function, error) {
+	return SetupWith(ctx, platform, env, log, &Options{LoadOptions: deploy.LoadOptions{DefaultAuth: auth}, Limit: limit})
 }
 
-// SetupWith is Setup with load options: a test build's provider overrides
-// (the Cloud SQL connector pointed at fakes). opts.Warn is set to the log.
-func SetupWith(ctx context.Context, platform string, env connect.Env, log *Logger, opts *deploy.LoadOptions) (*Function, error) {
-	o := *opts
+// Limit is a platform's time limit per event.
+type Limit struct {
+	Timeout time.Duration // 0: unknown at cold start, or unbounded
+	Setting string        // what sets it, as messages name it: "CLOUD_RUN_TIMEOUT_SECONDS"
+}
+
+// Options are Setup's with everything an adapter may add.
+type Options struct {
+	// LoadOptions: provider overrides (the Cloud SQL connector pointed at
+	// fakes, an SDK logger) and Mux, which then opens the bundles and
+	// result objects too. Warn is set to the log.
+	deploy.LoadOptions
+	Limit Limit
+}
+
+// SetupWith is Setup with options. An error is worded for a function,
+// configured by environment variables alone: a missing connection setting
+// names its variable, not the CLI's flag (connect.ForEnvironment).
+func SetupWith(ctx context.Context, platform string, env connect.Env, log *Logger, opts *Options) (*Function, error) {
+	o := opts.LoadOptions
 	o.Warn = log.Warn
 	cfg, err := deploy.LoadConfig(ctx, env, &o)
+	if err == nil {
+		err = CheckMargin(cfg.TimeoutMargin, opts.Limit.Timeout, opts.Limit.Setting)
+	}
 	if err != nil {
-		log.Error("cold start failed: invalid configuration: " + err.Error())
+		err = connect.ForEnvironment(err)
+		log.Error(coldStartFailed + err.Error())
+		if cfg != nil {
+			_ = cfg.Target.Close()
+		}
 		return nil, err
 	}
 	f := &Function{Platform: platform, Log: log}
-	f.Deployer = deploy.New(cfg, &deploy.Options{Progress: func(msg string) { log.Debug(msg) }})
+	f.Deployer = deploy.New(cfg, &deploy.Options{Progress: progress(log), Mux: o.Mux})
 	log.Info("pgmi deployer ready: " + cfg.String())
 	return f, nil
+}
+
+// coldStartFailed starts the one ERROR line of a refused cold start.
+const coldStartFailed = "cold start failed: invalid configuration: "
+
+// warningPrefix starts the pipeline's progress lines that are warnings.
+const warningPrefix = "warning: "
+
+// progress routes the pipeline's progress lines: a warning ("warning: …",
+// such as a bundle's ignored connection block or a ledger that could not
+// record an outcome) at the warning level, which every platform shows by
+// default; the rest at debug (PGMI_LOG_LEVEL=debug).
+func progress(log *Logger) func(string) {
+	return func(msg string) {
+		if w, ok := strings.CutPrefix(msg, warningPrefix); ok {
+			log.Warn(w)
+			return
+		}
+		log.Debug(msg)
+	}
+}
+
+// CheckMargin returns a KindConfig error when PGMI_TIMEOUT_MARGIN (margin)
+// is not less than the platform's time limit, which setting names: the
+// deployer stops margin before the deadline, so every event would fail at
+// once. A timeout of 0 (unknown or unbounded) passes.
+func CheckMargin(margin, timeout time.Duration, setting string) error {
+	if timeout <= 0 || margin < timeout {
+		return nil
+	}
+	return engine.Errorf(engine.KindConfig,
+		"PGMI_TIMEOUT_MARGIN (%s) is not less than %s (%s): the deployer stops PGMI_TIMEOUT_MARGIN before the deadline, so no event would get any time; lower PGMI_TIMEOUT_MARGIN or raise %s",
+		margin, setting, timeout, setting)
 }
 
 // Run runs one request, logs its outcome line and returns the outcome.
@@ -65,13 +125,42 @@ func (f *Function) Ignore(req deploy.Request, reason string) *deploy.Outcome {
 }
 
 // Reject logs an event that cannot be understood. It is acknowledged: the
-// same bytes will never parse.
+// same bytes will never parse. The line names the event when err carries
+// its id (WithEventID).
 func (f *Function) Reject(invocationID string, err error) *deploy.Outcome {
 	o := &deploy.Outcome{Status: deploy.StatusFailed, Err: fmt.Errorf("invalid event: %w", err),
 		Report: &deploy.Report{Outcome: deploy.StatusFailed, Message: "invalid event: " + err.Error(), Platform: f.Platform,
-			InvocationID: invocationID, ExitCode: 10, StartedAt: time.Now().UTC(), FinishedAt: time.Now().UTC()}}
+			InvocationID: invocationID, EventID: EventIDOf(err), ExitCode: 10, StartedAt: time.Now().UTC(), FinishedAt: time.Now().UTC()}}
 	f.Log.Outcome(o)
 	return o
+}
+
+// EventError is an event that cannot be understood, with the id it came
+// with (an Event Grid or CloudEvent id, an SQS message id …).
+type EventError struct {
+	EventID string
+	Err     error
+}
+
+func (e *EventError) Error() string { return e.Err.Error() }
+func (e *EventError) Unwrap() error { return e.Err }
+
+// WithEventID attaches the id of the event err is about; with no id, or no
+// error, it returns err unchanged.
+func WithEventID(id string, err error) error {
+	if id == "" || err == nil {
+		return err
+	}
+	return &EventError{EventID: id, Err: err}
+}
+
+// EventIDOf is the event id err carries, "" when none.
+func EventIDOf(err error) string {
+	var ee *EventError
+	if errors.As(err, &ee) {
+		return ee.EventID
+	}
+	return ""
 }
 
 // Close releases the deployer's connection provider.

@@ -3,6 +3,7 @@ package internal
 import (
 	"encoding/json"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +42,52 @@ func (l *Logger) Debug(msg string) {
 func (l *Logger) Info(msg string)  { l.line("INFO", msg, nil) }
 func (l *Logger) Warn(msg string)  { l.line("WARNING", msg, nil) }
 func (l *Logger) Error(msg string) { l.line("ERROR", msg, nil) }
+
+// ErrorFor logs an error line about one invocation: it names it
+// (invocationId), so the line can be found from the platform's record of
+// the invocation.
+func (l *Logger) ErrorFor(invocationID, msg string) {
+	l.line("ERROR", msg, map[string]any{"invocationId": invocationID})
+}
+
+// Severity is a log line's level, as LineWriter's classify gives it.
+type Severity string
+
+// The severities; Lambda's WARN is written WARNING here (see line).
+const (
+	SevDebug Severity = "DEBUG"
+	SevInfo  Severity = "INFO"
+	SevWarn  Severity = "WARNING"
+	SevError Severity = "ERROR"
+)
+
+// LineWriter is an io.Writer for a library that prints plain text (the
+// standard log package, an http.Server's ErrorLog): each line written to
+// it becomes one JSON line, at the severity and with the message classify
+// gives it, so that nothing plain reaches the platform's log. A write is
+// taken as whole lines, as log.Logger writes them.
+func (l *Logger) LineWriter(classify func(line string) (Severity, string)) io.Writer {
+	return lineWriter{l, classify}
+}
+
+type lineWriter struct {
+	l        *Logger
+	classify func(string) (Severity, string)
+}
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	for _, text := range strings.Split(string(p), "\n") {
+		if text = strings.TrimRight(text, "\r"); strings.TrimSpace(text) == "" {
+			continue
+		}
+		sev, msg := w.classify(text)
+		if sev == SevDebug && !w.l.debug {
+			continue
+		}
+		w.l.line(string(sev), msg, nil)
+	}
+	return len(p), nil
+}
 
 // Outcome logs the one line an invocation ends with.
 func (l *Logger) Outcome(o *deploy.Outcome) {

@@ -323,6 +323,17 @@ variable "reset" {
   }
 }
 
+variable "function_timeout_seconds" {
+  description = "The functionTimeout of the host.json in the package you publish, in seconds: functions/azure/host.json sets 00:30:00 (1800); on the legacy Consumption plan lower both to at most 600. The host and the handler read it from host.json; the module only checks timeout_margin against it."
+  type        = number
+  default     = 1800
+
+  validation {
+    condition     = var.function_timeout_seconds >= 60 && var.function_timeout_seconds == floor(var.function_timeout_seconds)
+    error_message = "function_timeout_seconds: whole seconds, at least 60 (host.json's functionTimeout)."
+  }
+}
+
 variable "timeout_margin" {
   description = "PGMI_TIMEOUT_MARGIN: how long before the host's functionTimeout the deployer stops and cancels the running statement (a Go duration)."
   type        = string
@@ -331,6 +342,13 @@ variable "timeout_margin" {
   validation {
     condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$", var.timeout_margin))
     error_message = "timeout_margin: a Go duration such as 10s."
+  }
+
+  # The deployer stops this long before the platform's deadline: a margin at
+  # or above the timeout leaves no time, and every event fails at once.
+  validation {
+    condition     = try(sum([for p in regexall("([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h)", var.timeout_margin) : tonumber(p[0]) * { ms = 0.001, s = 1, m = 60, h = 3600 }[p[1]]]) < var.function_timeout_seconds, true)
+    error_message = "timeout_margin (PGMI_TIMEOUT_MARGIN, ${var.timeout_margin}) must be shorter than function_timeout_seconds (the functionTimeout of host.json, ${var.function_timeout_seconds} s): the deployer would have no time left to deploy."
   }
 }
 

@@ -318,6 +318,13 @@ variable "timeout_margin" {
     condition     = can(regex("^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$", var.timeout_margin))
     error_message = "timeout_margin: a Go duration such as 10s."
   }
+
+  # The deployer stops this long before the platform's deadline: a margin at
+  # or above the timeout leaves no time, and every event fails at once.
+  validation {
+    condition     = try(sum([for p in regexall("([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h)", var.timeout_margin) : tonumber(p[0]) * { ms = 0.001, s = 1, m = 60, h = 3600 }[p[1]]]) < var.timeout_seconds, true)
+    error_message = "timeout_margin (PGMI_TIMEOUT_MARGIN, ${var.timeout_margin}) must be shorter than timeout_seconds (the Cloud Run request timeout, ${var.timeout_seconds} s): the deployer would have no time left to deploy."
+  }
 }
 
 variable "lock_wait" {

@@ -81,6 +81,9 @@ func (e *Error) Error() string {
 	if e.Detail != "" {
 		msg += " (" + e.Detail + ")"
 	}
+	if s, ok := settingOf(e.Rule); ok {
+		msg += "; the limit is " + s.Env + " (pgmi bundle --" + s.Flag + ")"
+	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}

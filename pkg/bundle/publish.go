@@ -2,8 +2,11 @@ package bundle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"strings"
 	"sync"
 
 	"gocloud.dev/blob"
@@ -32,47 +35,94 @@ func RegisterVersionReader(r VersionReader) {
 // Published is what Publish wrote.
 type Published struct {
 	URL     string // object URL without query parameters
-	Version string // what Fetch takes to read exactly these bytes
+	Version string // what Fetch takes to read exactly these bytes; "" when the bucket keeps no versions
 	Size    int64
 }
 
 // Publish uploads the bundle read from r to objectURL and returns the
 // version to deploy it by. The version comes from a registered
-// VersionReader, else the object's ETag (Azure pins by ETag); between the
-// upload and that read another upload could land, so the version's object
-// is checked to be the size written. progress, if not nil, is called with
-// the bytes sent so far.
+// VersionReader, else the object's ETag (Azure pins by ETag), and is kept
+// only when a registered pinner would pin a read to it; it is "" when the
+// bucket keeps no versions (file://, mem://, an unversioned S3 bucket), and
+// Fetch then reads the current object. Between the upload and that read
+// another upload could land, so the version's object is checked to be the
+// size written. A file:// URL's folder is created when missing: the whole
+// path names the object, as a key prefix in a bucket needs no creating.
+// progress, if not nil, is called with the bytes sent so far. Errors are
+// *PublishError.
 func Publish(ctx context.Context, objectURL string, r io.Reader, progress func(sent int64)) (*Published, error) {
 	bucketURL, key, safe, err := splitObjectURL(objectURL)
 	if err != nil {
-		return nil, &FetchError{URL: safe, Code: gcerrors.InvalidArgument, Err: err}
+		return nil, &PublishError{URL: safe, Code: gcerrors.InvalidArgument, Err: err}
 	}
-	b, err := blob.OpenBucket(ctx, bucketURL)
+	b, err := blob.OpenBucket(ctx, withCreateDir(bucketURL))
 	if err != nil {
-		return nil, &FetchError{URL: safe, Code: gcerrors.InvalidArgument, Err: redactQuery(err, objectURL)}
+		return nil, &PublishError{URL: safe, Code: gcerrors.InvalidArgument, Err: redactQuery(err, objectURL)}
 	}
 	defer b.Close()
-	fail := func(err error) error { return &FetchError{URL: safe, Code: classify(err), Err: err} }
-	w, err := b.NewWriter(ctx, key, &blob.WriterOptions{ContentType: "application/gzip"})
-	if err != nil {
-		return nil, fail(err)
-	}
-	n, err := io.Copy(w, &countingReader{r: r, progress: progress})
-	if err != nil {
-		_ = w.Close()
-		return nil, fail(err)
-	}
-	if err := w.Close(); err != nil {
+	fail := func(err error) error { return &PublishError{URL: safe, Code: classify(err), Err: err} }
+	body := &countingReader{r: r, progress: progress}
+	// Upload, not NewWriter: gocloud's azureblob writer (v0.47) panics in
+	// Close after a failed upload; Upload returns the error.
+	if err := b.Upload(ctx, key, body, &blob.WriterOptions{ContentType: contentType(key)}); err != nil {
 		return nil, fail(err)
 	}
 	attrs, err := b.Attributes(ctx, key)
 	if err != nil {
 		return nil, fail(err)
 	}
-	if attrs.Size != n {
-		return nil, fail(fmt.Errorf("the object holds %d bytes after writing %d: another upload replaced it", attrs.Size, n))
+	if attrs.Size != body.sent {
+		return nil, fail(fmt.Errorf("the object holds %d bytes after writing %d: another upload replaced it", attrs.Size, body.sent))
 	}
-	return &Published{URL: safe, Version: uploadedVersion(attrs), Size: n}, nil
+	version := uploadedVersion(attrs)
+	if !pinnable(ctx, b, key, version) {
+		version = ""
+	}
+	return &Published{URL: safe, Version: version, Size: body.sent}, nil
+}
+
+// withCreateDir asks fileblob to create a file:// bucket's folder (unless
+// the URL says otherwise); other URLs are returned as they are.
+func withCreateDir(bucketURL string) string {
+	u, err := url.Parse(bucketURL)
+	if err != nil || u.Scheme != "file" {
+		return bucketURL
+	}
+	q := u.Query()
+	if !q.Has("create_dir") {
+		q.Set("create_dir", "true")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+func contentType(key string) string {
+	if strings.HasSuffix(strings.ToLower(key), ".zip") {
+		return "application/zip"
+	}
+	return "application/gzip"
+}
+
+// errProbed stops the read pinnable starts.
+var errProbed = errors.New("bundle: pinning probe")
+
+// pinnable reports whether Fetch could pin a read of key to version: a
+// registered pinner handles the bucket's driver and accepts the version.
+// The pinners are asked from BeforeRead, and the read stops there, before
+// the drivers send a request.
+func pinnable(ctx context.Context, b *blob.Bucket, key, version string) bool {
+	if version == "" {
+		return false
+	}
+	ok := false
+	rd, err := b.NewRangeReader(ctx, key, 0, 0, &blob.ReaderOptions{BeforeRead: func(as func(any) bool) error {
+		ok = pinVersion(as, version) == nil
+		return errProbed
+	}})
+	if err == nil {
+		rd.Close()
+	}
+	return ok
 }
 
 func uploadedVersion(attrs *blob.Attributes) string {
@@ -84,6 +134,40 @@ func uploadedVersion(attrs *blob.Attributes) string {
 		}
 	}
 	return attrs.ETag
+}
+
+// PublishError is a failed upload, classified by its gocloud error code.
+type PublishError struct {
+	URL  string // without query parameters
+	Code gcerrors.ErrorCode
+	Err  error
+}
+
+func (e *PublishError) Error() string {
+	msg := "upload failed"
+	switch e.Code {
+	case gcerrors.NotFound:
+		msg = "the bucket or container does not exist (create it first, or check the URL)"
+	case gcerrors.PermissionDenied:
+		msg = "permission denied (the identity publishing needs write access to the bucket or container)"
+	case gcerrors.InvalidArgument:
+		msg = "invalid URL or bucket settings"
+	}
+	return fmt.Sprintf("publishing %s: %s: %v", e.URL, msg, e.Err)
+}
+
+func (e *PublishError) Unwrap() error { return e.Err }
+
+// Retryable reports a transient storage failure: publishing again may work.
+func (e *PublishError) Retryable() bool { return e.asFetch().Retryable() }
+
+// ExitCode is FetchError's: 10 for what must be fixed first (not found,
+// permission, invalid), 16 for an expired deadline, 130 when cancelled, 1
+// for transient failures.
+func (e *PublishError) ExitCode() int { return e.asFetch().ExitCode() }
+
+func (e *PublishError) asFetch() *FetchError {
+	return &FetchError{URL: e.URL, Code: e.Code, Err: e.Err}
 }
 
 type countingReader struct {

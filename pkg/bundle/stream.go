@@ -182,12 +182,24 @@ func (s *stream) head() (manifest, sig []byte, first *tar.Header, err error) {
 
 // checkEnd verifies nothing but zero padding follows the archive's
 // end-of-archive marker in the gzip member, and nothing follows the member.
-func (s *stream) checkEnd() error {
+// The padding counts against MaxTotalSize with the files: room is what the
+// files left of it. Reading stops at the first byte past it, so a bundle
+// trailed by gigabytes of compressed zeros is refused without inflating
+// them.
+func (s *stream) checkEnd(room int64) error {
 	buf := make([]byte, 32<<10)
+	var read int64
 	for {
-		n, err := s.ahead.Read(buf)
+		want := int64(len(buf))
+		if left := room - read; left < want {
+			want = left + 1 // one byte past the limit is enough to refuse
+		}
+		n, err := s.ahead.Read(buf[:want])
 		if bytes.ContainsFunc(buf[:n], func(r rune) bool { return r != 0 }) {
 			return reject(ErrTrailingData, "", "non-zero bytes after the end of the tar archive")
+		}
+		if read += int64(n); read > room {
+			return reject(ErrTooLarge, "", "zero padding after the end of the tar archive takes the bundle over %d bytes", s.lim.MaxTotalSize)
 		}
 		if err == io.EOF {
 			break

@@ -72,7 +72,7 @@ func Verify(ctx context.Context, r io.Reader, opts *ReadOptions) (*Verified, err
 		}
 		return nil, reject(ErrExtraEntry, hdr.Name, "")
 	}
-	if err := s.checkEnd(); err != nil {
+	if err := s.checkEnd(s.lim.MaxTotalSize - m.TotalSize()); err != nil {
 		return nil, err
 	}
 	return &Verified{Manifest: m, Signer: signer, ArchiveSHA256: hex.EncodeToString(h.Sum(nil)), ArchiveSize: cr.n}, nil

@@ -37,7 +37,10 @@ type PackOptions struct {
 	// engine.DefaultMaxFileSize. It also raises Limits.MaxFileSize when larger.
 	MaxFileSize int64
 	// Limits the bundle must satisfy, so Pack never writes a bundle a reader
-	// with the same limits refuses. Zero fields take DefaultLimits.
+	// with the same limits refuses: the archive is read back through
+	// Verify as it is written, so the compression ratio, which only the
+	// compressed bytes tell, is checked the way every reader checks it.
+	// Zero fields take DefaultLimits.
 	Limits Limits
 	// Level is the gzip level; 0 means gzip.DefaultCompression.
 	Level int
@@ -68,13 +71,21 @@ func Pack(ctx context.Context, dir fs.FS, w io.Writer, opts *PackOptions) (*Mani
 	if err != nil {
 		return nil, err
 	}
+	if max := lim.withDefaults().MaxManifestSize; int64(len(data)) > max {
+		return nil, reject(ErrManifestTooBig, ManifestPath, "%d bytes, limit %d", len(data), max)
+	}
 	var sig []byte
 	if opts.Signer != nil {
 		if sig, err = Sign(opts.Signer, Namespace, data); err != nil {
 			return nil, err
 		}
 	}
-	if err := writeArchive(ctx, dir, w, m, data, sig, opts.Level); err != nil {
+	check := newReadBack(ctx, lim)
+	err = writeArchive(ctx, dir, io.MultiWriter(w, check), m, data, sig, opts.Level)
+	if cerr := check.wait(err); cerr != nil {
+		return nil, cerr
+	}
+	if err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -155,7 +155,7 @@ func matchZip(m *Manifest, byName map[string]*zip.File, lim Limits) (*zipContent
 			return nil, reject(ErrSizeMismatch, mf.Path, "zip says %d bytes, manifest %d", f.UncompressedSize64, mf.Size)
 		}
 		if mf.Size > ratioGrace && f.CompressedSize64*uint64(lim.MaxRatio) < uint64(mf.Size) {
-			return nil, reject(ErrRatio, mf.Path, "%d bytes from %d compressed", mf.Size, f.CompressedSize64)
+			return nil, reject(ErrRatio, mf.Path, "%d bytes from %d compressed, limit %d:1", mf.Size, f.CompressedSize64, lim.MaxRatio)
 		}
 		zc.files[i] = f
 		listed[mf.Path], isFile[mf.Path] = true, true

@@ -34,8 +34,9 @@ func resolveAuth(cfg *Config, f Flags, env Env, yml pgmiyaml.Connection, opts *O
 		return err
 	}
 	cfg.Auth = method
-	cfg.Cloud = cloudSettings(method, f, env, yml)
-	return validateCloud(cfg, explicitUser)
+	var from cloudSources
+	cfg.Cloud, from = cloudSettings(method, f, env, yml)
+	return validateCloud(cfg, from, explicitUser)
 }
 
 func authClaims(f Flags, env Env, yml pgmiyaml.Connection) ([]claim, error) {
@@ -107,25 +108,46 @@ func pickMethod(claims []claim, opts *Options) (AuthMethod, error) {
 	return "", configErr("conflicting authentication methods: %s; choose one", strings.Join(parts, ", "))
 }
 
-func cloudSettings(method AuthMethod, f Flags, env Env, yml pgmiyaml.Connection) Cloud {
+// candidate is one source's value of a setting; source names it as the
+// user gave it (a flag, a variable, a pgmi.yaml key).
+type candidate struct{ val, source string }
+
+// firstSet is the first candidate with a value.
+func firstSet(cs ...candidate) candidate {
+	for _, c := range cs {
+		if c.val != "" {
+			return c
+		}
+	}
+	return candidate{}
+}
+
+// cloudSources names where the cloud settings that validateCloud checks
+// came from, for its messages.
+type cloudSources struct{ awsRoleARN, googleInstance, googleIPType string }
+
+func cloudSettings(method AuthMethod, f Flags, env Env, yml pgmiyaml.Connection) (Cloud, cloudSources) {
+	e := func(name string) candidate { return candidate{env.get(name), name} }
+	y := func(val, key string) candidate { return candidate{val, "pgmi.yaml connection." + key} }
 	switch method {
 	case AuthAWS:
+		role := firstSet(candidate{f.AWSRoleARN, "--aws-role-arn"}, e("PGMI_AWS_ROLE_ARN"), y(yml.AWSRoleARN, "aws_role_arn"))
 		return Cloud{
 			AWSRegion:  firstNonEmpty(f.AWSRegion, env.get("PGMI_AWS_REGION"), env.get("AWS_REGION"), env.get("AWS_DEFAULT_REGION"), yml.AWSRegion),
-			AWSRoleARN: firstNonEmpty(f.AWSRoleARN, env.get("PGMI_AWS_ROLE_ARN"), yml.AWSRoleARN),
-		}
+			AWSRoleARN: role.val,
+		}, cloudSources{awsRoleARN: role.source}
 	case AuthAzure:
 		return Cloud{
 			AzureTenantID: firstNonEmpty(f.AzureTenantID, env.get("PGMI_AZURE_TENANT_ID"), env.get("AZURE_TENANT_ID"), yml.AzureTenantID),
 			AzureClientID: firstNonEmpty(f.AzureClientID, env.get("PGMI_AZURE_CLIENT_ID"), env.get("AZURE_CLIENT_ID"), yml.AzureClientID),
-		}
+		}, cloudSources{}
 	case AuthGoogle:
-		return Cloud{
-			GoogleInstance: firstNonEmpty(f.GoogleInstance, env.get("PGMI_GOOGLE_INSTANCE"), yml.GoogleInstance),
-			GoogleIPType:   strings.ToLower(firstNonEmpty(f.GoogleIPType, env.get("PGMI_GOOGLE_IP_TYPE"), yml.GoogleIPType)),
-		}
+		inst := firstSet(candidate{f.GoogleInstance, "--google-instance"}, e("PGMI_GOOGLE_INSTANCE"), y(yml.GoogleInstance, "google_instance"))
+		ip := firstSet(candidate{f.GoogleIPType, "--google-ip-type"}, e("PGMI_GOOGLE_IP_TYPE"), y(yml.GoogleIPType, "google_ip_type"))
+		return Cloud{GoogleInstance: inst.val, GoogleIPType: strings.ToLower(ip.val)},
+			cloudSources{googleInstance: inst.source, googleIPType: ip.source}
 	}
-	return Cloud{}
+	return Cloud{}, cloudSources{}
 }
 
 var (
@@ -135,35 +157,50 @@ var (
 	roleARN      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/.+$`)
 )
 
-// validateCloud checks offline what each cloud method needs.
-func validateCloud(cfg *Config, explicitUser bool) error {
-	c := cfg.Cloud
+// validateCloud checks offline what each cloud method needs. An invalid
+// value is named by its source; a missing one is a *SettingError, whose
+// message names the flags and, for ForEnvironment, the variables.
+func validateCloud(cfg *Config, from cloudSources, explicitUser bool) error {
 	switch cfg.Auth {
 	case AuthAWS:
-		if c.AWSRegion == "" {
-			return configErr("AWS RDS IAM authentication needs the database's region: pass --aws-region, or set AWS_REGION or connection.aws_region in pgmi.yaml")
-		}
-		if c.AWSRoleARN != "" && !roleARN.MatchString(c.AWSRoleARN) {
-			return configErr("invalid AWS role ARN %q: expected arn:aws:iam::<account>:role/<name>", clip(c.AWSRoleARN))
-		}
-		if !explicitUser {
-			return configErr("AWS RDS IAM authentication needs the database user that has rds_iam: pass -U/--username or set PGUSER")
-		}
+		return validateAWS(cfg.Cloud, from, explicitUser)
 	case AuthGoogle:
-		if c.GoogleInstance == "" {
-			return configErr("Cloud SQL IAM authentication needs the instance: pass --google-instance project:region:instance")
-		}
-		if !instanceName.MatchString(c.GoogleInstance) {
-			return configErr("invalid Cloud SQL instance %q: expected project:region:instance", clip(c.GoogleInstance))
-		}
-		switch c.GoogleIPType {
-		case "", GoogleIPPublic, GoogleIPPrivate, GoogleIPPSC:
-		default:
-			return configErr("invalid Cloud SQL IP type %q: use public, private or psc", clip(c.GoogleIPType))
-		}
-		if !explicitUser {
-			return configErr("Cloud SQL IAM authentication needs the IAM database user (for a service account, its e-mail without .gserviceaccount.com): pass -U/--username")
-		}
+		return validateGoogle(cfg.Cloud, from, explicitUser)
+	}
+	return nil
+}
+
+func validateAWS(c Cloud, from cloudSources, explicitUser bool) error {
+	if c.AWSRegion == "" {
+		return missing("AWS RDS IAM authentication needs the database's region: pass --aws-region, or set AWS_REGION or connection.aws_region in pgmi.yaml",
+			"AWS RDS IAM authentication needs the database's region: set PGMI_AWS_REGION (or AWS_REGION)")
+	}
+	if c.AWSRoleARN != "" && !roleARN.MatchString(c.AWSRoleARN) {
+		return configErr("invalid AWS role ARN %q in %s: expected arn:aws:iam::<account>:role/<name>", clip(c.AWSRoleARN), from.awsRoleARN)
+	}
+	if !explicitUser {
+		return missing("AWS RDS IAM authentication needs the database user that has rds_iam: pass -U/--username or set PGUSER",
+			"AWS RDS IAM authentication needs the database user that has rds_iam: set PGUSER")
+	}
+	return nil
+}
+
+func validateGoogle(c Cloud, from cloudSources, explicitUser bool) error {
+	if c.GoogleInstance == "" {
+		return missing("Cloud SQL IAM authentication needs the instance: pass --google-instance project:region:instance",
+			"Cloud SQL IAM authentication needs the instance: set PGMI_GOOGLE_INSTANCE to its connection name, project:region:instance")
+	}
+	if !instanceName.MatchString(c.GoogleInstance) {
+		return configErr("invalid Cloud SQL instance %q in %s: expected project:region:instance", clip(c.GoogleInstance), from.googleInstance)
+	}
+	switch c.GoogleIPType {
+	case "", GoogleIPPublic, GoogleIPPrivate, GoogleIPPSC:
+	default:
+		return configErr("invalid Cloud SQL IP type %q in %s: use public, private or psc", clip(c.GoogleIPType), from.googleIPType)
+	}
+	if !explicitUser {
+		const need = "Cloud SQL IAM authentication needs the IAM database user (for a service account, its e-mail without .gserviceaccount.com)"
+		return missing(need+": pass -U/--username", need+": set PGUSER")
 	}
 	return nil
 }

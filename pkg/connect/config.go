@@ -111,7 +111,7 @@ type Config struct {
 	MaintenanceDatabase string
 	SSL                 SSL
 	ApplicationName     string
-	ConnectTimeout      time.Duration // per attempt; 0 means none
+	ConnectTimeout      time.Duration // bounds the connect to each host, retries included; 0 means none
 	// Params are further libpq settings and server parameters, as in a
 	// connection string: pgx acts on the libpq keywords it knows (options,
 	// target_session_attrs, channel_binding, require_auth, krbsrvname, …) and

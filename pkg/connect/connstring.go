@@ -167,7 +167,7 @@ func (s settings) put(key, value string) error {
 	switch {
 	case !known:
 		if !validParamName(key) {
-			return configErr("invalid connection string: %q is not a valid parameter name", key)
+			return configErr("invalid connection string: %s is not a valid parameter name (letters, digits, '_', '.' and '-')", shown(key, "a parameter name"))
 		}
 		s[key] = value
 	case libpqRefused[canon] != "":
@@ -186,6 +186,19 @@ func (s settings) put(key, value string) error {
 		s[canon] = value
 	}
 	return nil
+}
+
+// shown quotes s for a message when it is printable ASCII without quotes
+// or backslashes, which a message shows as it is (clipped); anything else
+// is described as what instead. %q would escape it into text (\x91000)
+// that runs together with what follows and can spell a secret.
+func shown(s, what string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' || s[i] == '"' || s[i] == '\\' {
+			return what
+		}
+	}
+	return `"` + clip(s) + `"`
 }
 
 func validParamName(k string) bool {
@@ -325,7 +338,7 @@ func oneOf(what, v, source string, allowed ...string) (string, error) {
 			return v, nil
 		}
 	}
-	return "", configErr("invalid %s %q in %s: use one of %s", what, clip(v), source, strings.Join(allowed, ", "))
+	return "", configErr("invalid %s %s in %s: use one of %s", what, shown(v, "value"), source, strings.Join(allowed, ", "))
 }
 
 func parseConnectTimeout(v, source string) (time.Duration, error) {
@@ -334,7 +347,7 @@ func parseConnectTimeout(v, source string) (time.Duration, error) {
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil || n < 0 {
-		return 0, configErr("invalid connect_timeout %q in %s: a whole number of seconds, 0 for none", clip(v), source)
+		return 0, configErr("invalid connect_timeout %s in %s: a whole number of seconds, 0 for none", shown(v, "value"), source)
 	}
 	return time.Duration(n) * time.Second, nil
 }

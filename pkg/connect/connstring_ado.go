@@ -102,7 +102,10 @@ func AcceptedADOKeys() []string {
 		"and Npgsql's client-side pool, timeout and buffer keys, which have no effect here"}
 }
 
-type adoPair struct{ key, value string }
+type adoPair struct {
+	key, value string
+	quoted     bool
+}
 
 func parseADO(s string) (settings, error) {
 	pairs, err := tokenizeADO(s)
@@ -111,20 +114,20 @@ func parseADO(s string) (settings, error) {
 	}
 	set := settings{}
 	hostPorts := []string(nil)
-	prevSecret := false
+	// After an unquoted password, an item may be the rest of it
+	// (Password=a;b=c): its errors show neither its key nor its value.
+	afterSecret := false
 	for _, p := range pairs {
 		t, ok := adoKeys[adoNorm(p.key)]
 		if !ok {
-			return nil, unknownADOKey(p.key, prevSecret)
+			return nil, unknownADOKey(p.key, afterSecret)
 		}
-		prevSecret = t.key == "password" || t.key == "sslpassword"
-		v := p.value
-		if t.values != nil {
-			mapped, ok := t.values(v)
-			if !ok {
-				return nil, configErr("invalid connection string: %s=%q is not a valid value", strings.TrimSpace(p.key), clip(v))
-			}
-			v = mapped
+		v, err := adoCheckValue(p, t, afterSecret)
+		if err != nil {
+			return nil, err
+		}
+		if (t.key == "password" || t.key == "sslpassword") && !p.quoted {
+			afterSecret = true
 		}
 		switch t.key {
 		case "":
@@ -141,6 +144,31 @@ func parseADO(s string) (settings, error) {
 		}
 	}
 	return set, mergeADOPorts(set, hostPorts)
+}
+
+// adoCheckValue maps an item's value through its key's value set. After an
+// unquoted password, the value is also checked here the way applySetting
+// will check it, so that an invalid one is reported without its text.
+func adoCheckValue(p adoPair, t adoTarget, afterSecret bool) (string, error) {
+	key, v := strings.TrimSpace(p.key), p.value
+	const hint = " (a password holding ';' must be quoted: Password='a;b')"
+	what := key + " after the password"
+	if t.values != nil {
+		mapped, ok := t.values(v)
+		switch {
+		case !ok && afterSecret:
+			return "", configErr("invalid connection string: invalid %s (the value of %s is not shown: it may be part of the password)%s", key, what, hint)
+		case !ok:
+			return "", configErr("invalid connection string: %s=%s is not a valid value", key, shown(v, "<a value that is not printable text>"))
+		}
+		v = mapped
+	}
+	if afterSecret && coreKeys[t.key] && t.key != "host" {
+		if err := checkAfterSecret(t.key, v, what, hint); err != nil {
+			return "", err
+		}
+	}
+	return v, nil
 }
 
 func unknownADOKey(key string, afterSecret bool) error {
@@ -211,11 +239,11 @@ func tokenizeADO(s string) ([]adoPair, error) {
 		if err != nil {
 			return nil, err
 		}
-		val, next, err := adoValue(s, next)
+		val, next, quoted, err := adoValue(s, next)
 		if err != nil {
 			return nil, err
 		}
-		pairs = append(pairs, adoPair{key, val})
+		pairs = append(pairs, adoPair{key: key, value: val, quoted: quoted})
 		i = next
 	}
 	last := map[string]int{}
@@ -255,7 +283,7 @@ func adoKey(s string, i int) (string, int, error) {
 }
 
 // adoValue reads a quoted or unquoted value and skips its terminating ';'.
-func adoValue(s string, i int) (string, int, error) {
+func adoValue(s string, i int) (val string, next int, quoted bool, err error) {
 	for i < len(s) && isSpace(s[i]) {
 		i++
 	}
@@ -277,15 +305,15 @@ func adoValue(s string, i int) (string, int, error) {
 				k++
 			}
 			if k < len(s) && s[k] != ';' {
-				return "", 0, configErr("invalid connection string: unexpected text after a quoted value (separate items with ';')")
+				return "", 0, false, configErr("invalid connection string: unexpected text after a quoted value (separate items with ';')")
 			}
-			return b.String(), k, nil
+			return b.String(), k, true, nil
 		}
-		return "", 0, configErr("invalid connection string: a quoted value is not closed")
+		return "", 0, false, configErr("invalid connection string: a quoted value is not closed")
 	}
 	end := strings.IndexByte(s[i:], ';')
 	if end < 0 {
-		return strings.TrimSpace(s[i:]), len(s), nil
+		return strings.TrimSpace(s[i:]), len(s), false, nil
 	}
-	return strings.TrimSpace(s[i : i+end]), i + end, nil
+	return strings.TrimSpace(s[i : i+end]), i + end, false, nil
 }

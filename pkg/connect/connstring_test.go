@@ -231,6 +231,19 @@ func TestParseErrorsAreConfigAndRedacted(t *testing.T) {
 		{"Host=h;Password=" + pw + ";novalue;", "no '='"},
 		{"Host=h;Password=" + pw + ";GSS Encryption Mode=Require", "GSS Encryption Mode"},
 		{"postgresql://u:" + pw + "@h/db\x00", "NUL"},
+		// An unquoted password with a space: what follows may be its tail,
+		// so no key or value after it is echoed; the item is named by its
+		// position and what it is.
+		{"host=h password=" + pw[:5] + " " + pw[5:] + "!x=1", "item 3"},
+		{"host=h password=" + pw[:5] + " " + pw[5:] + "!x=1", "single-quote"},
+		{"host=h password=" + pw[:5] + " sslmode=" + pw[5:], "sslmode"},
+		{"host=h password=" + pw[:5] + " port=" + pw[5:], "port"},
+		{"host=h password=" + pw[:5] + " connect_timeout=" + pw[5:], "connect_timeout"},
+		{"host=h password=" + pw[:5] + " " + pw[5:] + "='x", "not closed"},
+		{"host=h password=" + pw[:5] + " " + pw[5:] + "=x hostaddr=1", "hostaddr"},
+		{"Host=h;Password=" + pw[:5] + ";SSL Mode=" + pw[5:], "SSL Mode"},
+		{"Host=h;Password=" + pw[:5] + ";Timeout=" + pw[5:], "Timeout"},
+		{"Host=h;Password=" + pw[:5] + ";Port=1;Timeout=" + pw[5:], "Timeout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want, func(t *testing.T) {

@@ -59,7 +59,11 @@
 //
 // Target.Dial (and Connect) retry transient failures only, judged by SQLSTATE
 // and network error types: Retries retries with 100 ms·2ⁿ backoff ±10 %,
-// connect timeouts included; the last real error is reported. Lifecycle opens
+// connect timeouts included; the last real error is reported.
+// connect_timeout bounds the whole connect to each host (the TLS attempt,
+// sslmode's plaintext fallback and the retries together). When a TLS
+// attempt the server declined is followed by a plaintext one that failed
+// too, the plaintext failure is the one reported. Lifecycle opens
 // the deploy session: it connects to the target, creates it through the
 // maintenance database when missing, or drops and recreates it for
 // --overwrite. Every connection it opens passes Probe, which runs pgmi's
@@ -74,7 +78,15 @@
 // any source, an unreadable certificate, a conflicting auth method, a server
 // or pooler that cannot run pgmi); KindConnection (11) for a refused,
 // unreachable or rejected connection, with a message that says what to
-// check; KindTimeout (16) for any timeout while connecting; KindCanceled
-// (130) when interrupted. No message, and no formatting of a Config, ever
-// shows a password, token or key passphrase.
+// check, connect_timeout expiring included; KindTimeout (16) when the
+// caller's deadline (the run's --timeout) expires while connecting;
+// KindCanceled (130) when interrupted. No message, and no formatting of a
+// Config, ever shows a password, token or key passphrase: a connection
+// string that does not parse is described by the position and key of what
+// is wrong, never by text that may be part of a password.
+//
+// A setting that no source gives is a *SettingError: its message names the
+// CLI's flag first; ForEnvironment words it for a caller configured by
+// environment variables alone (the cloud functions). An invalid value is
+// named by where it came from: the flag, the variable or the pgmi.yaml key.
 package connect

@@ -18,11 +18,15 @@ import (
 )
 
 // classify turns a failed connection into an error that says what to check.
-// The kind decides the exit code: KindTimeout (16) for any timeout while
-// connecting, KindCanceled for an interrupt, the kind an auth provider chose,
-// otherwise KindConnection (11). Server errors are told apart by SQLSTATE,
-// network and TLS failures by type. The cause stays in the chain, redacted.
+// The kind decides the exit code: KindTimeout (16) when ctx's deadline (the
+// run's) expired, KindCanceled for an interrupt, the kind an auth provider
+// chose, otherwise KindConnection (11), connect_timeout and other connect
+// timeouts included. Server errors are told apart by SQLSTATE, network and
+// TLS failures by type. The cause stays in the chain, redacted; of a TLS
+// attempt the server declined and a plaintext fallback that failed too,
+// only the fallback's failure (see withoutDeclinedTLS).
 func classify(ctx context.Context, cfg *pgx.ConnConfig, method AuthMethod, err error, attempts int) error {
+	err = withoutDeclinedTLS(err)
 	where := describe(cfg)
 	cause := redactedError{err}
 	tries := ""
@@ -47,8 +51,13 @@ func classify(ctx context.Context, cfg *pgx.ConnConfig, method AuthMethod, err e
 	if errors.As(err, &pgErr) {
 		return engine.Wrap(engine.KindConnection, cause, "%s", serverRefusal(pgErr, cfg, method, where))
 	}
+	var budget *connectTimeoutError
+	if errors.As(err, &budget) {
+		return engine.Wrap(engine.KindConnection, cause, "connecting to %s timed out (connect_timeout %s)%s: check the host, port and firewall, or raise connect_timeout",
+			where, budget.limit, tries)
+	}
 	if isTimeout(err) {
-		return engine.Wrap(engine.KindTimeout, cause, "connecting to %s timed out%s: check the host, port and firewall, or raise connect_timeout", where, tries)
+		return engine.Wrap(engine.KindConnection, cause, "connecting to %s timed out%s: check the host, port and firewall, or raise connect_timeout", where, tries)
 	}
 	return engine.Wrap(engine.KindConnection, cause, "%s%s", networkFailure(err, cfg, where), tries)
 }
@@ -126,6 +135,52 @@ func serverRefusal(pgErr *pgconn.PgError, cfg *pgx.ConnConfig, method AuthMethod
 	}
 	return fmt.Sprintf("server at %s refused the connection: %s (SQLSTATE %s)", where, pgErr.Message, pgErr.Code)
 }
+
+// withoutDeclinedTLS leaves out of pgx's connect error the failures of TLS
+// attempts when a plaintext attempt failed as well. With sslmode=prefer
+// (the default) pgx tries TLS, then plaintext to the same address, and
+// joins both failures; when the server declines TLS, the first failure only
+// says so ("server refused TLS connection"), which prefer allows, and the
+// plaintext failure is the real one. Likewise a TLS failure of the attempt
+// that sslmode=allow makes after a plaintext one.
+func withoutDeclinedTLS(err error) error {
+	var ce *pgconn.ConnectError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	joined, ok := ce.Unwrap().(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	var kept []error
+	for _, e := range joined.Unwrap() {
+		if !isTLSFailure(e) {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) == 0 || len(kept) == len(joined.Unwrap()) {
+		return err
+	}
+	return &fallbackFailure{user: ce.Config.User, database: ce.Config.Database, errs: kept}
+}
+
+// fallbackFailure is a pgconn.ConnectError without its declined TLS
+// attempts, worded as pgx words it.
+type fallbackFailure struct {
+	user, database string
+	errs           []error
+}
+
+func (f *fallbackFailure) Error() string {
+	details := errors.Join(f.errs...).Error()
+	prefix := fmt.Sprintf("failed to connect to `user=%s database=%s`:", f.user, f.database)
+	if strings.Contains(details, "\n") {
+		return prefix + "\n\t" + strings.ReplaceAll(details, "\n", "\n\t")
+	}
+	return prefix + " " + details
+}
+
+func (f *fallbackFailure) Unwrap() []error { return f.errs }
 
 // describe names the address a configuration dials, for messages.
 func describe(cfg *pgx.ConnConfig) string {

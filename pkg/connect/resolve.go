@@ -121,7 +121,8 @@ func ResolveConfig(f Flags, env Env, yml pgmiyaml.Connection, opts *Options) (*C
 		cfg.User = defaultUser(env)
 	}
 	if cfg.User == "" {
-		return nil, configErr("no database user: pass -U/--username, set PGUSER, or name one in the connection string")
+		return nil, missing("no database user: pass -U/--username, set PGUSER, or name one in the connection string",
+			"no database user: set PGUSER, or name one in the connection string (PGMI_CONNECTION_STRING)")
 	}
 	if err := resolveDatabases(cfg, f, env, yml, str); err != nil {
 		return nil, err
@@ -248,7 +249,8 @@ func resolveDatabases(cfg *Config, f Flags, env Env, yml pgmiyaml.Connection, st
 		target = "postgres"
 	}
 	if target == "" {
-		return configErr("database name is required: pass -d/--database, set PGDATABASE, name it in the connection string, or set connection.database in pgmi.yaml")
+		return missing("database name is required: pass -d/--database, set PGDATABASE, name it in the connection string, or set connection.database in pgmi.yaml",
+			"database name is required: set PGDATABASE, or name it in the connection string (PGMI_CONNECTION_STRING)")
 	}
 	maintenance := firstNonEmpty(yml.MaintenanceDatabase, "postgres")
 	if f.Database != "" && strDB != "" && strDB != target {

@@ -28,33 +28,75 @@ type prepareFunc func(ctx context.Context, cfg *pgx.ConnConfig) error
 
 // Connect opens one connection with cfg, retrying transient failures
 // (classified by SQLSTATE and network error type, never by message text;
-// connect timeouts included) with exponential backoff and jitter. The error
-// says what to check and carries the last real failure: engine.KindConnection
-// (exit 11), KindTimeout (16) when a deadline or connect_timeout expired,
-// KindCanceled when ctx was canceled, or the kind a Provider gave.
+// connect timeouts included) with exponential backoff and jitter.
+// cfg.ConnectTimeout (connect_timeout) bounds the whole connect to each
+// address, its TLS attempt, plaintext fallback and retries together. The
+// error says what to check and carries the last real failure:
+// engine.KindConnection (exit 11), connect_timeout expiring included;
+// KindTimeout (16) when ctx's deadline (the run's --timeout) expired;
+// KindCanceled when ctx was canceled; or the kind a Provider gave.
 func Connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	return connectRetrying(ctx, cfg, AuthPassword, nil)
 }
 
 func connectRetrying(ctx context.Context, cfg *pgx.ConnConfig, method AuthMethod, prepare prepareFunc) (*pgx.Conn, error) {
+	cctx, cancel := withConnectTimeout(ctx, cfg)
+	defer cancel()
 	var last error
 	attempts := 0
 	for attempt := 0; ; attempt++ {
 		attempts++
-		conn, err := connectOnce(ctx, cfg, prepare)
+		conn, err := connectOnce(cctx, cfg, prepare)
 		if err == nil {
 			return conn, nil
 		}
 		last = err
-		if ctx.Err() != nil || attempt == Retries || !Transient(err) {
+		if cctx.Err() != nil || attempt == Retries || !Transient(err) {
 			break
 		}
-		if sleep(ctx, backoff(attempt, rand.Float64())) != nil {
+		if sleep(cctx, backoff(attempt, rand.Float64())) != nil {
 			break
 		}
 	}
-	return nil, classify(ctx, cfg, method, last, attempts)
+	return nil, classify(ctx, cfg, method, budgetSpent(ctx, cctx, cfg, last), attempts)
 }
+
+// withConnectTimeout bounds a connect by cfg.ConnectTimeout for each
+// address it may try (libpq gives each host its own connect_timeout), so
+// retries and sslmode's fallbacks to the same address share one budget.
+func withConnectTimeout(ctx context.Context, cfg *pgx.ConnConfig) (context.Context, context.CancelFunc) {
+	if cfg.ConnectTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, cfg.ConnectTimeout*time.Duration(addresses(cfg)))
+}
+
+// addresses counts the distinct host:port pairs a configuration dials.
+func addresses(cfg *pgx.ConnConfig) int {
+	seen := map[Endpoint]bool{{Host: cfg.Host, Port: cfg.Port}: true}
+	for _, fb := range cfg.Fallbacks {
+		seen[Endpoint{Host: fb.Host, Port: fb.Port}] = true
+	}
+	return len(seen)
+}
+
+// budgetSpent marks the last failure of a connect whose connect_timeout
+// budget ran out (and not ctx, the caller's deadline).
+func budgetSpent(ctx, cctx context.Context, cfg *pgx.ConnConfig, last error) error {
+	if cctx.Err() == nil || ctx.Err() != nil {
+		return last
+	}
+	return &connectTimeoutError{limit: cfg.ConnectTimeout, err: last}
+}
+
+// connectTimeoutError is a connect cut short by connect_timeout.
+type connectTimeoutError struct {
+	limit time.Duration
+	err   error
+}
+
+func (e *connectTimeoutError) Error() string { return e.err.Error() }
+func (e *connectTimeoutError) Unwrap() error { return e.err }
 
 func connectOnce(ctx context.Context, cfg *pgx.ConnConfig, prepare prepareFunc) (*pgx.Conn, error) {
 	if prepare == nil {

@@ -119,26 +119,6 @@ func silentListener(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// pgmi's B12: connect timeouts are retried; any timeout while connecting is
-// exit 16 and keeps the last real error.
-func TestConnectTimeoutIsRetriedAndExit16(t *testing.T) {
-	port := silentListener(t)
-	c := &Config{Hosts: []string{"127.0.0.1"}, Ports: []uint16{uint16(port)}, User: "u", Database: "d", SSL: SSL{Mode: "disable"}, ConnectTimeout: time.Second}
-	cfg, err := pgxConfig(c, mustTLS(t, c.SSL), nil, "d")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ConnectTimeout = 150 * time.Millisecond // below the 1 s the settings allow, to keep the test fast
-	start := time.Now()
-	_, err = Connect(context.Background(), cfg)
-	if engine.ExitCode(err) != 16 || !strings.Contains(err.Error(), "timed out") || !strings.Contains(err.Error(), "after 4 attempts") {
-		t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
-	}
-	if d := time.Since(start); d < 4*150*time.Millisecond {
-		t.Errorf("returned after %v: the timeouts were not retried", d)
-	}
-}
-
 // pgmi's B11: --timeout expiring while connecting is always 16, whether it
 // hits during a dial or during the backoff.
 func TestContextDeadlineWhileConnectingIsExit16(t *testing.T) {

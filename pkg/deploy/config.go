@@ -40,7 +40,7 @@ type Config struct {
 	LockWait      time.Duration          // PGMI_LOCK_WAIT: bounded wait for a busy database
 	Ledger        Table                  // PGMI_LEDGER_TABLE, schema.table
 	BucketParams  url.Values             // PGMI_BUCKET_URL_PARAMS: added to every bucket URL (endpoints, emulators)
-	Limits        bundle.Limits          // bundle reading limits (defaults)
+	Limits        bundle.Limits          // PGMI_MAX_*: bundle limits, the same pgmi bundle packs under
 	Target        *connect.Target        // the database server, from the same variables as the CLI
 }
 
@@ -89,13 +89,14 @@ func LoadConfig(ctx context.Context, env connect.Env, opts *LoadOptions) (*Confi
 			return err
 		},
 		func() (err error) { c.Trusted, err = loadTrusted(ctx, get, opts.Mux); return err },
-		func() error { c.ResetAllow = splitList(get("PGMI_RESET_ALLOW")); return nil },
+		func() (err error) { c.ResetAllow, err = parseResetAllow(get("PGMI_RESET_ALLOW")); return err },
 		func() error { return setString(&c.ResultsPrefix, get("PGMI_RESULTS_PREFIX")) },
 		func() error { return setDuration(&c.TimeoutMargin, "PGMI_TIMEOUT_MARGIN", get("PGMI_TIMEOUT_MARGIN")) },
 		func() error { return setDuration(&c.Timeout, "PGMI_TIMEOUT", get("PGMI_TIMEOUT")) },
 		func() error { return setDuration(&c.LockWait, "PGMI_LOCK_WAIT", get("PGMI_LOCK_WAIT")) },
 		func() (err error) { c.Ledger, err = parseTable(get("PGMI_LEDGER_TABLE")); return err },
 		func() (err error) { c.BucketParams, err = parseParams(get("PGMI_BUCKET_URL_PARAMS")); return err },
+		func() (err error) { c.Limits, err = bundle.LimitsFromEnv(env); return err },
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -112,6 +113,9 @@ func LoadConfig(ctx context.Context, env connect.Env, opts *LoadOptions) (*Confi
 		return nil, err
 	}
 	c.Target = target
+	if err := c.checkTargets(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -126,6 +130,9 @@ func parseRoutes(s string) ([]Route, error) {
 	routes, err := decodeRoutes(s)
 	if err != nil {
 		return nil, configErr("invalid PGMI_ROUTES: %v (want a JSON list of {\"prefix\":\"app/\",\"database\":\"app\",\"params\":{…}})", err)
+	}
+	if err := checkRoutes(routes); err != nil {
+		return nil, configErr("invalid PGMI_ROUTES: %v", err)
 	}
 	return routes, nil
 }
@@ -151,6 +158,9 @@ func loadTrusted(ctx context.Context, get func(string) string, mux *blob.URLMux)
 		if err != nil {
 			return nil, engine.Wrap(engine.KindConfig, err, "cannot read PGMI_TRUSTED_SIGNERS_URL %s", u)
 		}
+		if len(data) > maxSignersSize {
+			return nil, configErr("PGMI_TRUSTED_SIGNERS_URL %s is over %d bytes: more than an allowed_signers file needs (thousands of keys), and reading part of it would silently lose signers", u, maxSignersSize)
+		}
 		text, src = string(data), "PGMI_TRUSTED_SIGNERS_URL"
 	}
 	if text == "" {
@@ -163,7 +173,12 @@ func loadTrusted(ctx context.Context, get func(string) string, mux *blob.URLMux)
 	return trusted, nil
 }
 
-// readURL reads a small object (at most 1 MiB) by its gocloud URL.
+// maxSignersSize bounds PGMI_TRUSTED_SIGNERS_URL's object: thousands of
+// keys, read once at cold start.
+const maxSignersSize = 1 << 20
+
+// readURL reads a small object by its gocloud URL: at most maxSignersSize
+// bytes and one more, so the caller can tell an object over the limit.
 func readURL(ctx context.Context, u string, mux *blob.URLMux) ([]byte, error) {
 	bucketURL, key, err := SplitBundleURL(stripQuery(u))
 	if err != nil {
@@ -185,7 +200,7 @@ func readURL(ctx context.Context, u string, mux *blob.URLMux) ([]byte, error) {
 		return nil, err
 	}
 	defer r.Close()
-	return io.ReadAll(io.LimitReader(r, 1<<20))
+	return io.ReadAll(io.LimitReader(r, maxSignersSize+1))
 }
 
 func stripQuery(u string) string {
@@ -233,6 +248,10 @@ func setDuration(dst *time.Duration, name, s string) error {
 
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
+// parseTable reads PGMI_LEDGER_TABLE. The ledger's SQL names the table
+// unquoted, so each part must be a plain identifier that is not a word
+// PostgreSQL reserves, and the schema not one the system owns (pg_*,
+// information_schema), where it could never be created.
 func parseTable(s string) (Table, error) {
 	if s == "" {
 		s = DefaultLedgerTable
@@ -241,8 +260,43 @@ func parseTable(s string) (Table, error) {
 	if !ok || !identRE.MatchString(schema) || !identRE.MatchString(name) {
 		return Table{}, configErr("invalid PGMI_LEDGER_TABLE %q: want schema.table in lower-case letters, digits and _", s)
 	}
+	for _, part := range []string{schema, name} {
+		if reservedWords[part] {
+			return Table{}, configErr("invalid PGMI_LEDGER_TABLE %q: %q is a reserved word in PostgreSQL; pick another name", s, part)
+		}
+	}
+	if len(name)+len(progressSuffix) > maxNameLen {
+		return Table{}, configErr("invalid PGMI_LEDGER_TABLE %q: the table name is over %d bytes, so the ledger's function %s%s would be cut to PostgreSQL's %d", s, maxNameLen-len(progressSuffix), name, progressSuffix, maxNameLen)
+	}
+	if strings.HasPrefix(schema, "pg_") || schema == "information_schema" {
+		return Table{}, configErr("invalid PGMI_LEDGER_TABLE %q: %s is a system schema; the ledger needs a schema of its own (default %s)", s, schema, DefaultLedgerTable)
+	}
 	return Table{schema, name}, nil
 }
+
+// progressSuffix names the ledger's progress function after its table
+// (ledger.progressFunction).
+const progressSuffix = "_progress"
+
+// reservedWords are PostgreSQL's reserved key words and those reserved
+// except as function or type names (pg_get_keywords() catcode R and T):
+// neither can name a schema or a table unquoted.
+var reservedWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`
+		all analyse analyze and any array as asc asymmetric both case cast check collate column
+		constraint create current_catalog current_date current_role current_time current_timestamp
+		current_user default deferrable desc distinct do else end except false fetch for foreign from
+		grant group having in initially intersect into lateral leading limit localtime localtimestamp
+		not null offset on only or order placing primary references returning select session_user
+		some symmetric system_user table then to trailing true union unique user using variadic when
+		where window with
+		authorization binary collation concurrently cross current_schema freeze full ilike inner is
+		isnull join left like natural notnull outer overlaps right similar tablesample verbose`) {
+		m[w] = true
+	}
+	return m
+}()
 
 func parseParams(s string) (url.Values, error) {
 	v, err := url.ParseQuery(s)

@@ -22,8 +22,22 @@
 //	PGMI_LOCK_WAIT           how long to wait for a database another deploy holds (default 30s)
 //	PGMI_LEDGER_TABLE        the ledger, schema.table (default pgmi_ledger.deployments)
 //	PGMI_BUCKET_URL_PARAMS   query parameters added to every bucket URL (endpoints, emulators)
+//	PGMI_MAX_RATIO, …        bundle limits (bundle.LimitSettings: PGMI_MAX_TOTAL_SIZE, PGMI_MAX_FILES, …), the ones pgmi bundle packs under
 //
-// A bad value is an engine.KindConfig error naming the variable.
+// A bad value is an engine.KindConfig error naming the variable. So is one
+// that would fail every event later: a database name (route, target,
+// PGMI_RESET_ALLOW) over 63 bytes, not UTF-8 or holding a control
+// character, a template database, the maintenance database in
+// PGMI_RESET_ALLOW, a ledger named with a PostgreSQL reserved word or in a
+// system schema, a PGMI_TRUSTED_SIGNERS_URL object over 1 MiB.
+//
+// # Targets
+//
+// The configuration alone decides where a bundle deploys: the database of
+// its key's route. A Request's Database, from an action payload, may only
+// repeat it, and never names a template or the maintenance database; a
+// reset only drops a database in PGMI_RESET_ALLOW. A refusal is permanent,
+// engine.KindConfig (exit 10).
 //
 // # The ledger
 //
@@ -57,10 +71,13 @@
 // mid-deploy (engine.ErrSessionLost), a transient storage error. Adapters return those to the platform and acknowledge
 // everything else, so a failing deploy is reported once, not re-run.
 //
-// Every outcome except a result object's own event writes a Report to
-// <PGMI_RESULTS_PREFIX><key>.<version>.json in the bundle's bucket (the
-// first 12 hex digits of the archive SHA-256 stand in for the version in
-// unversioned buckets; resets add .reset).
+// Every outcome except a result object's own event leaves a Report in the
+// bundle's bucket, named by ResultName (<PGMI_RESULTS_PREFIX><key>.<version>.json;
+// resets name their database). The run that executed writes it, and only a
+// later attempt that executed (a takeover) replaces it; any other outcome
+// writes it only where none is yet (a conditional write) and otherwise
+// points at the standing one (Outcome.ResultKept). A storage error while
+// writing it leaves the outcome as it is, with Outcome.ResultErr saying why.
 //
 // # Memory
 //

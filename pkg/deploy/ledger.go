@@ -50,6 +50,7 @@ type Entry struct {
 	Status     string     `json:"status"`
 	Retryable  bool       `json:"retryable,omitempty"`
 	Error      string     `json:"error,omitempty"`
+	ExitCode   int        `json:"exitCode,omitempty"`
 	Attempts   int        `json:"attempts"`
 	StartedAt  time.Time  `json:"startedAt"`
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
@@ -126,13 +127,13 @@ REVOKE ALL ON FUNCTION %[3]s(bigint, integer, text, text) FROM PUBLIC;
 GRANT USAGE ON SCHEMA %[1]s TO PUBLIC;
 GRANT EXECUTE ON FUNCTION %[3]s(bigint, integer, text, text) TO PUBLIC;`
 
-const entryColumns = `id, bundle, bucket, version, sha256, sequencer, action, status, retryable, coalesce(error, ''), attempts,
+const entryColumns = `id, bundle, bucket, version, sha256, sequencer, action, status, retryable, coalesce(error, ''), coalesce(exit_code, 0), attempts,
 	started_at, finished_at, coalesce(backend_pid, 0), units_done, coalesce(script_sha256, '')`
 
 func scanEntry(row pgx.Row) (*Entry, error) {
 	e := &Entry{}
 	err := row.Scan(&e.ID, &e.Bundle, &e.Bucket, &e.Version, &e.SHA256, &e.Sequencer, &e.Action, &e.Status, &e.Retryable,
-		&e.Error, &e.Attempts, &e.StartedAt, &e.FinishedAt, &e.pid, &e.UnitsDone, &e.script)
+		&e.Error, &e.ExitCode, &e.Attempts, &e.StartedAt, &e.FinishedAt, &e.pid, &e.UnitsDone, &e.script)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

@@ -1,11 +1,15 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
+	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
@@ -26,19 +30,95 @@ func (r *run) finish(ctx context.Context, status Status, err error) *Outcome {
 			r.rep.ExitCode = engine.ExitCode(err)
 		}
 	}
-	if status == StatusDuplicate && r.rep.Previous != nil {
-		r.rep.Message = "already " + r.rep.Previous.Status + " (ledger row " + strconv.FormatInt(r.rep.Previous.ID, 10) + ")"
-	}
-	if status == StatusStale && r.rep.Previous != nil {
-		r.rep.Message = "a newer upload of this key (sequencer " + r.rep.Previous.Sequencer + ") was already " + r.rep.Previous.Status
-	}
+	r.rep.fromPrevious()
 	if !r.resultOK {
+		if r.req.Bundle == "" {
+			o.ResultErr = errNoBucket
+		}
 		return o
 	}
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.d.resultTimeout(ctx))
 	defer cancel()
-	o.ResultURL, o.ResultErr = r.d.writeResult(wctx, r.bucket, r.bucketURL, r.rep)
+	o.ResultURL, o.ResultKept, o.ResultErr = r.d.writeResult(wctx, r.bucket, r.bucketURL, r.rep)
 	return o
+}
+
+// fromPrevious completes a duplicate's or a stale report from the ledger
+// row that made it one. A duplicate reads as that row's outcome, so the
+// duplicate of a failure never reads as a success.
+func (rep *Report) fromPrevious() {
+	p := rep.Previous
+	if p == nil {
+		return
+	}
+	switch rep.Outcome {
+	case StatusDuplicate:
+		rep.Message = "already " + p.Status + " (ledger row " + strconv.FormatInt(p.ID, 10) + ")"
+		if p.Status == ledgerFailed {
+			rep.ExitCode, rep.Retryable = p.ExitCode, p.Retryable
+			if rep.ExitCode == 0 {
+				// A row an older version wrote without its exit code:
+				// pgmi's code for an unclassified failure stands in.
+				rep.ExitCode = engine.KindInternal.ExitCode()
+			}
+			rep.Message += ": " + engine.Redact(p.Error)
+		}
+	case StatusStale:
+		rep.Message = "a newer upload of this key (sequencer " + p.Sequencer + ") was already " + p.Status
+	}
+}
+
+// errNoBucket: a request that names no bundle has nowhere to put its
+// result, unless it is a reset that found one in the database's ledger.
+var errNoBucket = errors.New("no result object: the request names no bundle (nor, for a reset, does the database's ledger), so there is no bucket to write it to")
+
+// writeResult stores the report under ResultName in the bundle's bucket:
+// b, already open, or the bucket opened anew when b is nil. A run that
+// executed (a ledger attempt, the first or a takeover) replaces what is
+// there, and so does an outcome whose bundle was never identified (its
+// version is "unknown"); any other outcome (duplicate, stale, ignored, a
+// failure before the ledger row) is written only where no result is yet,
+// and otherwise leaves the standing one in place (kept).
+func (d *Deployer) writeResult(ctx context.Context, b *blob.Bucket, bucketURL string, r *Report) (url string, kept bool, err error) {
+	if bucketURL == "" || r.Bundle.Key == "" {
+		return "", false, errNoBucket
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return "", false, err
+	}
+	if b == nil {
+		if b, err = d.openBucket(ctx, bucketURL); err != nil {
+			return "", false, err
+		}
+		defer b.Close()
+	}
+	key := ResultName(d.cfg.ResultsPrefix, r)
+	onlyNew := r.Attempt == 0 && resultVersion(r) != unknownVersion
+	err = upload(ctx, b, key, append(data, '\n'), onlyNew)
+	if onlyNew && gcerrors.Code(err) == gcerrors.FailedPrecondition {
+		return bucketURL + "/" + key, true, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return bucketURL + "/" + key, false, nil
+}
+
+// upload writes data to key, when onlyNew only if nothing is there
+// (IfNotExist: a conditional write on every service, so two deliveries
+// cannot race past a check). It goes through Bucket.Upload, never WriteAll
+// or a Writer's Write: after a failed upload (a reader-only role, a rotated
+// key, a deleted container) gocloud v0.47's azureblob writer dereferences a
+// nil pipe in Close. A panic of any driver becomes an error all the same:
+// the outcome it would hide has already happened.
+func upload(ctx context.Context, b *blob.Bucket, key string, data []byte, onlyNew bool) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the storage driver failed writing %s: %v", key, p)
+		}
+	}()
+	return b.Upload(ctx, key, bytes.NewReader(data), &blob.WriterOptions{ContentType: "application/json", IfNotExist: onlyNew})
 }
 
 // resultTimeout leaves the result write what remains before the

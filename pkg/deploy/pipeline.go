@@ -62,7 +62,8 @@ func (d *Deployer) Config() *Config { return d.cfg }
 func (d *Deployer) Close() error { return d.cfg.Target.Close() }
 
 // Run does what req asks and reports the outcome. It always returns an
-// Outcome; the result object has been written (or ResultErr says why not).
+// Outcome; the result object has been written, or left as it stood
+// (ResultKept), or ResultErr says why not.
 func (d *Deployer) Run(ctx context.Context, req Request) *Outcome {
 	r := &run{d: d, req: req, start: time.Now()}
 	r.rep = &Report{Action: req.Action, Platform: req.Trigger.Platform, Source: req.Trigger.Source,
@@ -151,10 +152,10 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 	if !ok {
 		return StatusIgnored, fmt.Errorf("no route in PGMI_ROUTES matches %q", r.key)
 	}
-	r.database = route.Database
-	if r.req.Database != "" {
-		r.database = r.req.Database
+	if err := r.d.cfg.checkPayloadDatabase(r.req.Database, route.Database); err != nil {
+		return StatusFailed, err
 	}
+	r.database = route.Database
 	r.rep.Target.Database = r.database
 	var err error
 	if r.params, err = routeParams(route); err != nil {
@@ -211,7 +212,7 @@ func (r *run) load(ctx context.Context) error {
 		return err
 	}
 	r.params = params
-	r.project, err = engine.Scan(r.fsys, engine.ScanOptions{})
+	r.project, err = engine.Scan(r.fsys, engine.ScanOptions{MaxFileSize: r.d.cfg.Limits.MaxFileSize}) // PGMI_MAX_FILE_SIZE, as pgmi deploy
 	return err
 }
 

@@ -2,10 +2,11 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gocloud.dev/blob"
 
@@ -31,13 +32,19 @@ type Outcome struct {
 	Retryable bool  // failed, and worth delivering again (connection, busy, timeout, transient storage)
 	Err       error // why it failed or was ignored
 	Report    *Report
-	ResultURL string // where the result object was written, "" when it was not
-	ResultErr error  // writing the result object failed (the outcome stands)
+	// ResultURL is the result object that stands for this request: the
+	// bucket URL, "/" and the key a client reads it by through gocloud with
+	// the same bucket URL (ResultName). "" when there is none.
+	ResultURL string
+	// ResultKept says that the object at ResultURL was already there and
+	// this outcome, which did not execute, left it as it was.
+	ResultKept bool
+	ResultErr  error // writing the result object failed (the outcome stands)
 }
 
-// Report is the result object, <results prefix><object key>.<version>.json
-// next to the bundle: what was asked, what happened, and the pgmi JSON
-// envelope of the deployment.
+// Report is the result object (see ResultName for where it goes) next to
+// the bundle: what was asked, what happened, and the pgmi JSON envelope of
+// the deployment.
 type Report struct {
 	Outcome           Status          `json:"outcome"`
 	Retryable         bool            `json:"retryable,omitempty"`
@@ -118,55 +125,111 @@ func (r *Report) Summary() string {
 	return s
 }
 
-// resultKey is where the result object of a report goes.
-func (d *Deployer) resultKey(r *Report) string {
-	v := r.Bundle.Version
-	if v == "" && len(r.Bundle.SHA256) >= 12 {
-		v = r.Bundle.SHA256[:12]
+// Limits of a result object's name, in bytes weighed by nameWeight: well
+// inside the 1024 bytes S3, Cloud Storage and Azure allow, and a last
+// segment that is a valid file name (255 bytes) on a local disk with
+// gocloud's temporary suffix.
+const (
+	resultNameMax    = 512
+	resultSegmentMax = 200
+	resultKeyKept    = 128 // of the key, in a shortened name
+	resultHashDigits = 24  // of the SHA-256 of the full name, in a shortened name
+)
+
+// ResultName is the key of a report's result object in the bundle's
+// bucket, where prefix is PGMI_RESULTS_PREFIX:
+//
+//	deploy: <prefix><key>.<version>.json
+//	reset:  <prefix><key>.<version>.<database>[.<schedule>].reset.json
+//
+// <version> is the object version the request pinned, else the first 12
+// hex digits of the archive's SHA-256, else "unknown" (the bundle was never
+// read). Version, database and schedule lose the characters a name segment
+// cannot hold: / \ " and control characters.
+//
+// A name longer than 512 bytes, or whose last segment is longer than 200,
+// counting each character a storage driver escapes as 8 bytes (control
+// characters; on Azure also \ " # % ?), is shortened to
+//
+//	<prefix><the key's first 128 bytes, weighed the same way>~<the first 24 hex digits of the SHA-256 of the full name>.json
+//
+// The key is the one gocloud reads and writes by: a driver that escapes
+// characters stores the escaped name (Azure stores % as __0x25__).
+func ResultName(prefix string, r *Report) string {
+	full := prefix + r.Bundle.Key + "." + resultTag(r) + ".json"
+	last := full[strings.LastIndexByte(full, '/')+1:]
+	if nameWeight(full) <= resultNameMax && nameWeight(last) <= resultSegmentMax {
+		return full
 	}
-	if v == "" {
-		v = "unknown"
-	}
-	name := r.Bundle.Key + "." + sanitizeVersion(v)
-	if r.Action == ActionReset {
-		name += ".reset"
-	}
-	return d.cfg.ResultsPrefix + name + ".json"
+	sum := sha256.Sum256([]byte(full))
+	return prefix + cutWeight(r.Bundle.Key, resultKeyKept) + "~" + hex.EncodeToString(sum[:])[:resultHashDigits] + ".json"
 }
 
-// sanitizeVersion keeps a version usable in an object name (Azure ETags
-// carry quotes).
-func sanitizeVersion(v string) string {
+// resultTag is what follows the key in a result's name, before .json.
+func resultTag(r *Report) string {
+	tag := nameSegment(resultVersion(r))
+	if r.Action == ActionReset {
+		tag += "." + nameSegment(r.Target.Database)
+		if r.Schedule != "" {
+			tag += "." + nameSegment(r.Schedule)
+		}
+		tag += ".reset"
+	}
+	return tag
+}
+
+// unknownVersion stands for the version of a bundle never read.
+const unknownVersion = "unknown"
+
+func resultVersion(r *Report) string {
+	switch {
+	case r.Bundle.Version != "":
+		return r.Bundle.Version
+	case len(r.Bundle.SHA256) >= 12:
+		return r.Bundle.SHA256[:12]
+	}
+	return unknownVersion
+}
+
+// nameSegment keeps a value usable inside one segment of an object name
+// (Azure ETags carry quotes; a database or schedule name may hold slashes).
+func nameSegment(v string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '"' || r == '/' || r == '\\' || r < ' ' {
+		if r == '"' || r == '/' || r == '\\' || r < ' ' || r == 0x7f {
 			return -1
 		}
 		return r
 	}, v)
 }
 
-// writeResult stores the report next to the bundle, in b (the bundle's
-// bucket, already open) or, when b is nil, in the bucket opened anew.
-func (d *Deployer) writeResult(ctx context.Context, b *blob.Bucket, bucketURL string, r *Report) (string, error) {
-	if bucketURL == "" || r.Bundle.Key == "" {
-		return "", fmt.Errorf("no bucket to write the result to")
+// nameWeight is the length of s once a storage driver escapes it: gocloud
+// hex-escapes control characters (all drivers) and \ " # % ? (azureblob)
+// as __0xNN__.
+func nameWeight(s string) int {
+	n := 0
+	for _, r := range s {
+		n += runeWeight(r)
 	}
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return "", err
+	return n
+}
+
+func runeWeight(r rune) int {
+	if r < ' ' || r == 0x7f || strings.ContainsRune(`\"#%?`, r) {
+		return len("__0x00__")
 	}
-	if b == nil {
-		if b, err = d.openBucket(ctx, bucketURL); err != nil {
-			return "", err
+	return utf8.RuneLen(r)
+}
+
+// cutWeight is the longest prefix of s, in whole characters, of at most
+// limit by nameWeight.
+func cutWeight(s string, limit int) string {
+	n := 0
+	for i, r := range s {
+		if n += runeWeight(r); n > limit {
+			return s[:i]
 		}
-		defer b.Close()
 	}
-	key := d.resultKey(r)
-	err = b.WriteAll(ctx, key, append(data, '\n'), &blob.WriterOptions{ContentType: "application/json"})
-	if err != nil {
-		return "", err
-	}
-	return bucketURL + "/" + key, nil
+	return s
 }
 
 func (d *Deployer) openBucket(ctx context.Context, bucketURL string) (*blob.Bucket, error) {

@@ -39,8 +39,11 @@ type Request struct {
 	// generation, Event Grid sequencer); empty when the event has none.
 	// Compared by Newer.
 	Sequencer string
-	// Database names the target explicitly (scheduled and direct
-	// payloads); empty routes by the object key (PGMI_ROUTES).
+	// Database is the database an action payload names. A deploy always
+	// goes where its key routes (PGMI_ROUTES, else the target database);
+	// Database may only repeat that, and the pipeline refuses anything
+	// else. A reset names the database to drop and recreate, which must be
+	// in PGMI_RESET_ALLOW. Never a template or the maintenance database.
 	Database string
 	// Trigger says where the request came from, for the ledger, the result
 	// object and the log line.

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
@@ -25,16 +26,17 @@ func (r *run) reset(ctx context.Context) (Status, error) {
 	}
 	if dup != nil {
 		r.rep.Previous = dup
+		r.useBundle(dup)
+		if r.rep.Bundle.SHA256 == "" {
+			r.rep.Bundle.SHA256 = dup.SHA256 // names the result as the reset that ran
+		}
 		return StatusDuplicate, nil
 	}
 	if r.req.Bundle == "" {
 		if last == nil {
 			return StatusFailed, engine.Errorf(engine.KindConfig, "reset of %q: the request names no bundle and the database's ledger has no successful deploy to redeploy", r.database)
 		}
-		r.req.Bundle, r.req.Version, r.req.Bucket = last.Bundle, last.Version, last.Bucket
-		r.bucketURL, r.key, _ = r.req.split()
-		r.rep.Bundle = BundleInfo{URL: r.req.Bundle, Key: r.key, Version: r.req.Version}
-		r.resultOK = true
+		r.useBundle(last)
 	}
 	if err := r.load(ctx); err != nil {
 		return StatusFailed, err
@@ -46,6 +48,19 @@ func (r *run) reset(ctx context.Context) (Status, error) {
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	return r.session(ctx, conn)
+}
+
+// useBundle makes the bundle of ledger row e the request's, when the
+// request names none (a scheduled reset of the last bundle deployed
+// there): the one to redeploy, and the bucket and key of the result.
+func (r *run) useBundle(e *Entry) {
+	if r.req.Bundle != "" {
+		return
+	}
+	r.req.Bundle, r.req.Version, r.req.Bucket = e.Bundle, e.Version, e.Bucket
+	r.bucketURL, r.key, _ = r.req.split()
+	r.rep.Bundle = BundleInfo{URL: r.req.Bundle, Key: r.key, Version: r.req.Version}
+	r.resultOK = r.key != ""
 }
 
 // peek reads the ledger of the database about to be reset, when it exists:

@@ -3,7 +3,10 @@ package deploy
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
@@ -18,23 +21,32 @@ func decodeRoutes(s string) ([]Route, error) {
 	if dec.More() {
 		return nil, fmt.Errorf("more than one JSON value")
 	}
+	return routes, nil
+}
+
+// checkRoutes checks the decoded routes one by one: what every event
+// routed there would fail on is refused at cold start.
+func checkRoutes(routes []Route) error {
 	if len(routes) == 0 {
-		return nil, fmt.Errorf("the list is empty (unset PGMI_ROUTES to send every key to PGDATABASE)")
+		return fmt.Errorf("the list is empty (unset PGMI_ROUTES to send every key to PGDATABASE)")
 	}
 	seen := map[string]bool{}
 	for i, r := range routes {
 		if r.Database == "" {
-			return nil, fmt.Errorf("route %d (prefix %q) has no database", i+1, r.Prefix)
+			return fmt.Errorf("route %d (prefix %q) has no database", i+1, r.Prefix)
+		}
+		if err := checkDatabase(r.Database); err != nil {
+			return fmt.Errorf("route %d (prefix %q): %v", i+1, r.Prefix, err)
 		}
 		if seen[r.Prefix] {
-			return nil, fmt.Errorf("prefix %q appears twice", r.Prefix)
+			return fmt.Errorf("prefix %q appears twice", r.Prefix)
 		}
 		seen[r.Prefix] = true
 		if _, err := routeParams(r); err != nil {
-			return nil, fmt.Errorf("route %d: %v", i+1, err)
+			return fmt.Errorf("route %d: %v", i+1, err)
 		}
 	}
-	return routes, nil
+	return nil
 }
 
 func routeParams(r Route) (engine.Params, error) {
@@ -60,12 +72,84 @@ func (c *Config) route(key string) (Route, bool) {
 	return best, found
 }
 
-// resetAllowed reports whether db may be dropped and recreated.
+// resetAllowed reports whether db may be dropped and recreated: listed in
+// PGMI_RESET_ALLOW, and never a template or the maintenance database
+// (LoadConfig refuses those in the list; this holds whatever the list says).
 func (c *Config) resetAllowed(db string) bool {
-	for _, a := range c.ResetAllow {
-		if a == db {
-			return true
+	if isTemplate(db) || db == c.Target.Maintenance {
+		return false
+	}
+	return slices.Contains(c.ResetAllow, db)
+}
+
+// checkPayloadDatabase checks the database a deploy request names itself
+// (scheduled and queued action payloads) against routed, the database the
+// configuration sends the bundle's key to. A payload may repeat that
+// database or leave it out; it never chooses another, and never names a
+// template or the maintenance database, whatever the routes say. The
+// refusal is a configuration error: permanent, exit 10.
+func (c *Config) checkPayloadDatabase(named, routed string) error {
+	switch {
+	case named == "":
+		return nil
+	case isTemplate(named) || named == c.Target.Maintenance:
+		return configErr("deploy to database %q refused: an action payload never targets a template or the maintenance database, whatever PGMI_ROUTES says", named)
+	case named != routed:
+		where := "its route in PGMI_ROUTES"
+		if c.Routes == nil {
+			where = "PGDATABASE, as PGMI_ROUTES is unset"
+		}
+		return configErr("deploy to database %q refused: this bundle deploys to %q (%s); an action payload's database may only repeat that, or be left out", named, routed, where)
+	}
+	return nil
+}
+
+// checkTargets refuses, at cold start, what needs the resolved connection
+// to judge: the maintenance database in PGMI_RESET_ALLOW, and a target
+// database no deploy could use when PGMI_ROUTES is unset.
+func (c *Config) checkTargets() error {
+	for _, db := range c.ResetAllow {
+		if db == c.Target.Maintenance {
+			return configErr("invalid PGMI_RESET_ALLOW: %q is the maintenance database, which a reset connects to in order to drop and recreate its target; it is never reset", db)
 		}
 	}
-	return false
+	if db := c.Target.Database(); c.Routes == nil && db != "" {
+		if err := checkDatabase(db); err != nil {
+			return configErr("invalid target database (PGDATABASE or the connection string's dbname; PGMI_ROUTES is unset, so every bundle deploys there): %v", err)
+		}
+	}
+	return nil
 }
+
+func parseResetAllow(s string) ([]string, error) {
+	list := splitList(s)
+	for _, db := range list {
+		if err := checkDatabase(db); err != nil {
+			return nil, configErr("invalid PGMI_RESET_ALLOW: %v", err)
+		}
+	}
+	return list, nil
+}
+
+// maxNameLen is PostgreSQL's longest name (NAMEDATALEN-1 bytes); a longer
+// one is silently cut to another name.
+const maxNameLen = 63
+
+// checkDatabase refuses a database name every event would fail on, or
+// that names a template: too long, NUL or another control character, not
+// UTF-8.
+func checkDatabase(db string) error {
+	switch {
+	case len(db) > maxNameLen:
+		return fmt.Errorf("database name %q is %d bytes; PostgreSQL keeps only %d", db, len(db), maxNameLen)
+	case !utf8.ValidString(db):
+		return fmt.Errorf("database name %q is not valid UTF-8", db)
+	case strings.ContainsFunc(db, unicode.IsControl):
+		return fmt.Errorf("database name %q holds a control character", db)
+	case isTemplate(db):
+		return fmt.Errorf("%q is a template database: pgmi never deploys into or resets a template", db)
+	}
+	return nil
+}
+
+func isTemplate(db string) bool { return db == "template0" || db == "template1" }

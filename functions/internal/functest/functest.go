@@ -298,6 +298,15 @@ func failing(t *testing.T, s *Setup, h Harness, in Instance) {
 	if s.table(t, s.Database, "broken_half") {
 		t.Fatal("the failed deploy changed the database")
 	}
+	// The event again is a duplicate, and leaves the failed run's result as it is.
+	expectAck(t, in.Deliver(t, obj))
+	lines := lineFor(t, in, obj.Key, 2)
+	if len(lines) < 2 || lines[1].Outcome() != "duplicate" || lines[1].str("resultUrl") != l.str("resultUrl") {
+		t.Fatalf("want a duplicate pointing at the failed run's result; logs:\n%s", dump(lines))
+	}
+	if r := result(t, h, l); r["outcome"] != "failed" || r["exitCode"] != float64(13) {
+		t.Fatalf("a redelivery replaced the failed run's result: %v", r)
+	}
 }
 
 func unsigned(t *testing.T, s *Setup, h Harness, in Instance) {
@@ -328,13 +337,15 @@ func reset(t *testing.T, s *Setup, h Harness, in Instance) {
 		t.Fatalf("after the reset reset_seed has %d rows, want 1", n)
 	}
 	lines := lineFor(t, rin, obj.Key, 2)
-	if got := lines[len(lines)-1]; got.str("action") != "reset" || got.Outcome() != "deployed" {
-		t.Fatalf("reset outcome line: %v", got)
+	done := lines[len(lines)-1]
+	if done.str("action") != "reset" || done.Outcome() != "deployed" {
+		t.Fatalf("reset outcome line: %v", done)
 	}
 
-	// The target database is not on PGMI_RESET_ALLOW.
+	// The target database is not on PGMI_RESET_ALLOW: refused, and the
+	// successful reset's result, of another database, stays.
 	refused := h.Start(t, Options{ResetDB: s.Database})
-	expectAck(t, refused.Reset(t, s.Database, obj, schedule+"-refused"))
+	expectAck(t, refused.Reset(t, s.Database, obj, schedule))
 	found := false
 	for until := time.Now().Add(5 * time.Second); !found && time.Now().Before(until); time.Sleep(50 * time.Millisecond) {
 		for _, l := range refused.Logs(t) {
@@ -348,6 +359,9 @@ func reset(t *testing.T, s *Setup, h Harness, in Instance) {
 	}
 	if !s.table(t, s.Database, "first_deploy") && !s.table(t, s.Database, "dup_runs") {
 		t.Fatal("the refused reset dropped the target database")
+	}
+	if r := result(t, h, done); r["outcome"] != "deployed" {
+		t.Fatalf("the refused reset replaced the reset result of %s: %v", s.ResetDB, r)
 	}
 }
 

@@ -41,6 +41,7 @@ func main() {
 
 type demo struct {
 	pgmi, work, bucket string
+	lines              chan string // pgmi local's output lines, as they arrive
 }
 
 func run(pgmi, work string) error {
@@ -49,7 +50,7 @@ func run(pgmi, work string) error {
 	if err := os.RemoveAll(work); err != nil {
 		return err
 	}
-	d := &demo{pgmi: pgmi, work: work, bucket: filepath.Join(work, "bucket")}
+	d := &demo{pgmi: pgmi, work: work, bucket: filepath.Join(work, "bucket"), lines: make(chan string, 256)}
 	for _, dir := range []string{d.bucket, filepath.Join(work, "build")} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
@@ -172,15 +173,20 @@ func (d *demo) startLocal(conn string) (*process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	go relay(out)
+	go d.relay(out)
 	return &process{cmd: cmd}, nil
 }
 
-// relay prints pgmi local's output indented, as it arrives.
-func relay(r io.Reader) {
+// relay prints pgmi local's output indented, as it arrives, and hands each
+// line to drop.
+func (d *demo) relay(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		fmt.Printf("  | %s\n", sc.Text())
+		select {
+		case d.lines <- sc.Text():
+		default:
+		}
 	}
 }
 
@@ -192,8 +198,8 @@ func (d *demo) pgmiRun(args ...string) error {
 }
 
 // drop copies a bundle into the bucket folder as key (written beside it
-// and renamed, as an upload appears at once) and waits for the result
-// object of that key to report outcome.
+// and renamed, as an upload appears at once), waits for pgmi local to report
+// outcome for it, and shows the result object that stands for it.
 func (d *demo) drop(src, key, outcome string) (map[string]any, error) {
 	fmt.Printf("$ cp %s %s/%s\n", rel(src), rel(d.bucket), key)
 	data, err := os.ReadFile(src)
@@ -208,38 +214,63 @@ func (d *demo) drop(src, key, outcome string) (map[string]any, error) {
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return nil, err
 	}
-	started := time.Now()
 	if err := os.Rename(tmp, dst); err != nil {
 		return nil, err
 	}
-	return d.waitResult(key, outcome, started)
+	if err := d.waitOutcome(key, outcome); err != nil {
+		return nil, err
+	}
+	return d.showResult(key, outcome)
 }
 
-func (d *demo) waitResult(key, outcome string, since time.Time) (map[string]any, error) {
-	dir := filepath.Join(d.bucket, "pgmi-results", filepath.FromSlash(filepath.Dir(key)))
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		matches, _ := filepath.Glob(filepath.Join(dir, filepath.Base(key)+".*.json"))
-		for _, m := range matches {
-			info, err := os.Stat(m)
-			if err != nil || info.ModTime().Before(since) {
+// waitOutcome waits for pgmi local's line reporting key's outcome.
+func (d *demo) waitOutcome(key, outcome string) error {
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case line := <-d.lines:
+			got, rest, _ := strings.Cut(line, ": ")
+			if !strings.HasPrefix(rest, key+" ") && rest != key {
 				continue
 			}
-			var res map[string]any
-			data, _ := os.ReadFile(m)
-			if json.Unmarshal(data, &res) != nil {
-				continue
+			if got != outcome {
+				return fmt.Errorf("%s: %s, expected %s", key, line, outcome)
 			}
-			time.Sleep(100 * time.Millisecond) // let pgmi local's own lines print first
-			fmt.Printf("  result object %s: outcome %v\n", rel(m), res["outcome"])
-			if res["outcome"] != outcome {
-				return res, fmt.Errorf("%s: outcome %v, expected %s: %v", key, res["outcome"], outcome, res["message"])
-			}
-			return res, nil
+			return nil
+		case <-deadline:
+			return fmt.Errorf("no outcome for %s within 60s", key)
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	return nil, fmt.Errorf("no result for %s within 60s", key)
+}
+
+// showResult prints the result object for key. A redelivery (duplicate)
+// leaves the result of the run that executed in place, so that is what a
+// release pipeline reads.
+func (d *demo) showResult(key, outcome string) (map[string]any, error) {
+	dir := filepath.Join(d.bucket, "pgmi-results", filepath.FromSlash(filepath.Dir(key)))
+	matches, _ := filepath.Glob(filepath.Join(dir, filepath.Base(key)+".*.json"))
+	if len(matches) == 0 {
+		return nil, fmt.Errorf("no result object for %s", key)
+	}
+	data, err := os.ReadFile(matches[len(matches)-1])
+	if err != nil {
+		return nil, err
+	}
+	var res map[string]any
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, fmt.Errorf("result object of %s: %v", key, err)
+	}
+	want := outcome
+	if outcome == "duplicate" {
+		want = "deployed"
+		fmt.Printf("  result object %s still says: outcome %v (a redelivery never replaces the result of the run that executed)\n", rel(matches[len(matches)-1]), res["outcome"])
+	} else {
+		fmt.Printf("  result object %s: outcome %v\n", rel(matches[len(matches)-1]), res["outcome"])
+	}
+	if res["outcome"] != want {
+		return res, fmt.Errorf("%s: result outcome %v, expected %s: %v", key, res["outcome"], want, res["message"])
+	}
+	return res, nil
 }
 
 func show(inventory, hello string) error {
