@@ -52,7 +52,7 @@ func (p *provider) explain(ctx context.Context, err error) error {
 		return p.apiFailure(ctx, apiErr, err)
 	case errors.As(err, &confErr):
 		return fail(engine.KindConfig, false, err,
-			"Cloud SQL instance %q cannot be reached as configured: check the region in --google-instance, and that the instance has a %s IP address (--google-ip-type public, private or psc)", inst, p.s.ipType)
+			"Cloud SQL instance %q cannot be reached as configured: check the region in the instance connection name (--google-instance, PGMI_GOOGLE_INSTANCE), and that the instance has a %s IP address (--google-ip-type or PGMI_GOOGLE_IP_TYPE: public, private or psc)", inst, p.s.ipType)
 	case errors.Is(err, cloudsqlconn.ErrDialerClosed):
 		return fail(engine.KindConnection, false, err, "the Cloud SQL connector for instance %q is closed: the connection target was closed before this connection", inst)
 	case errors.As(err, &dialErr):
@@ -72,7 +72,7 @@ func (p *provider) apiFailure(ctx context.Context, apiErr *googleapi.Error, err 
 			inst, p.sh.id.describe(ctx), p.s.project)
 	case code == http.StatusNotFound:
 		return fail(engine.KindConnection, false, err,
-			"Cloud SQL instance %q was not found (HTTP 404): check --google-instance; %s", inst, describeHint)
+			"Cloud SQL instance %q was not found (HTTP 404): check the instance connection name (--google-instance, PGMI_GOOGLE_INSTANCE); %s", inst, describeHint)
 	case code == http.StatusUnauthorized:
 		return fail(engine.KindConnection, false, err,
 			"the Cloud SQL Admin API did not accept the credentials of %s (HTTP 401): %s", p.sh.id.describe(ctx), credentialsHint(p.sh.id))
@@ -102,7 +102,7 @@ func networkHint(ipType string) string {
 	case "psc":
 		return "check the Private Service Connect endpoint and its DNS record in the caller's network"
 	}
-	return "check that outbound connections to port 3307 are allowed, or use --google-ip-type private inside the instance's VPC"
+	return "check that outbound connections to port 3307 are allowed, or use the private IP type (--google-ip-type private, PGMI_GOOGLE_IP_TYPE=private) inside the instance's VPC"
 }
 
 // credentialsTransient: a metadata server or token endpoint that failed

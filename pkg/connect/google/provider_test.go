@@ -157,7 +157,7 @@ func TestRegionMismatch(t *testing.T) {
 	f := c.flags("postgres")
 	f.GoogleInstance = project + ":europe-west1:main"
 	_, err := dial(t, c.target(t, f), "postgres")
-	wantFailure(t, c, err, 10, "check the region in --google-instance")
+	wantFailure(t, c, err, 10, "check the region in the instance connection name (--google-instance, PGMI_GOOGLE_INSTANCE)")
 }
 
 // Bad settings are refused before anything reaches Google (exit 10),
