@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -123,7 +121,7 @@ func TestLocalInterruptCancelsOnServer(t *testing.T) {
 		"SELECT pg_sleep(CASE WHEN to_regclass('public.go_fast') IS NULL THEN 30 ELSE 0 END);")))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out lockedBuffer
+	var out syncBuffer
 	done := make(chan int)
 	go func() {
 		args := []string{"local", "--bucket", f.bucket, "--trusted-signers", f.signers,
@@ -159,23 +157,4 @@ func TestLocalInterruptCancelsOnServer(t *testing.T) {
 	if code, out := f.once(t); code != 0 || !strings.Contains(out, "deployed: app/slow.tgz") {
 		t.Fatalf("the next run: exit %d\n%s", code, out)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer that a running command writes while the
-// test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

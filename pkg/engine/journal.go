@@ -60,26 +60,14 @@ func headMark(sql string) (place markPlace, at int) {
 	if !ok {
 		return markAfter, 0
 	}
-	sc := stmtScanner{mask: mask}
-	statements := 0
-	for start := 0; start < len(mask); {
-		end, hasSemicolon := sc.next()
-		stmt := mask[start:end]
-		if hasSemicolon {
-			stmt = stmt[:len(stmt)-1]
+	start, end, statements := firstTerminator(mask)
+	switch {
+	case end >= 0:
+		if first, _ := nextWord(mask[start:end]); equalsAny(first, "COMMIT", "END") {
+			return markBefore, start
 		}
-		if isTerminatorMasked(stmt) {
-			if first, _ := nextWord(stmt); equalsAny(first, "COMMIT", "END") {
-				return markBefore, start
-			}
-			return markAfter, 0
-		}
-		if !isBlankMask(stmt) {
-			statements++
-		}
-		start = end
-	}
-	if statements > 1 {
+		return markAfter, 0
+	case statements > 1:
 		return markAppend, len(sql)
 	}
 	return markAfter, 0

@@ -69,19 +69,31 @@ func splitWithin(script string, budget int) []Unit {
 // headEnd is the end of the first top-level terminator (after its ';', or
 // the end of the script for a final statement without one), or -1.
 func headEnd(mask string) int {
+	_, end, _ := firstTerminator(mask)
+	return end
+}
+
+// firstTerminator finds the first top-level terminator statement of a
+// mask: its span (start, end) — start -1 and end -1 when there is none —
+// and how many non-blank statements come before it (all of them when
+// there is none).
+func firstTerminator(mask string) (start, end, before int) {
 	sc := stmtScanner{mask: mask}
-	for start := 0; start < len(mask); {
-		end, hasSemicolon := sc.next()
+	for start = 0; start < len(mask); start = end {
+		var hasSemicolon bool
+		end, hasSemicolon = sc.next()
 		stmt := mask[start:end]
 		if hasSemicolon {
 			stmt = stmt[:len(stmt)-1]
 		}
 		if isTerminatorMasked(stmt) {
-			return end
+			return start, end, before
 		}
-		start = end
+		if !isBlankMask(stmt) {
+			before++
+		}
 	}
-	return -1
+	return -1, -1, before
 }
 
 // paddedUnit builds the unit for script[start:end], which begins at line,
