@@ -3,8 +3,13 @@
 GO            ?= go
 BIN           := bin
 
-TEST_FLAGS    ?= -count=1 -timeout 20m
-BENCH_FLAGS   ?= -run '^$$' -bench . -benchmem -benchtime 3x -timeout 20m
+# Build tags of the CLI as it ships (internal/archtest holds every binary's tags and checks this line):
+# grpcnotrace drops gRPC's /debug/requests tracing, disable_grpc_modules cloud.google.com/go/storage's
+# xDS/envoy imports. Tests build with them too, so the binaries they build (lambdafake.BuildBinary adds
+# both) link from the packages go test compiled.
+TAGS          := grpcnotrace,disable_grpc_modules
+TEST_FLAGS    ?= -count=1 -timeout 20m -tags $(TAGS)
+BENCH_FLAGS   ?= -run '^$$' -bench . -benchmem -benchtime 3x -timeout 20m -tags $(TAGS)
 VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS       := -s -w -X main.version=$(VERSION)
 
@@ -14,7 +19,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 build: ## build the pgmi CLI into bin/
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pgmi ./cmd/pgmi
+	$(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/pgmi ./cmd/pgmi
 
 deps: ## install what the tests need (PostgreSQL from Debian packages when absent)
 	@bash scripts/deps.sh
@@ -24,7 +29,7 @@ demo: deps build ## the upload-triggered deployer on one machine: pgmi local on 
 	$(GO) run ./internal/tools/demo -pgmi $(BIN)/pgmi
 
 test: deps ## run every test, including integration tests against real PostgreSQL
-	$(GO) vet ./...
+	$(GO) vet -tags $(TAGS) ./...
 	$(GO) test $(TEST_FLAGS) ./...
 
 bench: deps ## benchmarks with ratios against baselines measured in the same run

@@ -2,8 +2,8 @@
 # Installs what the test suite needs on a fresh Debian 12 machine, as root.
 # Idempotent: prints what it does, and nothing when there is nothing to do.
 #
-#   PostgreSQL server binaries  internal/testpg runs initdb and postgres itself,
-#                               so no system cluster is created or started.
+#   PostgreSQL server binaries  internal/pgserver (pgmi local, and the tests through
+#                               internal/testpg) runs initdb and postgres itself, so no system cluster is created or started.
 #   pgbouncer                   pkg/connect refuses transaction-mode poolers;
 #                               its tests run a real PgBouncer.
 #   openssl, ssh-keygen         key-format and SSH-signature interop tests.

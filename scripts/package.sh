@@ -19,6 +19,14 @@ DIST=${DIST:-dist}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
+# Build tags, as internal/archtest's table of shipped binaries has them (its
+# TestShippingBuildsUseTheTags compares): grpcnotrace for every binary (no gRPC
+# request tracing), disable_grpc_modules where cloud.google.com/go/storage is
+# linked (no xDS/envoy).
+AWS_TAGS=lambda.norpc,grpcnotrace
+GCP_TAGS=grpcnotrace,disable_grpc_modules
+AZURE_TAGS=grpcnotrace
+
 log() { printf 'package: %s\n' "$*"; }
 
 # build GOARCH OUT PKG [extra go build flags]: a static linux binary.
@@ -52,7 +60,7 @@ package_aws() {
 		esac
 		stage=$WORK/aws-$arch
 		mkdir -p "$stage"
-		build "$arch" "$stage/bootstrap" ./functions/aws -tags lambda.norpc
+		build "$arch" "$stage/bootstrap" ./functions/aws -tags "$AWS_TAGS"
 		zipdir -o "$DIST/aws/pgmi-aws-$arch.zip" -x bootstrap "$stage"
 		log "$DIST/aws/pgmi-aws-$arch.zip"
 	done
@@ -65,7 +73,7 @@ package_gcp() {
 	local out=$DIST/gcp
 	rm -rf "$out"
 	mkdir -p "$out"
-	build amd64 "$out/function" ./functions/gcp
+	build amd64 "$out/function" ./functions/gcp -tags "$GCP_TAGS"
 	install -m 0644 functions/gcp/Dockerfile "$out/Dockerfile"
 	log "$out/ (docker build --platform linux/amd64 -t IMAGE $out)"
 }
@@ -73,7 +81,7 @@ package_gcp() {
 package_azure() {
 	local stage=$WORK/azure dir
 	mkdir -p "$stage" "$DIST/azure"
-	build amd64 "$stage/handler" ./functions/azure
+	build amd64 "$stage/handler" ./functions/azure -tags "$AZURE_TAGS"
 	cp functions/azure/host.json "$stage/host.json"
 	for dir in BlobCreated Reset; do
 		mkdir -p "$stage/$dir"

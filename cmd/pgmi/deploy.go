@@ -220,8 +220,7 @@ func (d *deployRun) timeout(yml pgmiyaml.File) (time.Duration, error) {
 
 func (d *deployRun) resolve(yml pgmiyaml.Connection) (*connect.Target, error) {
 	target, err := connect.ResolveWith(d.f.conn, d.s.env, yml, &connect.Options{
-		Warn:      func(msg string) { d.out.line("warning: " + msg) },
-		Providers: providerOverrides,
+		Warn: func(msg string) { d.out.line("warning: " + msg) },
 	})
 	if err != nil {
 		return nil, err

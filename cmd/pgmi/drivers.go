@@ -4,8 +4,6 @@ package main
 // pinner package registers its driver's URL scheme and version pinning) and,
 // as they land, every authentication provider.
 import (
-	"github.com/pgmi-cloud/pgmi/pkg/connect"
-
 	_ "gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/memblob"
 
@@ -16,9 +14,3 @@ import (
 	_ "github.com/pgmi-cloud/pgmi/pkg/connect/azure"
 	_ "github.com/pgmi-cloud/pgmi/pkg/connect/google"
 )
-
-// providerOverrides replace registered providers for this process; nil (the
-// only value outside tests) uses the registered ones. Tests set it to reach
-// fakes a provider cannot be pointed at through the environment (the Cloud
-// SQL connector's Admin API endpoint and dial function).
-var providerOverrides map[connect.AuthMethod]connect.ProviderFactory

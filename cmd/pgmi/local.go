@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgmi-cloud/pgmi/internal/testpg"
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
@@ -114,7 +114,7 @@ func (l *localRun) run(ctx context.Context) error {
 		return engine.Wrap(engine.KindConfig, err, "creating the bucket folder")
 	}
 	l.root, l.seen = root, map[string]fileStamp{}
-	env, stop, err := l.environment()
+	env, stop, err := l.environment(ctx)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func (l *localRun) run(ctx context.Context) error {
 
 // environment is the process environment with pgmi local's flags on top,
 // and a throwaway cluster when nothing names a server.
-func (l *localRun) environment() (connect.Env, func(), error) {
+func (l *localRun) environment(ctx context.Context) (connect.Env, func(), error) {
 	over := map[string]string{}
 	if l.f.trustedSigners != "" {
 		data, err := os.ReadFile(l.f.trustedSigners)
@@ -171,7 +171,7 @@ func (l *localRun) environment() (connect.Env, func(), error) {
 		return env, func() {}, nil
 	}
 	l.printf("pgmi local: no server named (--connection, PGMI_CONNECTION_STRING, DATABASE_URL, PGHOST); starting a throwaway PostgreSQL")
-	cluster, stop, err := testpg.StartMain()
+	cluster, err := pgserver.Start(ctx)
 	if err != nil {
 		return nil, nil, engine.Wrap(engine.KindConnection, err, "starting a local PostgreSQL (install the server binaries, e.g. make deps, or name a server with --connection)")
 	}
@@ -182,6 +182,11 @@ func (l *localRun) environment() (connect.Env, func(), error) {
 	l.f.conn.ConnString = cluster.ConnString(db)
 	l.printf("pgmi local: PostgreSQL %s:%d is up (data in %s, removed on exit)", cluster.Host(), cluster.Port(), cluster.DataDir())
 	l.printf("pgmi local:   psql %q", cluster.ConnString(db))
+	stop := func() {
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(l.s.err, err)
+		}
+	}
 	return env, stop, nil
 }
 

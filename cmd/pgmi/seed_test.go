@@ -23,7 +23,6 @@ import (
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/azurefake"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcpfake"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
-	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/connect/google"
 )
 
@@ -172,13 +171,10 @@ func TestSeedConnectionLines(t *testing.T) {
 	md.Use(t)
 	api := gcpfake.StartAdmin(t, md)
 	inst := api.AddInstance(t, gcpfake.InstanceConfig{
-		Project: "myproject", Region: "us-central1", Name: "mydb", PublicIP: "192.0.2.10",
+		Project: "myproject", Region: "us-central1", Name: "mydb", PublicIP: gcpfake.LoopbackIP(t),
 		PostgresHost: seed.Host(), PostgresPort: seed.Port(),
 	})
-	providerOverrides = map[connect.AuthMethod]connect.ProviderFactory{
-		connect.AuthGoogle: google.NewFactory(&google.Options{DialerOptions: api.DialerOptions()}),
-	}
-	t.Cleanup(func() { providerOverrides = nil })
+	t.Setenv(google.AdminAPIEndpointVar, api.URL)
 
 	for _, role := range []struct{ name, password string }{
 		{"deployer", "secret"}, {"user", "pass"}, {"entra_deployer", entraToken},

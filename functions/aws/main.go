@@ -55,7 +55,7 @@ func run(ctx context.Context, env connect.Env, stdout io.Writer, start func(hand
 	// the standard log package, the AWS SDK through its logger.
 	stdlog.SetFlags(0)
 	stdlog.SetOutput(log.LineWriter(runtimeLine))
-	f, err := internal.SetupWith(ctx, platform, env, log, setupOptions(sdkLogger{log}))
+	f, err := internal.Setup(ctx, platform, env, log, setupOptions(sdkLogger{log}))
 	if err != nil {
 		if api, ok := env("AWS_LAMBDA_RUNTIME_API"); ok && api != "" {
 			if perr := postInitError(ctx, api, err); perr != nil {

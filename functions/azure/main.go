@@ -18,6 +18,7 @@ import (
 
 	"github.com/pgmi-cloud/pgmi/functions/internal"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 
 	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/azpin"  // azblob:// bundles, pinned to their ETag
 	_ "github.com/pgmi-cloud/pgmi/pkg/connect/azure" // Entra ID tokens from the function's managed identity
@@ -58,7 +59,8 @@ func run(ctx context.Context, env connect.Env, dir string) error {
 	for _, w := range cfg.warnings {
 		log.Warn(w)
 	}
-	fn, err := internal.Setup(ctx, "azure", connect.AuthAzure, env, log, cfg.limit())
+	fn, err := internal.Setup(ctx, "azure", env, log, &internal.Options{
+		LoadOptions: deploy.LoadOptions{DefaultAuth: connect.AuthAzure}, Limit: cfg.limit()})
 	if err != nil {
 		return err
 	}

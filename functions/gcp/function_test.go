@@ -19,6 +19,7 @@ import (
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcpfake"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/lambdafake"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
+	"github.com/pgmi-cloud/pgmi/pkg/connect/google"
 )
 
 var (
@@ -36,8 +37,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// TestFunction runs the built function (with the test build's Cloud SQL
-// endpoints, fakes_hook.go) as Cloud Run would, behind the fakes, and sends
+// TestFunction runs the function built as it ships (no build tag, no
+// hook), as Cloud Run would, behind the fakes, and sends
 // it what Eventarc sends: the scenario suite, then what is particular to
 // this adapter.
 func TestFunction(t *testing.T) {
@@ -48,7 +49,7 @@ func TestFunction(t *testing.T) {
 	for _, db := range []string{s.Database, s.ResetDB} {
 		pg.Exec(t, "postgres", "ALTER DATABASE "+pgx.Identifier{db}.Sanitize()+" OWNER TO "+pgx.Identifier{testDBUser}.Sanitize())
 	}
-	binary := lambdafake.BuildBinary(t, "./functions/gcp", "pgmi_fakes")
+	binary := lambdafake.BuildBinary(t, "./functions/gcp")
 	c := newCloud(t, s, md, binary, dockerfileEnv(t, "FUNCTION_TARGET"))
 	s.Secrets = append(s.Secrets, md.TokenFor(gcpfake.ScopeSQLLogin), md.TokenFor(gcpfake.ScopeSQLAdmin), pg.Password())
 
@@ -169,8 +170,8 @@ func defaultTarget(t *testing.T, c *cloud) {
 }
 
 // invalidConfiguration: the process logs one ERROR line naming the
-// variable and exits non-zero, without serving. The test build's fake
-// variables are left out, so this is the production cold start. The line
+// variable and exits non-zero, without serving. The Admin API endpoint is
+// left out, so this is the production cold start. The line
 // speaks of what a Cloud Run service has, environment variables, never of
 // the CLI's flags.
 func invalidConfiguration(t *testing.T, c *cloud) {
@@ -192,8 +193,7 @@ func invalidConfiguration(t *testing.T, c *cloud) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := maps.Clone(c.base)
-			delete(env, "PGMI_FAKE_SQLADMIN_URL")
-			delete(env, "PGMI_FAKE_SQL_DIAL")
+			delete(env, google.AdminAPIEndpointVar)
 			env["PORT"] = strings.Split(closedAddr(t), ":")[1]
 			tc.edit(env)
 			p := c.exec(t, env)

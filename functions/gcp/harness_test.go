@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +24,7 @@ import (
 	"github.com/pgmi-cloud/pgmi/functions/internal/functest"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcpfake"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcsfake"
+	"github.com/pgmi-cloud/pgmi/pkg/connect/google"
 )
 
 // The Google Cloud project the fakes play.
@@ -59,24 +59,19 @@ type cloud struct {
 }
 
 // newCloud stands the fakes up around the cluster behind s. binary is the
-// function built with -tags pgmi_fakes; target is the FUNCTION_TARGET the
+// function as built for the image; target is the FUNCTION_TARGET the
 // image sets.
 func newCloud(t *testing.T, s *functest.Setup, md *gcpfake.Metadata, binary, target string) *cloud {
 	t.Helper()
 	api := gcpfake.StartAdmin(t, md)
 	c := &cloud{setup: s, md: md, binary: binary, logs: t.TempDir(), nextID: 9_000_000_000_000_001, ids: map[string]string{}}
+	// Loopback addresses: the proxy listens on port 3307 of its own, where
+	// the connector in the function process dials; the down instance's
+	// address has nothing there.
 	c.db = api.AddInstance(t, gcpfake.InstanceConfig{Project: testProject, Region: testRegion, Name: "pgmi",
-		PublicIP: "192.0.2.10", PostgresHost: s.PG.Host(), PostgresPort: s.PG.Port()})
+		PublicIP: gcpfake.LoopbackIP(t), PostgresHost: s.PG.Host(), PostgresPort: s.PG.Port()})
 	c.down = api.AddInstance(t, gcpfake.InstanceConfig{Project: testProject, Region: testRegion, Name: "down",
-		PublicIP: "192.0.2.11", PostgresHost: s.PG.Host(), PostgresPort: s.PG.Port()})
-	var dial []string
-	for addr, listener := range api.Listeners() {
-		if addr == c.down.Config.PublicIP {
-			listener = closedAddr(t)
-		}
-		dial = append(dial, net.JoinHostPort(addr, gcpfake.ServerProxyPort)+"="+listener)
-	}
-	sort.Strings(dial)
+		PublicIP: gcpfake.LoopbackIP(t), PostgresHost: s.PG.Host(), PostgresPort: s.PG.Port(), Down: true})
 	c.gcs = gcsfake.Start(t)
 	c.gcs.CreateBucket(testBucket, true)
 	c.base = map[string]string{
@@ -92,9 +87,8 @@ func newCloud(t *testing.T, s *functest.Setup, md *gcpfake.Metadata, binary, tar
 		"CLOUDSDK_CONFIG":   t.TempDir(),
 		// Storage
 		"STORAGE_EMULATOR_HOST": c.gcs.Host,
-		// The test build's Cloud SQL endpoints (fakes_hook.go)
-		"PGMI_FAKE_SQLADMIN_URL": api.URL,
-		"PGMI_FAKE_SQL_DIAL":     strings.Join(dial, ","),
+		// Cloud SQL: the Admin API (the instances' addresses are loopback)
+		google.AdminAPIEndpointVar: api.URL,
 		// The deployer
 		"PGUSER":               testDBUser,
 		"PGDATABASE":           s.Database,

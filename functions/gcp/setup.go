@@ -1,5 +1,3 @@
-//go:build !pgmi_fakes
-
 package main
 
 import (
@@ -8,12 +6,15 @@ import (
 
 	"github.com/pgmi-cloud/pgmi/functions/internal"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 )
 
 // setup is the cold start: the configuration from the environment, with
 // Google's IAM database login as the default auth method, and limit the
-// time each event gets. (The test build replaces this file with
-// fakes_hook.go.)
+// time each event gets. The binary tests run is this one: the tests point
+// it at fakes through the environment alone (GCE_METADATA_HOST,
+// PGMI_CLOUDSQL_ADMIN_API_ENDPOINT, STORAGE_EMULATOR_HOST).
 func setup(ctx context.Context, log *internal.Logger, limit internal.Limit) (*internal.Function, error) {
-	return internal.Setup(ctx, platform, connect.AuthGoogle, os.LookupEnv, log, limit)
+	return internal.Setup(ctx, platform, os.LookupEnv, log, &internal.Options{
+		LoadOptions: deploy.LoadOptions{DefaultAuth: connect.AuthGoogle}, Limit: limit})
 }

@@ -24,32 +24,13 @@ type Function struct {
 // once, build the deployer, and log one line saying what it will do. An
 // invalid configuration is logged as one error line and returned; the
 // adapter then exits, so the platform reports a failed start instead of
-// failing every invocation. limit is the platform's time limit per event
-// when the adapter knows it now (a PGMI_TIMEOUT_MARGIN that leaves no time
-// within it is such a configuration), the zero Limit otherwise.
-func Setup(ctx context.Context, platform string, auth connect.AuthMethod, env connect.Env, log *Logger, limit Limit) (*Function, error) {
-	return SetupWith(ctx, platform, env, log, &Options{LoadOptions: deploy.LoadOptions{DefaultAuth: auth}, Limit: limit})
-}
-
-// Limit is a platform's time limit per event.
-type Limit struct {
-	Timeout time.Duration // 0: unknown at cold start, or unbounded
-	Setting string        // what sets it, as messages name it: "CLOUD_RUN_TIMEOUT_SECONDS"
-}
-
-// Options are Setup's with everything an adapter may add.
-type Options struct {
-	// LoadOptions: provider overrides (the Cloud SQL connector pointed at
-	// fakes, an SDK logger) and Mux, which then opens the bundles and
-	// result objects too. Warn is set to the log.
-	deploy.LoadOptions
-	Limit Limit
-}
-
-// SetupWith is Setup with options. An error is worded for a function,
-// configured by environment variables alone: a missing connection setting
-// names its variable, not the CLI's flag (connect.ForEnvironment).
-func SetupWith(ctx context.Context, platform string, env connect.Env, log *Logger, opts *Options) (*Function, error) {
+// failing every invocation. An error is worded for a function, configured
+// by environment variables alone: a missing connection setting names its
+// variable, not the CLI's flag (connect.ForEnvironment).
+func Setup(ctx context.Context, platform string, env connect.Env, log *Logger, opts *Options) (*Function, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
 	o := opts.LoadOptions
 	o.Warn = log.Warn
 	cfg, err := deploy.LoadConfig(ctx, env, &o)
@@ -68,6 +49,25 @@ func SetupWith(ctx context.Context, platform string, env connect.Env, log *Logge
 	f.Deployer = deploy.New(cfg, &deploy.Options{Progress: progress(log), Mux: o.Mux})
 	log.Info("pgmi deployer ready: " + cfg.String())
 	return f, nil
+}
+
+// Options are what an adapter adds to the environment at cold start.
+type Options struct {
+	// LoadOptions: DefaultAuth, the platform's own auth method; Providers,
+	// a provider built with the adapter's settings (the AWS SDK's logger);
+	// Mux, which then opens the bundles and result objects too. Warn is
+	// set to the log.
+	deploy.LoadOptions
+	// Limit is the platform's time limit per event when the adapter knows
+	// it now (a PGMI_TIMEOUT_MARGIN that leaves no time within it is an
+	// invalid configuration), the zero Limit otherwise.
+	Limit Limit
+}
+
+// Limit is a platform's time limit per event.
+type Limit struct {
+	Timeout time.Duration // 0: unknown at cold start, or unbounded
+	Setting string        // what sets it, as messages name it: "CLOUD_RUN_TIMEOUT_SECONDS"
 }
 
 // coldStartFailed starts the one ERROR line of a refused cold start.

@@ -63,7 +63,7 @@ func TestPipelineWarningsAreWarnLines(t *testing.T) {
 	for _, tc := range []struct{ field, warn string }{{LevelField, "WARN"}, {SeverityField, "WARNING"}} {
 		var buf bytes.Buffer
 		log := NewLogger(&buf, "test", tc.field, false)
-		f, err := Setup(context.Background(), "test", connect.AuthPassword, envMap(map[string]string{
+		f, err := setup("test", connect.AuthPassword, envMap(map[string]string{
 			"PGMI_ALLOW_UNSIGNED": "true", "PGHOST": "127.0.0.1", "PGPORT": closedPort(t), "PGUSER": "u",
 			"PGDATABASE": "d", "PGSSLMODE": "disable", "HOME": t.TempDir(),
 		}), log, Limit{})
@@ -105,7 +105,7 @@ func TestSetupRefusesAMarginWithoutTime(t *testing.T) {
 		{Limit{}, true},
 	} {
 		var buf bytes.Buffer
-		f, err := Setup(context.Background(), "test", connect.AuthPassword, envMap(env), NewLogger(&buf, "test", SeverityField, false), tc.limit)
+		f, err := setup("test", connect.AuthPassword, envMap(env), NewLogger(&buf, "test", SeverityField, false), tc.limit)
 		if tc.ok {
 			if err != nil {
 				t.Errorf("%+v: %v", tc.limit, err)
@@ -130,7 +130,7 @@ func TestSetupRefusesAMarginWithoutTime(t *testing.T) {
 // cold start, never by the CLI's flag.
 func TestSetupNamesVariablesNotFlags(t *testing.T) {
 	var buf bytes.Buffer
-	_, err := Setup(context.Background(), "gcp", connect.AuthGoogle, envMap(map[string]string{
+	_, err := setup("gcp", connect.AuthGoogle, envMap(map[string]string{
 		"PGMI_ALLOW_UNSIGNED": "true", "PGUSER": "u", "PGDATABASE": "d",
 	}), NewLogger(&buf, "gcp", SeverityField, false), Limit{})
 	if err == nil || !strings.Contains(err.Error(), "PGMI_GOOGLE_INSTANCE") || strings.Contains(buf.String(), "--google-instance") {
@@ -163,7 +163,7 @@ func TestSetupLineHidesAPasswordTail(t *testing.T) {
 		"Host=db;Username=u;Database=d;Password=Half;S3cr3t=x",
 	} {
 		var buf bytes.Buffer
-		_, err := Setup(context.Background(), "aws", connect.AuthPassword, envMap(map[string]string{
+		_, err := setup("aws", connect.AuthPassword, envMap(map[string]string{
 			"PGMI_ALLOW_UNSIGNED": "true", "PGMI_CONNECTION_STRING": s,
 		}), NewLogger(&buf, "aws", LevelField, false), Limit{})
 		if err == nil || !strings.Contains(buf.String(), "PGMI_CONNECTION_STRING") || !strings.Contains(buf.String(), "password") {
@@ -173,4 +173,9 @@ func TestSetupLineHidesAPasswordTail(t *testing.T) {
 			t.Errorf("the password's tail is in the cold start's line: %s", buf.String())
 		}
 	}
+}
+
+// setup is Setup with only an auth method and a limit, as the tests need.
+func setup(platform string, auth connect.AuthMethod, env connect.Env, log *Logger, limit Limit) (*Function, error) {
+	return Setup(context.Background(), platform, env, log, &Options{LoadOptions: deploy.LoadOptions{DefaultAuth: auth}, Limit: limit})
 }

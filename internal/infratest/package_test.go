@@ -3,6 +3,7 @@ package infratest
 import (
 	"archive/zip"
 	"bytes"
+	"debug/buildinfo"
 	"debug/elf"
 	"encoding/json"
 	"io"
@@ -65,6 +66,15 @@ func zipEntries(t *testing.T, path string) map[string]entry {
 	return out
 }
 
+func buildSetting(info *buildinfo.BuildInfo, key string) string {
+	for _, s := range info.Settings {
+		if s.Key == key {
+			return s.Value
+		}
+	}
+	return ""
+}
+
 func names[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -74,9 +84,15 @@ func names[V any](m map[string]V) []string {
 	return out
 }
 
-// checkBinary asserts a static Linux executable for machine.
-func checkBinary(t *testing.T, name string, data []byte, machine elf.Machine) {
+// checkBinary asserts a static Linux executable for machine, built with the
+// build tags tags (internal/archtest's table of shipped binaries has them).
+func checkBinary(t *testing.T, name string, data []byte, machine elf.Machine, tags string) {
 	t.Helper()
+	if info, err := buildinfo.Read(bytes.NewReader(data)); err != nil {
+		t.Errorf("%s: no Go build info: %v", name, err)
+	} else if got := buildSetting(info, "-tags"); got != tags {
+		t.Errorf("%s is built with -tags %q, want %q (scripts/package.sh)", name, got, tags)
+	}
 	f, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		t.Errorf("%s is not an ELF binary: %v", name, err)
@@ -119,7 +135,7 @@ func TestPackageArtifacts(t *testing.T) {
 		if m := z["bootstrap"].mode; m != 0o755 {
 			t.Errorf("bootstrap mode %v, want 0755", m)
 		}
-		checkBinary(t, "bootstrap", z["bootstrap"].data, elf.EM_X86_64)
+		checkBinary(t, "bootstrap", z["bootstrap"].data, elf.EM_X86_64, "lambda.norpc,grpcnotrace")
 	})
 
 	t.Run("azure", func(t *testing.T) {
@@ -151,7 +167,7 @@ func TestPackageArtifacts(t *testing.T) {
 		if e, ok := z[exe]; !ok || e.mode&0o111 == 0 {
 			t.Errorf("host.json names %q as the handler, which is not an executable entry of the zip", exe)
 		}
-		checkBinary(t, "handler", z["handler"].data, elf.EM_X86_64)
+		checkBinary(t, "handler", z["handler"].data, elf.EM_X86_64, "grpcnotrace")
 		for name, trigger := range map[string]string{"BlobCreated/function.json": "eventGridTrigger", "Reset/function.json": "timerTrigger"} {
 			var fn struct {
 				Bindings []struct {
@@ -185,7 +201,7 @@ func TestPackageArtifacts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkBinary(t, "function", data, elf.EM_X86_64)
+		checkBinary(t, "function", data, elf.EM_X86_64, "grpcnotrace,disable_grpc_modules")
 		df, err := os.ReadFile(filepath.Join(dir, "Dockerfile"))
 		if err != nil || !bytes.Contains(df, []byte("COPY function ")) {
 			t.Errorf("the Dockerfile does not copy the binary named function (%v)", err)

@@ -2,35 +2,22 @@ package testpg
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
+
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 )
 
 // logTailOnFailure is how much of the server log a failed test prints.
 const logTailOnFailure = 8 << 10
 
-// A Cluster is a running throwaway PostgreSQL server. Its methods are safe
-// for concurrent use.
+// A Cluster is a running throwaway PostgreSQL server (pgserver.Cluster:
+// ConnString, Host, Port, Restart, Stop …) with helpers for tests. Its
+// methods are safe for concurrent use, except Restart (see there).
 type Cluster struct {
-	binDir   string
-	baseDir  string // private directory holding data/, sock/ and postgres.log
-	dataDir  string
-	sockDir  string
-	logPath  string
-	port     int
-	password string
-	owner    osUser
-	proc     *process
-
-	stopping atomic.Bool
-	stopOnce sync.Once
-	stopErr  error
+	*pgserver.Cluster
 }
 
 // Start starts a cluster for one test and registers its Stop with tb.Cleanup.
@@ -39,17 +26,17 @@ type Cluster struct {
 // tail of the server log is logged before the cluster is removed.
 func Start(tb testing.TB, opts ...Option) *Cluster {
 	tb.Helper()
-	c, err := start(tb.Context(), opts)
+	c, err := pgserver.Start(tb.Context(), opts...)
 	Require(tb, err)
 	tb.Cleanup(func() {
 		if tb.Failed() {
-			tb.Logf("testpg: server log tail:\n%s", tail(c.Log(), logTailOnFailure))
+			tb.Logf("testpg: server log tail:\n%s", c.LogTail(logTailOnFailure))
 		}
 		if err := c.Stop(); err != nil {
 			tb.Error(err)
 		}
 	})
-	return c
+	return &Cluster{c}
 }
 
 // StartMain starts a cluster without a testing.TB, for a TestMain that shares
@@ -57,11 +44,11 @@ func Start(tb testing.TB, opts ...Option) *Cluster {
 // a failure to stop on stderr; it is never nil, so it can be called even when
 // err is not. Pass err to Require in each test to skip or fail it.
 func StartMain(opts ...Option) (*Cluster, func(), error) {
-	c, err := start(context.Background(), opts)
+	c, err := pgserver.Start(context.Background(), opts...)
 	if err != nil {
 		return nil, func() {}, err
 	}
-	return c, func() {
+	return &Cluster{c}, func() {
 		if err := c.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 		}
@@ -88,108 +75,4 @@ func Require(tb testing.TB, err error) {
 func inCI() bool {
 	v := os.Getenv("CI")
 	return v != "" && v != "false" && v != "0"
-}
-
-func start(ctx context.Context, opts []Option) (_ *Cluster, err error) {
-	s, err := newSettings(opts)
-	if err != nil {
-		return nil, err
-	}
-	binDir, err := findBinDir()
-	if err != nil {
-		return nil, err
-	}
-	owner, err := clusterUser()
-	if err != nil {
-		return nil, err
-	}
-	base, err := makeBaseDir(owner)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			err = errors.Join(err, os.RemoveAll(base))
-		}
-	}()
-	c := &Cluster{
-		binDir:  binDir,
-		baseDir: base,
-		dataDir: filepath.Join(base, "data"),
-		sockDir: filepath.Join(base, "sock"),
-		logPath: filepath.Join(base, "postgres.log"),
-		owner:   owner,
-	}
-	if s.passwordAuth {
-		c.password = rand.Text()
-	}
-	return c, c.boot(ctx, s)
-}
-
-func (c *Cluster) boot(ctx context.Context, s *settings) error {
-	if err := checkSocketPath(c.sockDir); err != nil {
-		return err
-	}
-	if err := c.owner.mkdirAll(c.sockDir); err != nil {
-		return fmt.Errorf("testpg: create socket directory: %w", err)
-	}
-	if err := os.Chmod(c.sockDir, 0o755); err != nil {
-		return fmt.Errorf("testpg: chmod socket directory: %w", err)
-	}
-	if err := c.initdb(ctx); err != nil {
-		return err
-	}
-	if err := c.configure(s); err != nil {
-		return err
-	}
-	return c.serve(ctx, s)
-}
-
-// Stop shuts the server down (see the package documentation) and removes the
-// cluster's directories. It is idempotent: later calls return the first
-// call's result.
-func (c *Cluster) Stop() error {
-	c.stopOnce.Do(func() {
-		c.stopping.Store(true)
-		var stopErr error
-		if c.proc != nil {
-			stopErr = c.proc.stop()
-		}
-		c.stopErr = errors.Join(stopErr, os.RemoveAll(c.baseDir))
-	})
-	return c.stopErr
-}
-
-// Host is the TCP address the server listens on.
-func (c *Cluster) Host() string { return "127.0.0.1" }
-
-// Port is the server's TCP port, also used in the unix socket's name.
-func (c *Cluster) Port() int { return c.port }
-
-// SocketDir is the directory holding the server's unix socket.
-func (c *Cluster) SocketDir() string { return c.sockDir }
-
-// DataDir is the cluster's data directory, owned by the cluster's OS user.
-func (c *Cluster) DataDir() string { return c.dataDir }
-
-// Password is the postgres superuser's password with WithPasswordAuth, else "".
-func (c *Cluster) Password() string { return c.password }
-
-// PID is the postmaster's process id.
-func (c *Cluster) PID() int { return c.proc.pid() }
-
-// Log returns the server log so far, or "" once the cluster is removed.
-func (c *Cluster) Log() string {
-	b, err := os.ReadFile(c.logPath)
-	if err != nil {
-		return ""
-	}
-	return string(b)
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "...\n" + s[len(s)-n:]
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,35 +18,6 @@ const (
 	dropTimeout     = 30 * time.Second
 	maxDBNamePrefix = 40 // leaves room for the random suffix within 63 bytes
 )
-
-// ConnString is a keyword/value connection string for db over TCP as the
-// postgres superuser, with the password when WithPasswordAuth is used. sslmode
-// is left at pgx's default (prefer); append "sslmode=..." to override it.
-func (c *Cluster) ConnString(db string) string {
-	return c.connString(c.Host(), db)
-}
-
-// SocketConnString is like ConnString over the unix socket.
-func (c *Cluster) SocketConnString(db string) string {
-	return c.connString(c.sockDir, db)
-}
-
-func (c *Cluster) connString(host, db string) string {
-	parts := []string{
-		"host=" + quoteValue(host),
-		"port=" + strconv.Itoa(c.port),
-		"user=postgres",
-		"dbname=" + quoteValue(db),
-	}
-	if c.password != "" {
-		parts = append(parts, "password="+quoteValue(c.password))
-	}
-	return strings.Join(parts, " ")
-}
-
-var valueEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
-
-func quoteValue(v string) string { return "'" + valueEscaper.Replace(v) + "'" }
 
 // Connect opens a connection to db over TCP; tb.Cleanup closes it.
 func (c *Cluster) Connect(tb testing.TB, db string) *pgx.Conn {
@@ -101,7 +71,7 @@ func (c *Cluster) NewDatabase(tb testing.TB) string {
 	name := databaseName(tb.Name())
 	c.CreateDatabase(tb, name)
 	tb.Cleanup(func() {
-		if c.stopping.Load() {
+		if c.Stopped() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), dropTimeout)

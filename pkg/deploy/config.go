@@ -62,7 +62,9 @@ type LoadOptions struct {
 	// DefaultAuth is the auth method when PGMI_AUTH and the connection
 	// settings name none: each function's own cloud.
 	DefaultAuth connect.AuthMethod
-	// Providers overrides auth providers (tests).
+	// Providers are auth providers the composition root built with its own
+	// settings, used instead of the registered ones (the AWS function's RDS
+	// provider logs through its logger); nil uses the registered ones.
 	Providers map[connect.AuthMethod]connect.ProviderFactory
 	// Warn receives configuration warnings; nil discards them.
 	Warn func(string)

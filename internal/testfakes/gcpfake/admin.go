@@ -150,20 +150,6 @@ func (a *AdminAPI) Dials() []string {
 	return append([]string(nil), a.dials...)
 }
 
-// Listeners maps every instance address (public or private IP, PSC name)
-// to the loopback address of its proxy: what DialFunc routes to. A process
-// other than the test's (a function binary under test) needs it for a dial
-// function of its own, since DialFunc lives in the test process.
-func (a *AdminAPI) Listeners() map[string]string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make(map[string]string, len(a.routes))
-	for addr, r := range a.routes {
-		out[addr] = r.listener
-	}
-	return out
-}
-
 // SettingsCalls and CertCalls count the connectSettings and
 // generateEphemeralCert requests that reached the API (not those a fault
 // answered).

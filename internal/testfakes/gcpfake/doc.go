@@ -19,9 +19,14 @@
 //     1.3 listener requiring a client certificate the Admin API issued for
 //     that instance (server certificate CN project:instance, the PSC name as
 //     a SAN, signed by the CA connectSettings returns). The connector always
-//     dials port 3307; AdminAPI.DialFunc (in DialerOptions, with
-//     WithBuiltInMetrics(false)) routes each address to its listener and
-//     records it, so a test sees which address type was used.
+//     dials port 3307. Two ways to reach the proxies: give an instance
+//     loopback addresses (LoopbackIP), where each proxy listens on port 3307
+//     itself, so a connector with no hook at all (a shipped binary under
+//     test, pointed at the fake by PGMI_CLOUDSQL_ADMIN_API_ENDPOINT) gets
+//     there; or use any address and AdminAPI.DialFunc (in DialerOptions,
+//     with WithBuiltInMetrics(false)), which routes each address to its
+//     listener and records it, so a test sees which address type was used.
+//     InstanceConfig.Down leaves an instance without proxies.
 //
 // The proxy stands in for Cloud SQL's IAM database login: when the client
 // certificate was requested with an access token, the proxy logs in to the

@@ -214,28 +214,27 @@ func TestRelayWithoutIAM(t *testing.T) {
 	}
 }
 
-// Listeners names the same proxies DialFunc routes to, one per address.
-func TestListeners(t *testing.T) {
+// A loopback address is where its proxy listens, on port 3307, so a plain
+// dial reaches it; a Down instance's address refuses, directly and through
+// DialFunc.
+func TestLoopbackAddresses(t *testing.T) {
 	_, api := newAPI(t)
-	api.AddInstance(t, gcpfake.InstanceConfig{Project: "proj-1", Region: "r1", Name: "db",
-		PublicIP: "192.0.2.1", PrivateIP: "10.0.0.9", PSCName: "abc.r1.sql.goog"})
-	ls := api.Listeners()
-	if len(ls) != 3 {
-		t.Fatalf("listeners %v, want one per address", ls)
+	up := api.AddInstance(t, gcpfake.InstanceConfig{Project: "proj-1", Region: "r1", Name: "up", PublicIP: gcpfake.LoopbackIP(t)})
+	down := api.AddInstance(t, gcpfake.InstanceConfig{Project: "proj-1", Region: "r1", Name: "down", PublicIP: gcpfake.LoopbackIP(t), Down: true})
+	if up.Config.PublicIP == down.Config.PublicIP {
+		t.Fatalf("LoopbackIP returned %s twice", up.Config.PublicIP)
 	}
-	for addr, listener := range ls {
-		direct, err := net.Dial("tcp", listener)
-		if err != nil {
-			t.Fatalf("%s: listener %s: %v", addr, listener, err)
-		}
-		direct.Close()
-		routed, err := api.DialFunc(t.Context(), "tcp", net.JoinHostPort(addr, gcpfake.ServerProxyPort))
-		if err != nil {
-			t.Fatalf("%s: DialFunc: %v", addr, err)
-		}
-		if got := routed.RemoteAddr().String(); got != listener {
-			t.Errorf("%s: DialFunc reached %s, Listeners says %s", addr, got, listener)
-		}
-		routed.Close()
+	conn, err := net.Dial("tcp", net.JoinHostPort(up.Config.PublicIP, gcpfake.ServerProxyPort))
+	if err != nil {
+		t.Fatalf("dial the proxy at its own address: %v", err)
+	}
+	conn.Close()
+	if conn, err := net.Dial("tcp", net.JoinHostPort(down.Config.PublicIP, gcpfake.ServerProxyPort)); err == nil {
+		conn.Close()
+		t.Fatal("a Down instance's address accepted a connection")
+	}
+	if conn, err := api.DialFunc(t.Context(), "tcp", net.JoinHostPort(down.Config.PublicIP, gcpfake.ServerProxyPort)); err == nil {
+		conn.Close()
+		t.Fatal("DialFunc reached a Down instance")
 	}
 }

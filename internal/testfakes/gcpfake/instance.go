@@ -23,8 +23,11 @@ type InstanceConfig struct {
 	Name    string // instance ID
 	// DatabaseVersion as the API reports it; "" means POSTGRES_15.
 	DatabaseVersion string
-	// The instance's addresses; an empty one is absent. Any string works (the
-	// fake's DialFunc routes it), e.g. documentation IPs such as 192.0.2.10.
+	// The instance's addresses; an empty one is absent. Any string works
+	// with the fake's DialFunc, which routes it, e.g. documentation IPs such
+	// as 192.0.2.10. A loopback IP (LoopbackIP) is also where the proxy
+	// listens, on port 3307, so a connector with its own dial function (a
+	// binary under test) reaches the instance as it would a real one.
 	PublicIP  string // type PRIMARY
 	PrivateIP string // type PRIVATE
 	PSCName   string // Private Service Connect DNS name; "" leaves PSC off
@@ -33,6 +36,9 @@ type InstanceConfig struct {
 	// directory, and its port.
 	PostgresHost string
 	PostgresPort int
+	// Down leaves the addresses without a proxy: the Admin API knows the
+	// instance, but a connection to it is refused.
+	Down bool
 }
 
 // Instance is an instance of the fake, with a server-side proxy per address:
@@ -79,7 +85,7 @@ func (a *AdminAPI) AddInstance(tb testing.TB, cfg InstanceConfig) *Instance {
 	a.instances[in.key()] = in
 	a.mu.Unlock()
 	for _, addr := range []string{cfg.PublicIP, cfg.PrivateIP, cfg.PSCName} {
-		if addr != "" {
+		if addr != "" && !cfg.Down {
 			in.listen(tb, addr)
 		}
 	}
@@ -159,10 +165,16 @@ func (in *Instance) connectSettings(serverCAPEM string) *sqladmin.ConnectSetting
 	return s
 }
 
-// listen starts the proxy for one of the instance's addresses.
+// listen starts the proxy for one of the instance's addresses: on the
+// address itself, port 3307, when it is a loopback IP; else on a free
+// loopback port that DialFunc routes to.
 func (in *Instance) listen(tb testing.TB, addr string) {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	at := "127.0.0.1:0"
+	if ip := net.ParseIP(addr); ip != nil && ip.IsLoopback() {
+		at = net.JoinHostPort(addr, ServerProxyPort)
+	}
+	ln, err := net.Listen("tcp", at)
 	if err != nil {
 		tb.Fatalf("gcpfake: listen for %s: %v", addr, err)
 	}

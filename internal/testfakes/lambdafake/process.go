@@ -5,29 +5,36 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
+// ShippedTags are the build tags every shipped binary is built with
+// (scripts/package.sh, the Makefile; internal/archtest checks them):
+// grpcnotrace leaves out gRPC's request tracing, and disable_grpc_modules,
+// which only cloud.google.com/go/storage reads, its xDS/envoy imports. They
+// change what is linked, not how the program behaves.
+var ShippedTags = []string{"grpcnotrace", "disable_grpc_modules"}
+
 // BuildBinary builds the main package pkg (a path relative to the module
 // root, such as "./functions/aws", or an import path) into
-// <tempdir>/bootstrap with the given build tags (typically "lambda.norpc").
-// It builds with the same settings as go test itself (no -trimpath, the
-// environment's CGO_ENABLED), so every package comes from the build cache the
-// test binaries filled and only the link runs: a fresh CI machine compiles
-// the dependency graph once, not once more for the function binaries. The
-// shipping flags (-trimpath, CGO off, stripped) are the packaging targets'
-// and BenchmarkBinarySizes'; they do not change how the program behaves.
+// <tempdir>/bootstrap with ShippedTags and the given build tags (typically
+// "lambda.norpc"). Otherwise it builds with the same settings as go test
+// itself (no -trimpath, the environment's CGO_ENABLED), so that under
+// `make test`, whose go test carries ShippedTags too, every package comes
+// from the build cache the test binaries filled and only the link runs: a
+// fresh CI machine compiles the dependency graph once, not once more for the
+// function binaries. The remaining shipping flags (-trimpath, CGO off,
+// stripped) are the packaging targets' and internal/archtest's; they do not
+// change how the program behaves.
 func BuildBinary(tb testing.TB, pkg string, tags ...string) string {
 	tb.Helper()
 	root := moduleRoot(tb)
 	out := filepath.Join(tb.TempDir(), "bootstrap")
-	args := []string{"build"}
-	if len(tags) > 0 {
-		args = append(args, "-tags", strings.Join(tags, ","))
-	}
+	args := []string{"build", "-tags", strings.Join(append(slices.Clone(ShippedTags), tags...), ",")}
 	args = append(args, "-o", out, pkg)
 	cmd := exec.CommandContext(tb.Context(), "go", args...)
 	cmd.Dir = root

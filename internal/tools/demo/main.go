@@ -26,7 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/pgmi-cloud/pgmi/internal/testpg"
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 )
 
 func main() {
@@ -58,11 +58,15 @@ func run(pgmi, work string) error {
 	}
 
 	step("Starting a throwaway PostgreSQL cluster")
-	cluster, stop, err := testpg.StartMain()
+	cluster, err := pgserver.Start(context.Background())
 	if err != nil {
 		return err
 	}
-	defer stop()
+	defer func() {
+		if err := cluster.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}()
 	fmt.Printf("  listening on %s:%d\n", cluster.Host(), cluster.Port())
 
 	step("Making a release signing key (what CI would hold) and the allowed_signers file the deployer trusts")

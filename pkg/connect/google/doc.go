@@ -32,6 +32,13 @@
 //
 // All three are checked before anything is contacted.
 //
+// From the process environment, like Google's own variables below:
+// PGMI_CLOUDSQL_ADMIN_API_ENDPOINT (AdminAPIEndpointVar) replaces the Admin
+// API's base URL, https://sqladmin.googleapis.com/, with a Private Service
+// Connect endpoint for Google APIs or a local fake. It must be an http or
+// https URL, is checked before the first connection, and selects no auth
+// method.
+//
 // # Identity
 //
 // Application Default Credentials, found the way Google's libraries find

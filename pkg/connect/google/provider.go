@@ -3,6 +3,9 @@ package google
 import (
 	"context"
 	"net"
+	"net/url"
+	"os"
+	"strings"
 	"sync"
 
 	"cloud.google.com/go/cloudsqlconn"
@@ -13,6 +16,14 @@ import (
 )
 
 func init() { connect.RegisterProvider(connect.AuthGoogle, NewFactory(nil)) }
+
+// AdminAPIEndpointVar names the environment variable that replaces the
+// Cloud SQL Admin API endpoint (https://sqladmin.googleapis.com/ by
+// default): a Private Service Connect endpoint for Google APIs, or a local
+// Admin API in tests. Like Google's own ambient variables it is read from
+// the process environment, before a Target's first connection, and selects
+// no auth method.
+const AdminAPIEndpointVar = "PGMI_CLOUDSQL_ADMIN_API_ENDPOINT"
 
 // ServerProxyPort is the port of a Cloud SQL instance's server-side proxy,
 // which the connector always dials. Connections report it as their port.
@@ -64,18 +75,24 @@ func (f *factory) provider(ctx context.Context, c *connect.Config) (connect.Prov
 	if err != nil {
 		return nil, err
 	}
-	sh, err := f.acquire(ctx)
+	endpoint, err := adminAPIEndpoint(os.Getenv(AdminAPIEndpointVar))
+	if err != nil {
+		return nil, err
+	}
+	sh, err := f.acquire(ctx, endpoint)
 	if err != nil {
 		return nil, err
 	}
 	return &provider{s: s, f: f, sh: sh, dialOpts: []cloudsqlconn.DialOption{ipOption(s.ipType)}}, nil
 }
 
-func (f *factory) acquire(ctx context.Context) (*shared, error) {
+// acquire returns the shared dialer, made with endpoint ("" for the
+// default Admin API) if there is none yet.
+func (f *factory) acquire(ctx context.Context, endpoint string) (*shared, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.shared == nil {
-		sh, err := f.newShared(ctx)
+		sh, err := f.newShared(ctx, endpoint)
 		if err != nil {
 			return nil, err
 		}
@@ -85,7 +102,7 @@ func (f *factory) acquire(ctx context.Context) (*shared, error) {
 	return f.shared, nil
 }
 
-func (f *factory) newShared(ctx context.Context) (*shared, error) {
+func (f *factory) newShared(ctx context.Context, endpoint string) (*shared, error) {
 	id, err := detectIdentity()
 	if err != nil {
 		return nil, noCredentials(err)
@@ -96,6 +113,9 @@ func (f *factory) newShared(ctx context.Context) (*shared, error) {
 		cloudsqlconn.WithLazyRefresh(),
 		cloudsqlconn.WithBuiltInMetrics(f.opts.BuiltInMetrics),
 		cloudsqlconn.WithUserAgent("pgmi"),
+	}
+	if endpoint != "" {
+		opts = append(opts, cloudsqlconn.WithAdminAPIEndpoint(endpoint))
 	}
 	// The dialer outlives this first connection's context.
 	d, err := cloudsqlconn.NewDialer(context.WithoutCancel(ctx), append(opts, f.opts.DialerOptions...)...)
@@ -157,4 +177,18 @@ func (p *provider) Close() error {
 	var err error
 	p.once.Do(func() { err = p.f.release(p.sh) })
 	return err
+}
+
+// adminAPIEndpoint checks the value of AdminAPIEndpointVar: "" (the
+// default endpoint) or an http or https URL with a host.
+func adminAPIEndpoint(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", engine.Errorf(engine.KindConfig, "invalid %s %q: expected the Cloud SQL Admin API's base URL, such as https://sqladmin-myendpoint.p.googleapis.com/", AdminAPIEndpointVar, clip(v))
+	}
+	return v, nil
 }

@@ -1,4 +1,4 @@
-package testpg
+package pgserver
 
 import (
 	"context"
@@ -8,12 +8,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
-	"os"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,7 +19,7 @@ import (
 // WithTokenTLS makes the cluster look like a managed PostgreSQL that takes
 // cloud tokens (RDS IAM, Entra ID): TLS on with a self-signed certificate for
 // 127.0.0.1 and localhost, and TCP logins only over TLS with scram, so a
-// test can make a token a role's password (SetPassword). It implies
+// caller can make a token a role's password (SetPassword). It implies
 // WithPasswordAuth.
 func WithTokenTLS() Option {
 	return func(s *settings) error {
@@ -69,23 +66,6 @@ func selfSignedServerCert() (crtPEM, keyPEM []byte, err error) {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), nil
-}
-
-// NewRole creates a login role without a password, dropped at cleanup.
-func (c *Cluster) NewRole(t testing.TB, prefix string) string {
-	t.Helper()
-	name := fmt.Sprintf("%s_%d_%d", prefix, os.Getpid(), time.Now().UnixNano()%1e6)
-	c.Exec(t, "postgres", "CREATE ROLE "+pgx.Identifier{name}.Sanitize()+" LOGIN")
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), c.ConnString("postgres"))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close(context.Background())
-		_, _ = conn.Exec(context.Background(), "DROP ROLE IF EXISTS "+pgx.Identifier{name}.Sanitize())
-	})
-	return name
 }
 
 // SetPassword makes secret the role's password: the database-side stand-in

@@ -1,10 +1,10 @@
-package testpg
+package pgserver
 
 import "syscall"
 
 // setParentDeathSignal asks the kernel to send SIGQUIT (immediate shutdown)
 // to the postmaster if the thread that started it dies, which process.start
-// ties to the test binary's lifetime.
+// ties to the lifetime of the process that started it.
 func setParentDeathSignal(a *syscall.SysProcAttr) {
 	a.Pdeathsig = syscall.SIGQUIT
 }

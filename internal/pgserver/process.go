@@ -1,4 +1,4 @@
-package testpg
+package pgserver
 
 import (
 	"errors"
@@ -79,7 +79,7 @@ func (p *process) stop() error {
 		}
 		err := step.signal()
 		if err != nil && !errors.Is(err, os.ErrProcessDone) && !errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("testpg: signal postmaster pid %d: %w", p.pid(), err)
+			return fmt.Errorf("pgserver: signal postmaster pid %d: %w", p.pid(), err)
 		}
 		timer := time.NewTimer(step.wait)
 		select {
@@ -89,5 +89,5 @@ func (p *process) stop() error {
 		case <-timer.C:
 		}
 	}
-	return fmt.Errorf("testpg: postmaster pid %d did not exit even after SIGKILL", p.pid())
+	return fmt.Errorf("pgserver: postmaster pid %d did not exit even after SIGKILL", p.pid())
 }

@@ -1,4 +1,4 @@
-package testpg
+package pgserver
 
 import (
 	"errors"
@@ -17,7 +17,7 @@ const maxSocketPath = 107
 type osUser struct {
 	name     string
 	uid, gid int
-	drop     bool // run children with this uid and gid (the test runs as root)
+	drop     bool // run children with this uid and gid (the process runs as root)
 }
 
 // clusterUser picks the account: the current one, or when running as root
@@ -38,7 +38,7 @@ func clusterUser() (osUser, error) {
 		}
 		return osUser{name: name, uid: uid, gid: gid, drop: true}, nil
 	}
-	return osUser{}, errors.New("testpg: running as root, but neither a postgres nor a nobody user exists " +
+	return osUser{}, errors.New("pgserver: running as root, but neither a postgres nor a nobody user exists " +
 		"and initdb refuses to run as root; create one with `useradd --system postgres`")
 }
 
@@ -49,7 +49,7 @@ func (u osUser) credential() *syscall.Credential {
 	return &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid)}
 }
 
-// chown gives path to the cluster user when the test runs as root.
+// chown gives path to the cluster user when the process runs as root.
 func (u osUser) chown(path string) error {
 	if !u.drop {
 		return nil
@@ -92,19 +92,19 @@ func makeBaseDir(u osUser) (string, error) {
 		if !traversable(parent, u) {
 			continue
 		}
-		dir, err := os.MkdirTemp(parent, "pgmi-testpg-*")
+		dir, err := os.MkdirTemp(parent, "pgmi-pg-*")
 		if err != nil {
-			return "", fmt.Errorf("testpg: create cluster directory: %w", err)
+			return "", fmt.Errorf("pgserver: create cluster directory: %w", err)
 		}
 		if err := os.Chmod(dir, 0o755); err != nil {
-			return "", errors.Join(fmt.Errorf("testpg: chmod cluster directory: %w", err), os.RemoveAll(dir))
+			return "", errors.Join(fmt.Errorf("pgserver: chmod cluster directory: %w", err), os.RemoveAll(dir))
 		}
 		if err := u.chown(dir); err != nil {
-			return "", errors.Join(fmt.Errorf("testpg: chown cluster directory to %s: %w", u.name, err), os.RemoveAll(dir))
+			return "", errors.Join(fmt.Errorf("pgserver: chown cluster directory to %s: %w", u.name, err), os.RemoveAll(dir))
 		}
 		return dir, nil
 	}
-	return "", fmt.Errorf("testpg: no temporary directory whose parents %s (uid %d) can traverse; "+
+	return "", fmt.Errorf("pgserver: no temporary directory whose parents %s (uid %d) can traverse; "+
 		"set TMPDIR to one such as /tmp", u.name, u.uid)
 }
 
@@ -153,7 +153,7 @@ func searchable(dir string, u osUser) bool {
 
 func checkSocketPath(sockDir string) error {
 	if len(sockDir)+len("/.s.PGSQL.65535") > maxSocketPath {
-		return fmt.Errorf("testpg: socket directory %s is too long for a unix socket path; "+
+		return fmt.Errorf("pgserver: socket directory %s is too long for a unix socket path; "+
 			"set TMPDIR to a shorter directory such as /tmp", sockDir)
 	}
 	return nil

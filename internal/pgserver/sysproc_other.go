@@ -1,9 +1,9 @@
 //go:build !linux
 
-package testpg
+package pgserver
 
 import "syscall"
 
-// setParentDeathSignal is Linux-only; elsewhere a postmaster whose test binary
+// setParentDeathSignal is Linux-only; elsewhere a postmaster whose starting process
 // dies without cleanup keeps running until killed.
 func setParentDeathSignal(*syscall.SysProcAttr) {}

@@ -1,4 +1,4 @@
-package testpg
+package pgserver
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 
 // ErrNotInstalled is returned by StartMain (and makes Start skip or fail) when
 // no PostgreSQL server binaries are found.
-var ErrNotInstalled = errors.New("testpg: PostgreSQL server binaries (initdb, postgres) not found; " +
+var ErrNotInstalled = errors.New("pgserver: PostgreSQL server binaries (initdb, postgres) not found; " +
 	"install them with `make deps` (scripts/deps.sh) or `apt-get install postgresql`, " +
 	"or set PGMI_PG_BINDIR to a PostgreSQL bin directory")
 
@@ -24,7 +24,7 @@ const debianRoot = "/usr/lib/postgresql"
 func findBinDir() (string, error) {
 	if dir := os.Getenv("PGMI_PG_BINDIR"); dir != "" {
 		if !hasServer(dir) {
-			return "", fmt.Errorf("testpg: PGMI_PG_BINDIR=%s holds no initdb and postgres; "+
+			return "", fmt.Errorf("pgserver: PGMI_PG_BINDIR=%s holds no initdb and postgres; "+
 				"point it at a PostgreSQL bin directory or unset it", dir)
 		}
 		return dir, nil

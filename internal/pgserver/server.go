@@ -1,4 +1,4 @@
-package testpg
+package pgserver
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func (c *Cluster) initdb(ctx context.Context) error {
 		hostAuth = "scram-sha-256"
 		pwfile := filepath.Join(c.baseDir, "pwfile")
 		if err := c.owner.writeFile(pwfile, []byte(c.password+"\n"), 0o600); err != nil {
-			return fmt.Errorf("testpg: write initdb password file: %w", err)
+			return fmt.Errorf("pgserver: write initdb password file: %w", err)
 		}
 		defer os.Remove(pwfile)
 		args = append(args, "--pwfile="+pwfile)
@@ -68,7 +68,7 @@ func (c *Cluster) initdb(ctx context.Context) error {
 	// (unlike the postmaster's children) stays in initdb's process group.
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("testpg: initdb as %s failed: %w\n%s", c.owner.name, err, out)
+		return fmt.Errorf("pgserver: initdb as %s failed: %w\n%s", c.owner.name, err, out)
 	}
 	return nil
 }
@@ -78,12 +78,12 @@ func (c *Cluster) configure(s *settings) error {
 	if s.hbaSet {
 		hba := strings.Join(s.hba, "\n") + "\n"
 		if err := c.owner.writeFile(filepath.Join(c.dataDir, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
-			return fmt.Errorf("testpg: write pg_hba.conf: %w", err)
+			return fmt.Errorf("pgserver: write pg_hba.conf: %w", err)
 		}
 	}
 	for _, f := range s.files {
 		if err := c.owner.writeFile(filepath.Join(c.dataDir, f.name), f.data, 0o600); err != nil {
-			return fmt.Errorf("testpg: write %s into the data directory: %w", f.name, err)
+			return fmt.Errorf("pgserver: write %s into the data directory: %w", f.name, err)
 		}
 	}
 	return nil
@@ -114,7 +114,7 @@ func (c *Cluster) serve(ctx context.Context, s *settings) error {
 		if errors.Is(err, errExited) && portClash(serverLog) && attempt < maxPortAttempts {
 			continue
 		}
-		return errors.Join(fmt.Errorf("testpg: postgres on port %d did not become ready: %w\n--- server log ---\n%s",
+		return errors.Join(fmt.Errorf("pgserver: postgres on port %d did not become ready: %w\n--- server log ---\n%s",
 			port, err, serverLog), stopErr)
 	}
 }
@@ -128,7 +128,7 @@ func portClash(serverLog string) bool {
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("testpg: find a free port: %w", err)
+		return 0, fmt.Errorf("pgserver: find a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
@@ -139,7 +139,7 @@ func freePort() (int, error) {
 func (c *Cluster) launch(s *settings) (*process, error) {
 	logFile, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("testpg: open server log: %w", err)
+		return nil, fmt.Errorf("pgserver: open server log: %w", err)
 	}
 	args := []string{"-D", c.dataDir, "-p", strconv.Itoa(c.port), "-k", c.sockDir}
 	for _, kv := range append(append([]string(nil), defaultConfig...), s.config...) {
@@ -150,7 +150,7 @@ func (c *Cluster) launch(s *settings) (*process, error) {
 	setParentDeathSignal(cmd.SysProcAttr)
 	p, err := startProcess(cmd, func() { logFile.Close() })
 	if err != nil {
-		return nil, fmt.Errorf("testpg: start postgres: %w", err)
+		return nil, fmt.Errorf("pgserver: start postgres: %w", err)
 	}
 	return p, nil
 }

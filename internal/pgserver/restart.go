@@ -1,4 +1,4 @@
-package testpg
+package pgserver
 
 import (
 	"context"
@@ -55,25 +55,25 @@ var shutdownModes = map[string]struct {
 func (c *Cluster) Restart(mode string) error {
 	m, ok := shutdownModes[mode]
 	if !ok {
-		return fmt.Errorf("testpg: unknown shutdown mode %q: want smart, fast or immediate", mode)
+		return fmt.Errorf("pgserver: unknown shutdown mode %q: want smart, fast or immediate", mode)
 	}
 	if c.stopping.Load() {
-		return errors.New("testpg: restart of a stopped cluster")
+		return errors.New("pgserver: restart of a stopped cluster")
 	}
 	old := c.proc
 	if err := old.cmd.Process.Signal(m.signal); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("testpg: %s shutdown of postmaster pid %d: %w", mode, old.pid(), err)
+		return fmt.Errorf("pgserver: %s shutdown of postmaster pid %d: %w", mode, old.pid(), err)
 	}
 	timer := time.NewTimer(m.wait)
 	defer timer.Stop()
 	select {
 	case <-old.done:
 	case <-timer.C:
-		return fmt.Errorf("testpg: postmaster pid %d did not exit within %v of a %s shutdown "+
+		return fmt.Errorf("pgserver: postmaster pid %d did not exit within %v of a %s shutdown "+
 			"(smart waits for every client to disconnect)", old.pid(), m.wait, mode)
 	}
 	if c.stopping.Load() { // Stop ran meanwhile and removed the directories
-		return errors.New("testpg: the cluster was stopped during the restart")
+		return errors.New("pgserver: the cluster was stopped during the restart")
 	}
 
 	p, err := c.relaunch(old.cmd.Args, mode)
@@ -89,7 +89,7 @@ func (c *Cluster) Restart(mode string) error {
 		if portClash(serverLog) {
 			hint = fmt.Sprintf(" (another process took port %d while the server was down)", c.port)
 		}
-		return errors.Join(fmt.Errorf("testpg: postgres did not come back on port %d after a %s restart%s: %w\n--- server log ---\n%s",
+		return errors.Join(fmt.Errorf("pgserver: postgres did not come back on port %d after a %s restart%s: %w\n--- server log ---\n%s",
 			c.port, mode, hint, err, tail(serverLog, logTailOnFailure)), stopErr)
 	}
 	c.proc = p
@@ -102,15 +102,15 @@ func (c *Cluster) Restart(mode string) error {
 func (c *Cluster) relaunch(args []string, mode string) (*process, error) {
 	logFile, err := os.OpenFile(c.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("testpg: open server log: %w", err)
+		return nil, fmt.Errorf("pgserver: open server log: %w", err)
 	}
-	fmt.Fprintf(logFile, "--- testpg: restart after a %s shutdown ---\n", mode)
+	fmt.Fprintf(logFile, "--- pgserver: restart after a %s shutdown ---\n", mode)
 	cmd := c.prepare(exec.Command(args[0], args[1:]...))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	setParentDeathSignal(cmd.SysProcAttr)
 	p, err := startProcess(cmd, func() { logFile.Close() })
 	if err != nil { // startProcess closed the log
-		return nil, fmt.Errorf("testpg: start postgres again: %w", err)
+		return nil, fmt.Errorf("pgserver: start postgres again: %w", err)
 	}
 	return p, nil
 }
