@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgmi-cloud/pgmi/internal/backoff"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
@@ -35,7 +36,7 @@ func (d *deployRun) approver() connect.Approver {
 func (d *deployRun) countdown(ctx context.Context, db string) error {
 	for left := countdown; left > 0; left -= time.Second {
 		fmt.Fprintf(d.s.err, "\r--force: DROP DATABASE %q in %ds. Ctrl-C aborts.", db, int(left.Seconds()))
-		if err := sleepCtx(ctx, time.Second); err != nil {
+		if err := backoff.Sleep(ctx, time.Second); err != nil {
 			fmt.Fprintln(d.s.err)
 			return err
 		}
@@ -54,15 +55,4 @@ func (d *deployRun) confirm(db string) error {
 		return engine.Errorf(engine.KindApproval, "approval denied: the name typed does not match %q", db)
 	}
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

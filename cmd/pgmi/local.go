@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgmi-cloud/pgmi/internal/backoff"
 	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
@@ -231,14 +232,12 @@ func (l *localRun) watch(ctx context.Context, d *deploy.Deployer) error {
 			}
 			return nil
 		}
-		select {
-		case <-ctx.Done():
+		if backoff.Sleep(ctx, l.f.interval) != nil {
 			l.printf("pgmi local: stopped")
 			if firstErr != nil && engine.KindOf(firstErr) == engine.KindCanceled {
 				return exitError{code: engine.ExitCode(firstErr)} // a deploy was interrupted (130)
 			}
 			return nil
-		case <-time.After(l.f.interval):
 		}
 	}
 }
@@ -359,6 +358,9 @@ func (l *localRun) sortedKeys() []string {
 // platforms' retries would: after 1 s, 2 s and 4 s.
 const localRetries = 3
 
+// localRetryPolicy spaces redeliveries of a failed file: 1 s, 2 s, 4 s.
+var localRetryPolicy = backoff.Policy{Base: time.Second, Factor: 2}
+
 func (l *localRun) deployFile(ctx context.Context, d *deploy.Deployer, key string) *deploy.Outcome {
 	st := l.seen[key]
 	bucket := "file://" + filepath.ToSlash(l.root)
@@ -373,12 +375,9 @@ func (l *localRun) deployFile(ctx context.Context, d *deploy.Deployer, key strin
 		if o.Status != deploy.StatusFailed || !o.Retryable || attempt > localRetries || ctx.Err() != nil {
 			break
 		}
-		wait := time.Second << (attempt - 1)
+		wait := localRetryPolicy.Delay(attempt - 1)
 		l.printf("  delivering it again in %s (retry %d of %d)", wait, attempt, localRetries)
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
+		_ = backoff.Sleep(ctx, wait) // a stop ends the loop after the next Run reports it
 	}
 	st.done = true
 	l.seen[key] = st

@@ -15,6 +15,8 @@ import (
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
+
+	"github.com/pgmi-cloud/pgmi/internal/backoff"
 )
 
 // VersionPinner pins a read to one object version for one blob driver. It is
@@ -248,7 +250,7 @@ func (r *Remote) readerOptions() *blob.ReaderOptions {
 // newReader opens a range of the pinned version, retrying transient errors.
 func (r *Remote) newReader(ctx context.Context, offset, length int64) (*blob.Reader, error) {
 	var last error
-	delay := r.opts.Backoff
+	policy := backoff.Policy{Base: r.opts.Backoff, Factor: 2}
 	for attempt := 0; ; attempt++ {
 		rd, err := r.bucket.NewRangeReader(ctx, r.Key, offset, length, r.readerOptions())
 		if err == nil {
@@ -258,21 +260,9 @@ func (r *Remote) newReader(ctx context.Context, offset, length int64) (*blob.Rea
 		if attempt >= r.opts.Retries || !last.(*FetchError).Retryable() {
 			return nil, last
 		}
-		if err := sleep(ctx, delay); err != nil {
+		if err := backoff.Sleep(ctx, policy.Delay(attempt)); err != nil {
 			return nil, r.wrap(err)
 		}
-		delay *= 2
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

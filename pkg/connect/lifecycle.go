@@ -231,13 +231,13 @@ func recreate(ctx context.Context, m *pgx.Conn, db string) error {
 }
 
 // deployLockHeldSQL reports whether a session holds pgmi's deploy lock in
-// database $1: the advisory lock on hashtextextended('pgmi.deploy.' || db, 0),
+// database $1: the advisory lock on engine.DeployLockKey of that name,
 // which pg_locks shows split into classid (high 32 bits) and objid (low).
-const deployLockHeldSQL = `
+var deployLockHeldSQL = `
 SELECT EXISTS (
   SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database
   WHERE d.datname = $1 AND l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
-    AND ((l.classid::int8 << 32) | l.objid::int8) = hashtextextended('pgmi.deploy.' || $1, 0))`
+    AND ((l.classid::int8 << 32) | l.objid::int8) = ` + engine.DeployLockKey("$1") + `)`
 
 // refuseWhileDeploying keeps --overwrite from terminating and dropping a
 // database under a deployment that is running (pgmi bug B18): a held deploy

@@ -3,21 +3,23 @@ package connect
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmi-cloud/pgmi/internal/backoff"
 )
 
 // Retries is how many times a transient connection failure is retried, so a
 // connection makes at most Retries+1 attempts.
 const Retries = 3
 
-// baseDelay is the first backoff; retry n waits baseDelay·2ⁿ ±10 %.
-const baseDelay = 100 * time.Millisecond
+// retryPolicy spaces connection retries: retry n (0-based) waits
+// 100 ms·2ⁿ ±10 %.
+var retryPolicy = backoff.Policy{Base: 100 * time.Millisecond, Factor: 2, Jitter: 0.1}
 
 // Dialer opens connections; Connect is the production one.
 type Dialer func(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error)
@@ -54,7 +56,7 @@ func connectRetrying(ctx context.Context, cfg *pgx.ConnConfig, method AuthMethod
 		if cctx.Err() != nil || attempt == Retries || !Transient(err) {
 			break
 		}
-		if sleep(cctx, backoff(attempt, rand.Float64())) != nil {
+		if backoff.Sleep(cctx, retryPolicy.Delay(attempt)) != nil {
 			break
 		}
 	}
@@ -114,24 +116,6 @@ type providerError struct{ err error }
 
 func (p *providerError) Error() string { return p.err.Error() }
 func (p *providerError) Unwrap() error { return p.err }
-
-// backoff is the wait before retry n (0-based): 100 ms·2ⁿ scaled by
-// 1 ± 10 % (r is uniform in [0,1)).
-func backoff(n int, r float64) time.Duration {
-	base := float64(baseDelay) * float64(int(1)<<n)
-	return time.Duration(base * (0.9 + 0.2*r))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // Transient reports whether a connection failure may succeed on retry:
 //   - a server error decides by SQLSTATE alone: classes 08 (connection),

@@ -57,7 +57,7 @@ func (s selfTransient) Transient() bool { return bool(s) }
 func TestBackoff(t *testing.T) {
 	for n, want := range []time.Duration{100, 200, 400} {
 		want *= time.Millisecond
-		lo, mid, hi := backoff(n, 0), backoff(n, 0.5), backoff(n, 0.999999)
+		lo, mid, hi := retryPolicy.DelayAt(n, 0), retryPolicy.DelayAt(n, 0.5), retryPolicy.DelayAt(n, 0.999999)
 		if mid != want || lo != want*9/10 || hi < want*109/100 || hi > want*11/10 {
 			t.Errorf("retry %d: %v %v %v around %v", n, lo, mid, hi, want)
 		}

@@ -15,6 +15,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/pgmi-cloud/pgmi/internal/backoff"
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
@@ -393,38 +394,30 @@ func (r *run) stale(ctx context.Context, lg *ledger, self int64) (Status, error)
 	return "", nil
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// lockPolicy polls a busy deploy lock every 200 ms.
+var lockPolicy = backoff.Policy{Base: 200 * time.Millisecond, Factor: 1}
 
 // lockDatabase takes the deploy advisory lock (the engine's own key, so a
 // pgmi CLI deploy and a function exclude each other), polling until
 // waitUntil.
 func lockDatabase(ctx context.Context, conn *pgx.Conn, waitUntil time.Time) error {
 	start := time.Now()
-	for {
+	var tryErr error
+	err := lockPolicy.Poll(ctx, waitUntil, func() (bool, error) {
 		ok, err := engine.TryLock(ctx, conn)
 		if err != nil {
-			return engine.Wrap(engine.KindConnection, err, "taking the deploy lock")
+			tryErr = engine.Wrap(engine.KindConnection, err, "taking the deploy lock")
 		}
-		if ok {
-			return nil
-		}
-		if !time.Now().Before(waitUntil) {
-			return engine.Errorf(engine.KindConcurrent, "another deployment holds the deploy lock of database %q (waited %s, PGMI_LOCK_WAIT)",
-				conn.Config().Database, time.Since(start).Round(time.Second))
-		}
-		if err := sleep(ctx, 200*time.Millisecond); err != nil {
-			return engine.Errorf(engine.KindTimeout, "timed out waiting for the deploy lock of database %q", conn.Config().Database)
-		}
+		return ok, tryErr
+	})
+	switch {
+	case err == nil || tryErr != nil:
+		return tryErr
+	case errors.Is(err, backoff.ErrDeadline):
+		return engine.Errorf(engine.KindConcurrent, "another deployment holds the deploy lock of database %q (waited %s, PGMI_LOCK_WAIT)",
+			conn.Config().Database, time.Since(start).Round(time.Second))
 	}
+	return engine.Errorf(engine.KindTimeout, "timed out waiting for the deploy lock of database %q", conn.Config().Database)
 }
 
 // retryable reports a failure worth delivering the event again: the

@@ -3,68 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
-
-// lockSQL takes pgmi's session advisory lock: one key per database name.
-const lockSQL = `SELECT pg_try_advisory_lock(hashtextextended('pgmi.deploy.' || current_database(), 0))`
-
-const unlockSQL = `SELECT pg_advisory_unlock(hashtextextended('pgmi.deploy.' || current_database(), 0))`
-
-// TryLock tries once to take the deploy lock of conn's database: pgmi's
-// session advisory lock, keyed by the database name, so every pgmi deploy
-// of that database excludes every other. A caller that holds it across
-// DeployProject sets Options.LockHeld and releases it with Unlock (or by
-// closing the session).
-func TryLock(ctx context.Context, conn *pgx.Conn) (bool, error) {
-	var ok bool
-	err := conn.QueryRow(ctx, lockSQL).Scan(&ok)
-	return ok, err
-}
-
-// Unlock releases the deploy lock TryLock took on conn.
-func Unlock(ctx context.Context, conn *pgx.Conn) error {
-	_, err := conn.Exec(ctx, unlockSQL)
-	return err
-}
-
-// lock takes the deploy lock, polling up to Options.LockWait when it is busy.
-func (s *session) lock(ctx context.Context) error {
-	deadline := time.Now().Add(s.opts.LockWait)
-	delay := 50 * time.Millisecond
-	for {
-		var ok bool
-		err := s.roundTrips(func() (err error) { ok, err = TryLock(ctx, s.conn); return err })
-		if err != nil {
-			return s.kept(KindInternal, err, "taking the deployment lock")
-		}
-		if ok {
-			s.locked = true
-			return nil
-		}
-		if !time.Now().Before(deadline) {
-			return Errorf(KindConcurrent, "concurrent deployment in progress: another pgmi deployment is already running against %q", s.res.Database)
-		}
-		if err := sleepCtx(s.stop.caller, min(delay, time.Until(deadline))); err != nil {
-			return err
-		}
-		delay = min(2*delay, time.Second)
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // execute expands the pgmi_test() macros, splits deploy.sql into the atomic
 // head and the psql tail, and sends each unit as one simple query, with the
