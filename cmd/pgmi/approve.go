@@ -9,7 +9,7 @@ import (
 
 	"github.com/pgmi-cloud/pgmi/internal/backoff"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // countdown is how long --force waits at a terminal before dropping.
@@ -27,7 +27,7 @@ func (d *deployRun) approver() connect.Approver {
 		case d.f.force:
 			return d.countdown(ctx, db)
 		case !d.s.interactive:
-			return engine.Errorf(engine.KindApproval, "approval denied: --overwrite must be confirmed at a terminal, and this is not one; pass --force to drop and recreate %q without a prompt", db)
+			return fault.Errorf(fault.Approval, "approval denied: --overwrite must be confirmed at a terminal, and this is not one; pass --force to drop and recreate %q without a prompt", db)
 		}
 		return d.confirm(db)
 	}
@@ -49,10 +49,10 @@ func (d *deployRun) confirm(db string) error {
 	fmt.Fprintf(d.s.err, "WARNING: about to DROP and RECREATE database %q. This deletes all data.\nType the database name to confirm: ", db)
 	line, err := bufio.NewReader(d.s.in).ReadString('\n')
 	if err != nil && line == "" {
-		return engine.Errorf(engine.KindApproval, "approval denied: no input available; use --force to approve without a prompt")
+		return fault.Errorf(fault.Approval, "approval denied: no input available; use --force to approve without a prompt")
 	}
 	if strings.TrimSpace(line) != db {
-		return engine.Errorf(engine.KindApproval, "approval denied: the name typed does not match %q", db)
+		return fault.Errorf(fault.Approval, "approval denied: the name typed does not match %q", db)
 	}
 	return nil
 }

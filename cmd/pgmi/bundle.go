@@ -14,8 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // signingPassphraseEnv holds the passphrase of an encrypted --sign-key (no
@@ -122,8 +123,8 @@ func reportPlain(s streams, err error) error {
 	if err == nil || errors.As(err, &ue) {
 		return err
 	}
-	fmt.Fprintf(s.err, "pgmi: error: %s\n", engine.Redact(err.Error()))
-	return exitError{code: engine.ExitCode(err)}
+	fmt.Fprintf(s.err, "pgmi: error: %s\n", fault.Redact(err.Error()))
+	return exitError{code: exitcode.Of(err)}
 }
 
 func packBundle(ctx context.Context, s streams, dir string, f bundleFlags) error {
@@ -132,7 +133,7 @@ func packBundle(ctx context.Context, s streams, dir string, f bundleFlags) error
 	}
 	info, err := os.Stat(dir)
 	if err != nil || !info.IsDir() {
-		return engine.Errorf(engine.KindConfig, "project path %q is not a directory", dir)
+		return fault.Errorf(fault.Config, "project path %q is not a directory", dir)
 	}
 	opts, err := packOptions(ctx, s, dir, f)
 	if err != nil {
@@ -140,11 +141,11 @@ func packBundle(ctx context.Context, s streams, dir string, f bundleFlags) error
 	}
 	abs, _ := filepath.Abs(dir)
 	if err := os.MkdirAll(filepath.Dir(f.output), 0o755); err != nil {
-		return engine.Wrap(engine.KindConfig, err, "cannot write %s", f.output)
+		return fault.Wrap(fault.Config, err, "cannot write %s", f.output)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(f.output), ".pgmi-bundle-*")
 	if err != nil {
-		return engine.Wrap(engine.KindConfig, withoutPath(err), "cannot write %s", f.output)
+		return fault.Wrap(fault.Config, withoutPath(err), "cannot write %s", f.output)
 	}
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
@@ -156,7 +157,7 @@ func packBundle(ctx context.Context, s streams, dir string, f bundleFlags) error
 		return err
 	}
 	if err := os.Rename(tmp.Name(), f.output); err != nil {
-		return engine.Wrap(engine.KindConfig, err, "cannot write %s", f.output)
+		return fault.Wrap(fault.Config, err, "cannot write %s", f.output)
 	}
 	signed := "unsigned"
 	if opts.Signer != nil {
@@ -176,7 +177,7 @@ func packOptions(ctx context.Context, s streams, dir string, f bundleFlags) (*bu
 	}
 	created, ok, err := bundle.CreatedFromEnv(s.getenv)
 	if err != nil {
-		return nil, engine.Wrap(engine.KindConfig, err, "invalid SOURCE_DATE_EPOCH")
+		return nil, fault.Wrap(fault.Config, err, "invalid SOURCE_DATE_EPOCH")
 	}
 	if ok {
 		opts.Created = created
@@ -196,11 +197,11 @@ func packOptions(ctx context.Context, s streams, dir string, f bundleFlags) (*bu
 func loadSigningKey(s streams, name string) (ssh.Signer, error) {
 	data, err := os.ReadFile(name)
 	if err != nil {
-		return nil, engine.Wrap(engine.KindConfig, err, "cannot read --sign-key")
+		return nil, fault.Wrap(fault.Config, err, "cannot read --sign-key")
 	}
 	signer, err := bundle.LoadSigner(data, []byte(s.getenv(signingPassphraseEnv)))
 	if err != nil {
-		return nil, engine.Wrap(engine.KindConfig, err, "cannot use --sign-key %s (an encrypted key needs %s)", name, signingPassphraseEnv)
+		return nil, fault.Wrap(fault.Config, err, "cannot use --sign-key %s (an encrypted key needs %s)", name, signingPassphraseEnv)
 	}
 	return signer, nil
 }
@@ -236,7 +237,7 @@ func verifyBundle(ctx context.Context, s streams, name, trustedFile, principal s
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return engine.Wrap(engine.KindConfig, err, "cannot read bundle")
+		return fault.Wrap(fault.Config, err, "cannot read bundle")
 	}
 	defer f.Close()
 	start := time.Now()

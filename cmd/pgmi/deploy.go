@@ -9,9 +9,12 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
@@ -95,17 +98,17 @@ type deployRun struct {
 func (d *deployRun) run(ctx context.Context, projectPath string) error {
 	d.out = newOutput(d.s, d.f.json, d.f.verbose, d.start)
 	res, err := d.deploy(ctx, projectPath)
-	if err != nil && ctx.Err() == context.Canceled && engine.KindOf(err) != engine.KindCanceled {
+	if err != nil && ctx.Err() == context.Canceled && fault.KindOf(err) != fault.Canceled {
 		// Interrupted before the engine ran (connecting, creating the
 		// database): the engine's own message says what happened on the
 		// server when it was running.
-		err = &engine.Error{Kind: engine.KindCanceled, Msg: "interrupted", Err: err}
+		err = &fault.Error{Kind: fault.Canceled, Msg: "interrupted", Err: err}
 	}
 	if res != nil {
 		res.Duration = time.Since(d.start)
 	}
 	d.out.report(res, err)
-	return exitError{code: engine.ExitCode(err)}
+	return exitError{code: exitcode.Of(err)}
 }
 
 // deploy runs every offline check, then the database lifecycle, then the
@@ -183,11 +186,11 @@ func (d *deployRun) engineOptions(yml pgmiyaml.File) (engine.Options, time.Durat
 }
 
 func (d *deployRun) params(yml pgmiyaml.File) (engine.Params, error) {
-	params := yml.EngineParams()
+	params := deploy.EngineParams(yml)
 	for _, name := range d.f.paramsFiles {
 		data, err := os.ReadFile(name)
 		if err != nil {
-			return params, engine.Wrap(engine.KindConfig, err, "cannot read params file")
+			return params, fault.Wrap(fault.Config, err, "cannot read params file")
 		}
 		p, err := engine.ParseParamsFile(name, data)
 		if err != nil {
@@ -208,7 +211,7 @@ func (d *deployRun) params(yml pgmiyaml.File) (engine.Params, error) {
 func (d *deployRun) timeout(yml pgmiyaml.File) (time.Duration, error) {
 	if d.timeoutSet {
 		if d.f.timeout < 0 {
-			return 0, engine.Errorf(engine.KindConfig, "invalid --timeout %s: use 0 for no deadline or a positive duration", d.f.timeout)
+			return 0, fault.Errorf(fault.Config, "invalid --timeout %s: use 0 for no deadline or a positive duration", d.f.timeout)
 		}
 		return d.f.timeout, nil
 	}

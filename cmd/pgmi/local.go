@@ -13,10 +13,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgmi-cloud/pgmi/internal/backoff"
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // localFlags are pgmi local's flags.
@@ -109,10 +110,10 @@ func (l *localRun) printf(format string, args ...any) {
 func (l *localRun) run(ctx context.Context) error {
 	root, err := filepath.Abs(l.f.bucket)
 	if err != nil {
-		return engine.Wrap(engine.KindConfig, err, "--bucket")
+		return fault.Wrap(fault.Config, err, "--bucket")
 	}
 	if err := os.MkdirAll(root, 0o755); err != nil {
-		return engine.Wrap(engine.KindConfig, err, "creating the bucket folder")
+		return fault.Wrap(fault.Config, err, "creating the bucket folder")
 	}
 	l.root, l.seen = root, map[string]fileStamp{}
 	env, stop, err := l.environment(ctx)
@@ -146,7 +147,7 @@ func (l *localRun) environment(ctx context.Context) (connect.Env, func(), error)
 	if l.f.trustedSigners != "" {
 		data, err := os.ReadFile(l.f.trustedSigners)
 		if err != nil {
-			return nil, nil, engine.Wrap(engine.KindConfig, err, "cannot read --trusted-signers")
+			return nil, nil, fault.Wrap(fault.Config, err, "cannot read --trusted-signers")
 		}
 		over["PGMI_TRUSTED_SIGNERS"] = string(data)
 	}
@@ -174,7 +175,7 @@ func (l *localRun) environment(ctx context.Context) (connect.Env, func(), error)
 	l.printf("pgmi local: no server named (--connection, PGMI_CONNECTION_STRING, DATABASE_URL, PGHOST); starting a throwaway PostgreSQL")
 	cluster, err := pgserver.Start(ctx)
 	if err != nil {
-		return nil, nil, engine.Wrap(engine.KindConnection, err, "starting a local PostgreSQL (install the server binaries, e.g. make deps, or name a server with --connection)")
+		return nil, nil, fault.Wrap(fault.Connection, err, "starting a local PostgreSQL (install the server binaries, e.g. make deps, or name a server with --connection)")
 	}
 	db := l.f.conn.Database
 	if db == "" {
@@ -228,14 +229,14 @@ func (l *localRun) watch(ctx context.Context, d *deploy.Deployer) error {
 		}
 		if l.f.once && len(ready) == 0 && l.settled() {
 			if firstErr != nil {
-				return exitError{code: engine.ExitCode(firstErr)}
+				return exitError{code: exitcode.Of(firstErr)}
 			}
 			return nil
 		}
 		if backoff.Sleep(ctx, l.f.interval) != nil {
 			l.printf("pgmi local: stopped")
-			if firstErr != nil && engine.KindOf(firstErr) == engine.KindCanceled {
-				return exitError{code: engine.ExitCode(firstErr)} // a deploy was interrupted (130)
+			if firstErr != nil && fault.KindOf(firstErr) == fault.Canceled {
+				return exitError{code: exitcode.Of(firstErr)} // a deploy was interrupted (130)
 			}
 			return nil
 		}
@@ -261,7 +262,7 @@ func (l *localRun) giveUp() []error {
 		if st.done || !st.incomplete || time.Since(st.since) < onceWaitPolls*l.f.interval {
 			continue
 		}
-		err := engine.Errorf(engine.KindConfig, "%s is incomplete and has not changed for %s; not deployed", quoteName(key), time.Since(st.since).Round(100*time.Millisecond))
+		err := fault.Errorf(fault.Config, "%s is incomplete and has not changed for %s; not deployed", quoteName(key), time.Since(st.since).Round(100*time.Millisecond))
 		l.printf("failed: %v", err)
 		st.done = true
 		l.seen[key] = st

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
@@ -145,14 +146,14 @@ func (o *output) summary(res *engine.Result, err error) {
 
 func (o *output) errorLines(res *engine.Result, err error) {
 	w := o.s.err
-	fmt.Fprintf(w, "pgmi: error: %s\n", engine.Redact(err.Error()))
+	fmt.Fprintf(w, "pgmi: error: %s\n", fault.Redact(err.Error()))
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return
 	}
 	for _, f := range [][2]string{{"DETAIL", pgErr.Detail}, {"HINT", pgErr.Hint}, {"WHERE", pgErr.Where}} {
 		if f[1] != "" {
-			fmt.Fprintf(w, "%s: %s\n", f[0], engine.Redact(f[1]))
+			fmt.Fprintf(w, "%s: %s\n", f[0], fault.Redact(f[1]))
 		}
 	}
 	if res == nil || res.Position == nil {
@@ -165,7 +166,7 @@ func (o *output) errorLines(res *engine.Result, err error) {
 	}
 	fmt.Fprintln(w, loc)
 	prefix := fmt.Sprintf("LINE %d: ", p.Line)
-	fmt.Fprintf(w, "%s%s\n", prefix, engine.Redact(p.SourceLine))
+	fmt.Fprintf(w, "%s%s\n", prefix, fault.Redact(p.SourceLine))
 	caret := utf8.RuneCountInString(prefix) + p.Column - 1
 	fmt.Fprintf(w, "%s^\n", strings.Repeat(" ", max(caret, 0)))
 }

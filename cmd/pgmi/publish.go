@@ -14,7 +14,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // progressThreshold is the upload size above which a terminal gets a progress bar.
@@ -53,7 +53,7 @@ func publish(ctx context.Context, s streams, src, url string, f bundleFlags) err
 	defer file.Close()
 	info, err := file.Stat()
 	if err != nil {
-		return engine.Wrap(engine.KindConfig, err, "cannot read %s", src)
+		return fault.Wrap(fault.Config, err, "cannot read %s", src)
 	}
 	bar := newProgressBar(s, info.Size())
 	pub, err := bundle.Publish(ctx, url, file, bar.update)
@@ -92,7 +92,7 @@ func checkS3Region(ctx context.Context, objectURL string) error {
 		return nil
 	}
 	safe := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	return engine.Errorf(engine.KindConfig, "publishing to %s needs an AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, "+
+	return fault.Errorf(fault.Config, "publishing to %s needs an AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, "+
 		"or region in your AWS profile), or add ?region=<region> to the URL", safe.String())
 }
 
@@ -101,17 +101,17 @@ func checkS3Region(ctx context.Context, objectURL string) error {
 func publishSource(ctx context.Context, s streams, src string, f bundleFlags) (*os.File, error) {
 	info, err := os.Stat(src)
 	if err != nil {
-		return nil, engine.Wrap(engine.KindConfig, err, "cannot read %s", src)
+		return nil, fault.Wrap(fault.Config, err, "cannot read %s", src)
 	}
 	if !info.IsDir() {
 		if !isBundleFile(src) || f.signKey != "" {
-			return nil, engine.Errorf(engine.KindConfig, "%s: publish takes a project directory (packed and signed here) or a bundle file as it is (re-signing a bundle is not supported)", src)
+			return nil, fault.Errorf(fault.Config, "%s: publish takes a project directory (packed and signed here) or a bundle file as it is (re-signing a bundle is not supported)", src)
 		}
 		return os.Open(src)
 	}
 	tmpDir, err := os.MkdirTemp("", "pgmi-publish-*")
 	if err != nil {
-		return nil, engine.Wrap(engine.KindInternal, err, "cannot create a temporary file")
+		return nil, fault.Wrap(fault.Internal, err, "cannot create a temporary file")
 	}
 	f.output = filepath.Join(tmpDir, "bundle.tgz")
 	if err := packBundle(ctx, s, src, f); err != nil {

@@ -7,7 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // usageError marks command-line usage mistakes (exit 2, no JSON).
@@ -34,10 +36,10 @@ func run(ctx context.Context, args []string, s streams) int {
 		return ee.code
 	case errors.As(err, &ue):
 		fmt.Fprintf(s.err, "pgmi: %v\nRun 'pgmi --help' for usage.\n", err)
-		return engine.KindUsage.ExitCode()
+		return exitcode.For(fault.Usage)
 	}
-	fmt.Fprintf(s.err, "pgmi: error: %s\n", engine.Redact(err.Error()))
-	return engine.ExitCode(err)
+	fmt.Fprintf(s.err, "pgmi: error: %s\n", fault.Redact(err.Error()))
+	return exitcode.Of(err)
 }
 
 func newRoot(s streams) *cobra.Command {

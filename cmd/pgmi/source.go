@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // source is what pgmi deploy deploys: a project directory, a bundle file or
@@ -51,14 +51,14 @@ func (d *deployRun) openSource(ctx context.Context, arg string) (*source, error)
 	}
 	info, err := os.Stat(arg)
 	if err != nil {
-		return nil, engine.Wrap(engine.KindConfig, err, "project path %q", arg)
+		return nil, fault.Wrap(fault.Config, err, "project path %q", arg)
 	}
 	if info.IsDir() {
 		abs, _ := filepath.Abs(arg)
 		return &source{FS: os.DirFS(abs), dir: abs}, nil
 	}
 	if !isBundleFile(arg) {
-		return nil, engine.Errorf(engine.KindConfig, "%q is neither a project directory nor a bundle (.tar.gz, .tgz or .zip)", arg)
+		return nil, fault.Errorf(fault.Config, "%q is neither a project directory nor a bundle (.tar.gz, .tgz or .zip)", arg)
 	}
 	b, err := d.openBundle(ctx, bundle.OpenFile(arg))
 	if err != nil {
@@ -94,7 +94,7 @@ func (d *deployRun) openBundle(ctx context.Context, open bundle.Opener) (*bundle
 		}
 		opts.Trusted = trusted
 	case !d.f.allowUnsigned:
-		return nil, engine.Errorf(engine.KindConfig, "refusing to deploy a bundle without checking its signature: pass --trusted-signers <allowed_signers file>, or --allow-unsigned for a bundle you built yourself")
+		return nil, fault.Errorf(fault.Config, "refusing to deploy a bundle without checking its signature: pass --trusted-signers <allowed_signers file>, or --allow-unsigned for a bundle you built yourself")
 	}
 	b, err := bundle.Open(ctx, open, opts)
 	if err != nil {
@@ -111,11 +111,11 @@ func (d *deployRun) openBundle(ctx context.Context, open bundle.Opener) (*bundle
 func loadTrustedSigners(name string) (*bundle.AllowedSigners, error) {
 	data, err := os.ReadFile(name)
 	if err != nil {
-		return nil, engine.Wrap(engine.KindConfig, err, "cannot read --trusted-signers")
+		return nil, fault.Wrap(fault.Config, err, "cannot read --trusted-signers")
 	}
 	trusted, err := bundle.ParseAllowedSigners(data)
 	if err != nil {
-		return nil, engine.Wrap(engine.KindConfig, err, "invalid --trusted-signers file %s", name)
+		return nil, fault.Wrap(fault.Config, err, "invalid --trusted-signers file %s", name)
 	}
 	return trusted, nil
 }

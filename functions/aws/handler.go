@@ -12,7 +12,7 @@ import (
 
 	"github.com/pgmi-cloud/pgmi/functions/internal"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // handler serves the invocations of one execution environment, one at a
@@ -30,7 +30,7 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	id := requestID(ctx)
 	if err := h.refusal(ctx); err != nil {
 		h.f.Log.ErrorFor(id, "invalid configuration: "+err.Error())
-		return nil, messages.InvokeResponse_Error{Message: engine.Redact(err.Error()), Type: initErrorType}
+		return nil, messages.InvokeResponse_Error{Message: fault.Redact(err.Error()), Type: initErrorType}
 	}
 	items, sqs, err := parseEvent(raw, id)
 	if err != nil {

@@ -31,7 +31,7 @@ import (
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	awsconnect "github.com/pgmi-cloud/pgmi/pkg/connect/aws"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 
 	// The S3 blob driver's version pinning (bucketMux opens the buckets)
 	// and RDS IAM authentication: the only cloud code this binary links.
@@ -89,7 +89,7 @@ const initErrorType = "Runtime.InvalidConfiguration"
 // cannot start, so Lambda reports a failed init instead of a timeout.
 func postInitError(ctx context.Context, api string, cause error) error {
 	body, err := json.Marshal(map[string]string{
-		"errorMessage": engine.Redact(cause.Error()),
+		"errorMessage": fault.Redact(cause.Error()),
 		"errorType":    initErrorType,
 	})
 	if err != nil {

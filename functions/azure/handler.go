@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/pgmi-cloud/pgmi/functions/internal"
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // invocationIDHeader carries the host's id of one invocation.
@@ -56,7 +57,7 @@ func recoverPanics(next http.Handler, log *internal.Logger) http.Handler {
 			}
 			msg := fmt.Sprintf("the invocation of %s failed: the handler panicked: %v", r.URL.Path, v)
 			log.ErrorFor(r.Header.Get(invocationIDHeader), msg)
-			writeResponse(w, http.StatusInternalServerError, hostResponse{Logs: []string{engine.Redact(msg)}})
+			writeResponse(w, http.StatusInternalServerError, hostResponse{Logs: []string{fault.Redact(msg)}})
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -152,7 +153,7 @@ func (h *handler) notConfigured(id string) *deploy.Outcome {
 	// database with no bundle.
 	return &deploy.Outcome{Status: deploy.StatusFailed, Err: errors.New(msg),
 		Report: &deploy.Report{Outcome: deploy.StatusFailed, Message: msg, Platform: h.fn.Platform,
-			Source: "timer", InvocationID: id, ExitCode: 10}}
+			Source: "timer", InvocationID: id, ExitCode: exitcode.For(fault.Config)}}
 }
 
 // deadline bounds an invocation by host.json's functionTimeout, which the
@@ -200,7 +201,7 @@ func (h *handler) answer(w http.ResponseWriter, o *deploy.Outcome) {
 	if internal.RetryError(o) != nil {
 		status = http.StatusInternalServerError
 	}
-	summary := engine.Redact(o.Report.Summary())
+	summary := fault.Redact(o.Report.Summary())
 	writeResponse(w, status, hostResponse{
 		Logs:        []string{summary},
 		ReturnValue: returnValue{Outcome: o.Status, Retryable: o.Retryable, Summary: summary, ResultURL: o.ResultURL},

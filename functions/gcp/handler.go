@@ -8,7 +8,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/pgmi-cloud/pgmi/functions/internal"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // handler is the CloudEvent function. Its answer is the HTTP status
@@ -43,7 +43,7 @@ func (h *handler) Deploy(ctx context.Context, e cloudevents.Event) error {
 	if err := internal.RetryError(h.f.Run(ctx, req)); err != nil {
 		// The framework prints the error on stderr; the outcome line on
 		// stdout is the structured record.
-		return errors.New(engine.Redact(err.Error()))
+		return errors.New(fault.Redact(err.Error()))
 	}
 	return nil
 }

@@ -7,9 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // Function is what an adapter holds from cold start to shutdown: the
@@ -90,7 +91,7 @@ func progress(log *Logger) func(string) {
 	}
 }
 
-// CheckMargin returns a KindConfig error when PGMI_TIMEOUT_MARGIN (margin)
+// CheckMargin returns a fault.Config error when PGMI_TIMEOUT_MARGIN (margin)
 // is not less than the platform's time limit, which setting names: the
 // deployer stops margin before the deadline, so every event would fail at
 // once. A timeout of 0 (unknown or unbounded) passes.
@@ -98,7 +99,7 @@ func CheckMargin(margin, timeout time.Duration, setting string) error {
 	if timeout <= 0 || margin < timeout {
 		return nil
 	}
-	return engine.Errorf(engine.KindConfig,
+	return fault.Errorf(fault.Config,
 		"PGMI_TIMEOUT_MARGIN (%s) is not less than %s (%s): the deployer stops PGMI_TIMEOUT_MARGIN before the deadline, so no event would get any time; lower PGMI_TIMEOUT_MARGIN or raise %s",
 		margin, setting, timeout, setting)
 }
@@ -130,7 +131,7 @@ func (f *Function) Ignore(req deploy.Request, reason string) *deploy.Outcome {
 func (f *Function) Reject(invocationID string, err error) *deploy.Outcome {
 	o := &deploy.Outcome{Status: deploy.StatusFailed, Err: fmt.Errorf("invalid event: %w", err),
 		Report: &deploy.Report{Outcome: deploy.StatusFailed, Message: "invalid event: " + err.Error(), Platform: f.Platform,
-			InvocationID: invocationID, EventID: EventIDOf(err), ExitCode: 10, StartedAt: time.Now().UTC(), FinishedAt: time.Now().UTC()}}
+			InvocationID: invocationID, EventID: EventIDOf(err), ExitCode: exitcode.For(fault.Config), StartedAt: time.Now().UTC(), FinishedAt: time.Now().UTC()}}
 	f.Log.Outcome(o)
 	return o
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // Logger writes one JSON object per line, the structured logging every
@@ -134,7 +134,7 @@ func (l *Logger) line(sev, msg string, fields map[string]any) {
 			if s == "" {
 				continue
 			}
-			v = engine.Redact(s)
+			v = fault.Redact(s)
 		}
 		rec[k] = v
 	}
@@ -142,7 +142,7 @@ func (l *Logger) line(sev, msg string, fields map[string]any) {
 		sev = "WARN" // Lambda's level names
 	}
 	rec[l.field] = sev
-	rec["message"] = engine.Redact(msg)
+	rec["message"] = fault.Redact(msg)
 	rec["time"] = time.Now().UTC().Format(time.RFC3339Nano)
 	rec["platform"] = l.platform
 	data, err := json.Marshal(rec)

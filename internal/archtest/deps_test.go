@@ -34,9 +34,9 @@ func deps(t *testing.T, pkg string) []string {
 }
 
 // engineOwn lists the packages of this module the engine may import: each
-// imports only the standard library (checked below), so the engine's own
-// dependency rule still holds through them.
-var engineOwn = []string{module + "/internal/backoff"}
+// imports only the standard library and the others listed (checked below),
+// so the engine's own dependency rule still holds through them.
+var engineOwn = []string{module + "/internal/backoff", module + "/internal/exitcode", module + "/internal/lockkey", module + "/pkg/fault"}
 
 func TestEngineLinksOnlyStdlibAndPgx(t *testing.T) {
 	for _, d := range deps(t, module+"/pkg/engine") {
@@ -45,8 +45,10 @@ func TestEngineLinksOnlyStdlibAndPgx(t *testing.T) {
 		}
 	}
 	for _, own := range engineOwn {
-		if ds := deps(t, own); len(ds) > 0 {
-			t.Errorf("%s links %v: a package the engine imports may import only the standard library", own, ds)
+		for _, d := range deps(t, own) {
+			if !slices.Contains(engineOwn, d) {
+				t.Errorf("%s links %s: a package the engine imports may import only the standard library and %v", own, d, engineOwn)
+			}
 		}
 	}
 }
@@ -146,5 +148,32 @@ func TestCloudPackagesLinkOnlyTheirCloud(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The failure vocabulary is pkg/fault, a leaf every layer imports, so the
+// connection layer and the auth providers need not link the engine: they
+// link neither it nor anything that does. The function adapters run
+// deployments through pkg/deploy, which links the engine; they themselves
+// import pkg/fault for errors and redaction, never the engine directly.
+func TestConnectAndFunctionsDoNotImportEngine(t *testing.T) {
+	engine := module + "/pkg/engine"
+	for _, pkg := range []string{"pkg/connect", "pkg/connect/aws", "pkg/connect/azure", "pkg/connect/google"} {
+		if slices.Contains(deps(t, module+"/"+pkg), engine) {
+			t.Errorf("%s links %s: errors and redaction come from pkg/fault", pkg, engine)
+		}
+	}
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}:{{range .Imports}} {{.}}{{end}}", module+"/functions/...").Output()
+	if err != nil {
+		t.Fatalf("go list functions/...: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, ":")
+		if slices.Contains(strings.Fields(imports), engine) {
+			t.Errorf("%s imports %s: the functions use pkg/fault for errors and redaction", pkg, engine)
+		}
+	}
+	if ds := deps(t, module+"/pkg/fault"); len(ds) > 0 {
+		t.Errorf("pkg/fault links %v: it must import only the standard library", ds)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"testing/fstest"
 
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 func TestPackDeterministic(t *testing.T) {
@@ -208,8 +209,8 @@ func TestTamperedFileFailsTheRead(t *testing.T) {
 	if !strings.Contains(err.Error(), `"deploy.sql"`) {
 		t.Fatalf("error does not name the entry: %v", err)
 	}
-	var coded interface{ ExitCode() int }
-	if !errors.As(err, &coded) || coded.ExitCode() != 10 || engine.ExitCode(err) != 10 {
+	var coded fault.Kinder
+	if !errors.As(err, &coded) || coded.FaultKind() != fault.Config || engine.ExitCode(err) != 10 {
 		t.Fatalf("exit code of %v", err)
 	}
 }

@@ -93,9 +93,10 @@
 // ErrExtraEntry, ErrMissingEntry, ErrOrder, ErrSizeMismatch,
 // ErrDigestMismatch, ErrTrailingData, ErrMissingDeploy) and trust
 // (ErrUnsigned, ErrNoTrustedSigners, ErrSignature, ErrNamespace, ErrUntrusted,
-// ErrSignerExpired, ErrAllowedSigners). Error.ExitCode is 14 for a missing
-// deploy.sql and 10 (invalid configuration or project) for the rest, so
-// engine.ExitCode classifies them; none is retryable.
+// ErrSignerExpired, ErrAllowedSigners). Error.FaultKind is
+// fault.DeploySQLMissing for a missing deploy.sql and fault.Config (invalid
+// configuration or project) for the rest, so fault.KindOf classifies them;
+// none is retryable.
 //
 // # Fetching
 //
@@ -120,6 +121,7 @@
 // retried with exponential backoff, and a read that breaks mid-stream resumes
 // from its offset with a range read of the same version. A *FetchError keeps
 // the gocloud code: NotFound and PermissionDenied say so, Retryable tells the
-// function adapters to let the platform retry, ExitCode maps to 10 (bad URL,
-// version, permission), 16, 130 or 1 (transient).
+// function adapters to let the platform retry, FaultKind is fault.Config
+// (bad URL, version, permission), fault.Timeout, fault.Canceled or
+// fault.Internal (transient).
 package bundle

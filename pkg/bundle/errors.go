@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // The rules a bundle can break. Every rejection is an *Error whose Rule is one
@@ -98,21 +100,21 @@ func (e *Error) Unwrap() []error {
 	return []error{e.Rule, e.Err}
 }
 
-// ExitCode maps the rejection onto pgmi's exit codes: 14 when deploy.sql is
-// missing (as the engine does for a directory), 130/16 for a cancelled or
-// expired context, 10 (invalid configuration or project) for everything else:
-// a bad, tampered, unsigned or untrusted bundle is refused before any server
-// change.
-func (e *Error) ExitCode() int {
+// FaultKind classifies the rejection: fault.DeploySQLMissing when deploy.sql
+// is missing (as the engine does for a directory), fault.Canceled or
+// fault.Timeout for a cancelled or expired context, fault.Config (invalid
+// configuration or project) for everything else: a bad, tampered, unsigned
+// or untrusted bundle is refused before any server change.
+func (e *Error) FaultKind() fault.Kind {
 	switch {
 	case errors.Is(e.Rule, ErrMissingDeploy):
-		return 14
+		return fault.DeploySQLMissing
 	case isCanceled(e.Err):
-		return 130
+		return fault.Canceled
 	case isDeadline(e.Err):
-		return 16
+		return fault.Timeout
 	}
-	return 10
+	return fault.Config
 }
 
 func reject(rule error, entry string, format string, args ...any) *Error {

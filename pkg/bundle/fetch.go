@@ -17,6 +17,7 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/pgmi-cloud/pgmi/internal/backoff"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // VersionPinner pins a read to one object version for one blob driver. It is
@@ -361,19 +362,20 @@ func (e *FetchError) Retryable() bool {
 	return false
 }
 
-// ExitCode: 10 for a bundle URL or version that cannot be read as given
-// (not found, permission, invalid, unsupported pinning, changed object),
-// 16 for an expired deadline, 130 when cancelled, 1 for transient failures.
-func (e *FetchError) ExitCode() int {
+// FaultKind: fault.Config for a bundle URL or version that cannot be read as
+// given (not found, permission, invalid, unsupported pinning, changed
+// object), fault.Timeout for an expired deadline, fault.Canceled when
+// cancelled, fault.Internal for transient failures.
+func (e *FetchError) FaultKind() fault.Kind {
 	switch {
 	case isCanceled(e.Err) || e.Code == gcerrors.Canceled:
-		return 130
+		return fault.Canceled
 	case isDeadline(e.Err) || e.Code == gcerrors.DeadlineExceeded:
-		return 16
+		return fault.Timeout
 	case e.Retryable():
-		return 1
+		return fault.Internal
 	}
-	return 10
+	return fault.Config
 }
 
 // redactQuery keeps URL query parameters (which may hold SAS tokens or

@@ -80,7 +80,7 @@ func TestFetchErrors(t *testing.T) {
 		}
 		_, err := FetchFrom(context.Background(), bucket, key, version, opts)
 		var fe *FetchError
-		if !errors.As(err, &fe) || fe.Code != want || fe.ExitCode() != 10 || engine.ExitCode(err) != 10 || fe.Retryable() {
+		if !errors.As(err, &fe) || fe.Code != want || engine.ExitCode(fe) != 10 || engine.ExitCode(err) != 10 || fe.Retryable() {
 			t.Fatalf("%s: error %v, want code %v", key, err, want)
 		}
 	}
@@ -97,7 +97,7 @@ func TestFetchErrors(t *testing.T) {
 		t.Run(c.url+"@"+c.version, func(t *testing.T) {
 			_, err := Fetch(context.Background(), c.url, c.version, opts)
 			var fe *FetchError
-			if !errors.As(err, &fe) || fe.Code != c.code || fe.ExitCode() != 10 || engine.ExitCode(err) != 10 || fe.Retryable() {
+			if !errors.As(err, &fe) || fe.Code != c.code || engine.ExitCode(fe) != 10 || engine.ExitCode(err) != 10 || fe.Retryable() {
 				t.Fatalf("error %v (%T), want code %v", err, err, c.code)
 			}
 		})

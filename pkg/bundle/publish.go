@@ -11,6 +11,8 @@ import (
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
+
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // VersionReader reads the version an upload produced from the object's
@@ -161,10 +163,10 @@ func (e *PublishError) Unwrap() error { return e.Err }
 // Retryable reports a transient storage failure: publishing again may work.
 func (e *PublishError) Retryable() bool { return e.asFetch().Retryable() }
 
-// ExitCode is FetchError's: 10 for what must be fixed first (not found,
-// permission, invalid), 16 for an expired deadline, 130 when cancelled, 1
-// for transient failures.
-func (e *PublishError) ExitCode() int { return e.asFetch().ExitCode() }
+// FaultKind is FetchError's: fault.Config for what must be fixed first (not
+// found, permission, invalid), fault.Timeout for an expired deadline,
+// fault.Canceled when cancelled, fault.Internal for transient failures.
+func (e *PublishError) FaultKind() fault.Kind { return e.asFetch().FaultKind() }
 
 func (e *PublishError) asFetch() *FetchError {
 	return &FetchError{URL: e.URL, Code: e.Code, Err: e.Err}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // A LimitSetting is one field of Limits as users set it: the environment
@@ -70,7 +70,7 @@ func (s LimitSetting) Default() string { return s.format(s.get(DefaultLimits)) }
 
 // Set parses value into the limit's field of l. source names where the
 // value came from (the variable or the flag) for the error, which is
-// engine.KindConfig.
+// fault.Config.
 func (s LimitSetting) Set(l *Limits, source, value string) error {
 	n, err := s.parse(strings.TrimSpace(value))
 	if err != nil {
@@ -78,7 +78,7 @@ func (s LimitSetting) Set(l *Limits, source, value string) error {
 		if s.Bytes {
 			want = "a positive number of bytes, optionally with a KiB, MiB or GiB suffix"
 		}
-		return engine.Errorf(engine.KindConfig, "invalid %s %q: %s (default %s)", source, value, want, s.Default())
+		return fault.Errorf(fault.Config, "invalid %s %q: %s (default %s)", source, value, want, s.Default())
 	}
 	s.set(l, n)
 	return nil

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // Format is a connection-string syntax.
@@ -72,7 +72,7 @@ var libpqRefused = map[string]string{
 
 // ParseConnString parses a connection string in any of the three formats
 // (see DetectFormat) into a Config holding exactly what the string says: no
-// defaults and no environment are applied. Errors are engine.KindConfig and
+// defaults and no environment are applied. Errors are fault.Config and
 // never contain a password.
 func ParseConnString(s string) (*Config, error) {
 	set, _, err := parseConnString(s)
@@ -360,6 +360,6 @@ func clip(s string) string {
 	return s
 }
 
-func configErr(format string, args ...any) *engine.Error {
-	return engine.Errorf(engine.KindConfig, format, args...)
+func configErr(format string, args ...any) *fault.Error {
+	return fault.Errorf(fault.Config, format, args...)
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // parsed is the comparable part of a Config for table tests.
@@ -198,7 +198,7 @@ func TestDetectFormat(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "   ", "mysql://h", "just words"} {
-		if _, err := DetectFormat(in); err == nil || engine.KindOf(err) != engine.KindConfig {
+		if _, err := DetectFormat(in); err == nil || fault.KindOf(err) != fault.Config {
 			t.Errorf("DetectFormat(%q) = %v, want a KindConfig error", in, err)
 		}
 	}
@@ -251,8 +251,8 @@ func TestParseErrorsAreConfigAndRedacted(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error for %q", tc.in)
 			}
-			if engine.KindOf(err) != engine.KindConfig {
-				t.Errorf("kind %v, want config", engine.KindOf(err))
+			if fault.KindOf(err) != fault.Config {
+				t.Errorf("kind %v, want config", fault.KindOf(err))
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q lacks %q", err, tc.want)
@@ -293,8 +293,8 @@ func FuzzParseConnString(f *testing.F) {
 		for _, in := range []string{s, strings.ReplaceAll(s, "p", pw)} {
 			c, err := ParseConnString(in)
 			if err != nil {
-				if engine.KindOf(err) != engine.KindConfig {
-					t.Fatalf("kind %v for %q: %v", engine.KindOf(err), in, err)
+				if fault.KindOf(err) != fault.Config {
+					t.Fatalf("kind %v for %q: %v", fault.KindOf(err), in, err)
 				}
 				continue
 			}

@@ -73,14 +73,14 @@
 //
 // # Errors
 //
-// Errors are *engine.Error values whose kind is the exit code:
-// KindConfig (10) for anything wrong before the network (a bad setting from
+// Errors are *fault.Error values whose kind the CLI maps to an exit code:
+// fault.Config (10) for anything wrong before the network (a bad setting from
 // any source, an unreadable certificate, a conflicting auth method, a server
-// or pooler that cannot run pgmi); KindConnection (11) for a refused,
+// or pooler that cannot run pgmi); fault.Connection (11) for a refused,
 // unreachable or rejected connection, with a message that says what to
-// check, connect_timeout expiring included; KindTimeout (16) when the
+// check, connect_timeout expiring included; fault.Timeout (16) when the
 // caller's deadline (the run's --timeout) expires while connecting;
-// KindCanceled (130) when interrupted. No message, and no formatting of a
+// fault.Canceled (130) when interrupted. No message, and no formatting of a
 // Config, ever shows a password, token or key passphrase: a connection
 // string that does not parse is described by the position and key of what
 // is wrong, never by text that may be part of a password.

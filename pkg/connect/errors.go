@@ -14,13 +14,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // classify turns a failed connection into an error that says what to check.
-// The kind decides the exit code: KindTimeout (16) when ctx's deadline (the
-// run's) expired, KindCanceled for an interrupt, the kind an auth provider
-// chose, otherwise KindConnection (11), connect_timeout and other connect
+// The kind decides the exit code: fault.Timeout (16) when ctx's deadline (the
+// run's) expired, fault.Canceled for an interrupt, the kind an auth provider
+// chose, otherwise fault.Connection (11), connect_timeout and other connect
 // timeouts included. Server errors are told apart by SQLSTATE, network and
 // TLS failures by type. The cause stays in the chain, redacted; of a TLS
 // attempt the server declined and a plaintext fallback that failed too,
@@ -33,33 +33,33 @@ func classify(ctx context.Context, cfg *pgx.ConnConfig, method AuthMethod, err e
 	if attempts > 1 {
 		tries = fmt.Sprintf(" after %d attempts", attempts)
 	}
-	var kinded *engine.Error
-	if errors.As(err, &kinded) && kinded.Kind != engine.KindInternal {
+	var kinded *fault.Error
+	if errors.As(err, &kinded) && kinded.Kind != fault.Internal {
 		return err
 	}
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
-		return engine.Wrap(engine.KindCanceled, cause, "interrupted while connecting to %s", where)
+		return fault.Wrap(fault.Canceled, cause, "interrupted while connecting to %s", where)
 	case ctx.Err() != nil:
-		return engine.Wrap(engine.KindTimeout, cause, "timed out connecting to %s%s: check that the host and port are right and reachable, or raise --timeout", where, tries)
+		return fault.Wrap(fault.Timeout, cause, "timed out connecting to %s%s: check that the host and port are right and reachable, or raise --timeout", where, tries)
 	}
 	var prov *providerError
 	if errors.As(err, &prov) {
-		return engine.Wrap(engine.KindConnection, cause, "could not get an access token (%s authentication) to connect to %s%s: check the cloud credentials available to pgmi", method, where, tries)
+		return fault.Wrap(fault.Connection, cause, "could not get an access token (%s authentication) to connect to %s%s: check the cloud credentials available to pgmi", method, where, tries)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return engine.Wrap(engine.KindConnection, cause, "%s", serverRefusal(pgErr, cfg, method, where))
+		return fault.Wrap(fault.Connection, cause, "%s", serverRefusal(pgErr, cfg, method, where))
 	}
 	var budget *connectTimeoutError
 	if errors.As(err, &budget) {
-		return engine.Wrap(engine.KindConnection, cause, "connecting to %s timed out (connect_timeout %s)%s: check the host, port and firewall, or raise connect_timeout",
+		return fault.Wrap(fault.Connection, cause, "connecting to %s timed out (connect_timeout %s)%s: check the host, port and firewall, or raise connect_timeout",
 			where, budget.limit, tries)
 	}
 	if isTimeout(err) {
-		return engine.Wrap(engine.KindConnection, cause, "connecting to %s timed out%s: check the host, port and firewall, or raise connect_timeout", where, tries)
+		return fault.Wrap(fault.Connection, cause, "connecting to %s timed out%s: check the host, port and firewall, or raise connect_timeout", where, tries)
 	}
-	return engine.Wrap(engine.KindConnection, cause, "%s%s", networkFailure(err, cfg, where), tries)
+	return fault.Wrap(fault.Connection, cause, "%s%s", networkFailure(err, cfg, where), tries)
 }
 
 func networkFailure(err error, cfg *pgx.ConnConfig, where string) string {
@@ -197,5 +197,5 @@ func IsMissingDatabase(err error) bool {
 // redactedError hides secrets in an underlying error's text.
 type redactedError struct{ err error }
 
-func (r redactedError) Error() string { return engine.Redact(r.err.Error()) }
+func (r redactedError) Error() string { return fault.Redact(r.err.Error()) }
 func (r redactedError) Unwrap() error { return r.err }

@@ -9,11 +9,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/internal/lockkey"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // Approver asks for approval to drop and recreate database db; a refusal
-// is an engine.KindApproval error.
+// is an fault.Approval error.
 type Approver func(ctx context.Context, db string) error
 
 // Lifecycle creates or recreates the target database before the session.
@@ -132,10 +133,10 @@ func (l *Lifecycle) Recreate(ctx context.Context, approve Approver) (*pgx.Conn, 
 func CheckOverwrite(db, maintenance string) error {
 	// Database names are case-sensitive: "POSTGRES" is not "postgres" (pgmi bug B17).
 	if db == maintenance {
-		return engine.Errorf(engine.KindConfig, "cannot overwrite maintenance database %q: pgmi connects to it to drop and recreate the target; pick another target with -d", db)
+		return fault.Errorf(fault.Config, "cannot overwrite maintenance database %q: pgmi connects to it to drop and recreate the target; pick another target with -d", db)
 	}
 	if db == "template0" || db == "template1" {
-		return engine.Errorf(engine.KindConfig, "cannot drop template database %q", db)
+		return fault.Errorf(fault.Config, "cannot drop template database %q", db)
 	}
 	return nil
 }
@@ -143,7 +144,7 @@ func CheckOverwrite(db, maintenance string) error {
 func (l *Lifecycle) withMaintenance(ctx context.Context, fn func(*pgx.Conn) error) error {
 	m, err := l.dial(ctx, l.Target.Maintenance)
 	if IsMissingDatabase(err) {
-		return engine.Wrap(engine.KindConnection, err, "the maintenance database %q does not exist, so pgmi cannot create or recreate %q: set connection.maintenance_database in pgmi.yaml to a database that exists, or name one in the connection string and the target with -d", l.Target.Maintenance, l.database())
+		return fault.Wrap(fault.Connection, err, "the maintenance database %q does not exist, so pgmi cannot create or recreate %q: set connection.maintenance_database in pgmi.yaml to a database that exists, or name one in the connection string and the target with -d", l.Target.Maintenance, l.database())
 	}
 	if err != nil {
 		return err
@@ -156,7 +157,7 @@ func databaseExists(ctx context.Context, m *pgx.Conn, db string) (bool, error) {
 	var ok bool
 	err := m.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", db).Scan(&ok)
 	if err != nil {
-		return false, engine.Wrap(engine.KindInternal, err, "checking whether database %q exists", db)
+		return false, fault.Wrap(fault.Internal, err, "checking whether database %q exists", db)
 	}
 	return ok, nil
 }
@@ -172,10 +173,10 @@ func createIfMissing(ctx context.Context, m *pgx.Conn, db, options string) error
 func createDatabase(ctx context.Context, m *pgx.Conn, db, options string) error {
 	_, err := m.Exec(ctx, "CREATE DATABASE "+quoteIdent(db)+options)
 	if createdMeanwhile(err) {
-		return engine.Wrap(engine.KindConcurrent, err, "concurrent deployment in progress: database %q was created by another deploy while this one was starting", db)
+		return fault.Wrap(fault.Concurrent, err, "concurrent deployment in progress: database %q was created by another deploy while this one was starting", db)
 	}
 	if err != nil {
-		return engine.Wrap(engine.KindInternal, err, "creating database %q", db)
+		return fault.Wrap(fault.Internal, err, "creating database %q", db)
 	}
 	return nil
 }
@@ -206,23 +207,23 @@ func recreate(ctx context.Context, m *pgx.Conn, db string) error {
 	err := m.QueryRow(ctx, propsSQL, db).Scan(&p.encoding, &p.collate, &p.ctype, &p.sameLocale,
 		&p.owner, &p.connLimit, &p.settings, &p.comment, &isTemplate, &versionNum)
 	if err != nil {
-		return engine.Wrap(engine.KindInternal, err, "reading the properties of database %q", db)
+		return fault.Wrap(fault.Internal, err, "reading the properties of database %q", db)
 	}
 	if isTemplate {
-		return engine.Errorf(engine.KindConfig, "cannot overwrite %q: it is a template database (pg_database.datistemplate), which new databases are copied from", db)
+		return fault.Errorf(fault.Config, "cannot overwrite %q: it is a template database (pg_database.datistemplate), which new databases are copied from", db)
 	}
 	if err := refuseWhileDeploying(ctx, m, db); err != nil {
 		return err
 	}
 	if _, err := m.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", db); err != nil {
-		return engine.Wrap(engine.KindInternal, err, "disconnecting other sessions from %q", db)
+		return fault.Wrap(fault.Internal, err, "disconnecting other sessions from %q", db)
 	}
 	drop := "DROP DATABASE IF EXISTS " + quoteIdent(db)
 	if versionNum >= 130000 {
 		drop += " WITH (FORCE)" // a session that slips in after the terminate cannot fail the drop
 	}
 	if _, err := m.Exec(ctx, drop); err != nil {
-		return engine.Wrap(engine.KindInternal, err, "dropping database %q", db)
+		return fault.Wrap(fault.Internal, err, "dropping database %q", db)
 	}
 	if err := createDatabase(ctx, m, db, p.createOptions()); err != nil {
 		return err
@@ -231,13 +232,13 @@ func recreate(ctx context.Context, m *pgx.Conn, db string) error {
 }
 
 // deployLockHeldSQL reports whether a session holds pgmi's deploy lock in
-// database $1: the advisory lock on engine.DeployLockKey of that name,
+// database $1: the advisory lock on the deploy lock key (internal/lockkey) of that name,
 // which pg_locks shows split into classid (high 32 bits) and objid (low).
 var deployLockHeldSQL = `
 SELECT EXISTS (
   SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database
   WHERE d.datname = $1 AND l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
-    AND ((l.classid::int8 << 32) | l.objid::int8) = ` + engine.DeployLockKey("$1") + `)`
+    AND ((l.classid::int8 << 32) | l.objid::int8) = ` + lockkey.SQL("$1") + `)`
 
 // refuseWhileDeploying keeps --overwrite from terminating and dropping a
 // database under a deployment that is running (pgmi bug B18): a held deploy
@@ -245,10 +246,10 @@ SELECT EXISTS (
 func refuseWhileDeploying(ctx context.Context, m *pgx.Conn, db string) error {
 	var held bool
 	if err := m.QueryRow(ctx, deployLockHeldSQL, db).Scan(&held); err != nil {
-		return engine.Wrap(engine.KindInternal, err, "checking for a deployment running against %q", db)
+		return fault.Wrap(fault.Internal, err, "checking for a deployment running against %q", db)
 	}
 	if held {
-		return engine.Errorf(engine.KindConcurrent, "concurrent deployment in progress: another pgmi deployment is running against %q, so --overwrite will not drop it; retry when it has finished", db)
+		return fault.Errorf(fault.Concurrent, "concurrent deployment in progress: another pgmi deployment is running against %q, so --overwrite will not drop it; retry when it has finished", db)
 	}
 	return nil
 }
@@ -270,12 +271,12 @@ func (p dbProps) restore(ctx context.Context, m *pgx.Conn, db string) error {
 	for _, s := range p.settings {
 		name, value, _ := strings.Cut(s, "=")
 		if _, err := m.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s SET %s = %s", quoteIdent(db), quoteIdent(name), quoteLiteral(value))); err != nil {
-			return engine.Wrap(engine.KindInternal, err, "restoring setting %s on %q", name, db)
+			return fault.Wrap(fault.Internal, err, "restoring setting %s on %q", name, db)
 		}
 	}
 	if p.comment != nil {
 		if _, err := m.Exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS %s", quoteIdent(db), quoteLiteral(*p.comment))); err != nil {
-			return engine.Wrap(engine.KindInternal, err, "restoring the comment on %q", db)
+			return fault.Wrap(fault.Internal, err, "restoring the comment on %q", db)
 		}
 	}
 	return nil

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // Server is what the compatibility probe learned about a connection.
@@ -39,7 +39,7 @@ const probeSQL = `SELECT
     current_setting('server_version_num')::int`
 
 // Probe runs the compatibility test on a fresh connection, before any
-// session object exists, and refuses (engine.KindConfig, exit 10) what
+// session object exists, and refuses (fault.Config, exit 10) what
 // cannot run a pgmi deployment:
 //   - a server that is not PostgreSQL: CockroachDB, YugabyteDB and Amazon
 //     Aurora DSQL are named; anything older than PostgreSQL 11 is refused;
@@ -88,9 +88,9 @@ func probeQuery(ctx context.Context, conn *pgx.Conn) (*Server, error) {
 			return nil, ctxError(ctx, err, "running the compatibility probe")
 		}
 		if isUnsupportedFeature(err) {
-			return nil, engine.Wrap(engine.KindConfig, err, "the server does not answer pgmi's PostgreSQL compatibility probe: pgmi needs PostgreSQL (or a fully compatible server such as Aurora PostgreSQL, AlloyDB, Citus, Neon or Supabase)")
+			return nil, fault.Wrap(fault.Config, err, "the server does not answer pgmi's PostgreSQL compatibility probe: pgmi needs PostgreSQL (or a fully compatible server such as Aurora PostgreSQL, AlloyDB, Citus, Neon or Supabase)")
 		}
-		return nil, engine.Wrap(engine.KindConnection, err, "the PostgreSQL compatibility probe failed")
+		return nil, fault.Wrap(fault.Connection, err, "the PostgreSQL compatibility probe failed")
 	}
 	s.BackendPID = uint32(pid)
 	return &s, nil
@@ -141,12 +141,12 @@ func checkPooler(ctx context.Context, conn *pgx.Conn, pid uint32) error {
 		if ctx.Err() != nil {
 			return ctxError(ctx, err, "checking for a connection pooler")
 		}
-		return engine.Wrap(engine.KindConnection, redactedError{err}, "checking for a connection pooler at %s: a second connection failed", describe(cfg))
+		return fault.Wrap(fault.Connection, redactedError{err}, "checking for a connection pooler at %s: a second connection failed", describe(cfg))
 	}
 	defer second.Close(context.WithoutCancel(ctx))
 	var other int32
 	if err := second.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&other); err != nil {
-		return engine.Wrap(engine.KindConnection, err, "checking for a connection pooler at %s", describe(cfg))
+		return fault.Wrap(fault.Connection, err, "checking for a connection pooler at %s", describe(cfg))
 	}
 	if uint32(other) == pid {
 		return configErr("%s is a connection pooler in transaction or statement mode (two sessions share one server backend): pgmi's session tables in pg_temp must live for the whole deployment. Connect to the database directly (usually port 5432, not the pooler's 6432), or use the pooler in session mode", describe(cfg))
@@ -156,9 +156,9 @@ func checkPooler(ctx context.Context, conn *pgx.Conn, pid uint32) error {
 
 func ctxError(ctx context.Context, err error, doing string) error {
 	if errors.Is(ctx.Err(), context.Canceled) {
-		return engine.Wrap(engine.KindCanceled, err, "interrupted while %s", doing)
+		return fault.Wrap(fault.Canceled, err, "interrupted while %s", doing)
 	}
-	return engine.Wrap(engine.KindTimeout, err, "timed out while %s", doing)
+	return fault.Wrap(fault.Timeout, err, "timed out while %s", doing)
 }
 
 func shortVersion(v string) string {

@@ -19,7 +19,7 @@ type Provider interface {
 	// method needs: a token as cfg.Password, fetched now so that every
 	// connection gets a fresh one (an open session outlives its token); a
 	// DialFunc for connectors that tunnel (Cloud SQL); TLS settings. An
-	// error carrying an engine kind keeps it (KindConfig for a bad setting);
+	// error carrying a fault kind keeps it (fault.Config for a bad setting);
 	// any other error is a connection failure (exit 11), retried when
 	// Transient says so (a method Transient() bool on the error decides).
 	Prepare(ctx context.Context, cfg *pgx.ConnConfig) error

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
@@ -64,7 +64,7 @@ func Resolve(f Flags, env Env, yml pgmiyaml.Connection) (*Target, error) {
 
 // ResolveWith resolves the connection (ResolveConfig) and prepares it
 // (NewTarget): certificate files and the password file are read, the auth
-// method's provider is found. Every error is engine.KindConfig and happens
+// method's provider is found. Every error is fault.Config and happens
 // before anything touches a server.
 func ResolveWith(f Flags, env Env, yml pgmiyaml.Connection, opts *Options) (*Target, error) {
 	cfg, err := ResolveConfig(f, env, yml, opts)
@@ -153,7 +153,7 @@ func connStringLayer(f Flags, env Env) (settings, string, error) {
 	}
 	set, _, err := parseConnString(str)
 	if err != nil {
-		return nil, "", engine.Wrap(engine.KindConfig, err, "%s", source)
+		return nil, "", fault.Wrap(fault.Config, err, "%s", source)
 	}
 	return set, source, nil
 }

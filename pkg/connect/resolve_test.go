@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
@@ -39,8 +39,8 @@ func resolveErr(t *testing.T, f Flags, env Env, yml pgmiyaml.Connection, want st
 	if err == nil {
 		t.Fatalf("no error, want one containing %q", want)
 	}
-	if engine.KindOf(err) != engine.KindConfig {
-		t.Errorf("kind %v, want config: %v", engine.KindOf(err), err)
+	if fault.KindOf(err) != fault.Config {
+		t.Errorf("kind %v, want config: %v", fault.KindOf(err), err)
 	}
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q lacks %q", err, want)
@@ -359,7 +359,7 @@ func TestResolveCloudValidation(t *testing.T) {
 // Until a provider folder is linked, a cloud method is a clear offline error.
 func TestResolveRejectsMethodsNotInThisBuild(t *testing.T) {
 	_, err := Resolve(Flags{AWS: true, AWSRegion: "r", User: "u", Database: "d"}, baseEnv(), pgmiyaml.Connection{})
-	if err == nil || engine.KindOf(err) != engine.KindConfig || !strings.Contains(err.Error(), "aws authentication is not in this build yet") {
+	if err == nil || fault.KindOf(err) != fault.Config || !strings.Contains(err.Error(), "aws authentication is not in this build yet") {
 		t.Fatalf("got %v", err)
 	}
 	fake := func(_ context.Context, _ *Config) (Provider, error) { return nil, nil }

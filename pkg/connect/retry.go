@@ -34,9 +34,9 @@ type prepareFunc func(ctx context.Context, cfg *pgx.ConnConfig) error
 // cfg.ConnectTimeout (connect_timeout) bounds the whole connect to each
 // address, its TLS attempt, plaintext fallback and retries together. The
 // error says what to check and carries the last real failure:
-// engine.KindConnection (exit 11), connect_timeout expiring included;
-// KindTimeout (16) when ctx's deadline (the run's --timeout) expired;
-// KindCanceled when ctx was canceled; or the kind a Provider gave.
+// fault.Connection (exit 11), connect_timeout expiring included;
+// fault.Timeout (16) when ctx's deadline (the run's --timeout) expired;
+// fault.Canceled when ctx was canceled; or the kind a Provider gave.
 func Connect(ctx context.Context, cfg *pgx.ConnConfig) (*pgx.Conn, error) {
 	return connectRetrying(ctx, cfg, AuthPassword, nil)
 }

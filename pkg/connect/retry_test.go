@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 func TestTransient(t *testing.T) {
@@ -77,8 +78,8 @@ func TestConnectRetriesRefusedThenReportsLastError(t *testing.T) {
 	start := time.Now()
 	_, err = Connect(context.Background(), cfg)
 	elapsed := time.Since(start)
-	if engine.KindOf(err) != engine.KindConnection || engine.ExitCode(err) != 11 {
-		t.Fatalf("kind %v: %v", engine.KindOf(err), err)
+	if fault.KindOf(err) != fault.Connection || engine.ExitCode(err) != 11 {
+		t.Fatalf("kind %v: %v", fault.KindOf(err), err)
 	}
 	if !strings.Contains(err.Error(), "connection refused by 127.0.0.1:") || !strings.Contains(err.Error(), "after 4 attempts") ||
 		!strings.Contains(err.Error(), "pg_isready") {
@@ -144,27 +145,27 @@ func TestClassifyMessages(t *testing.T) {
 	cases := []struct {
 		err    error
 		method AuthMethod
-		kind   engine.Kind
+		kind   fault.Kind
 		want   string
 	}{
-		{&pgconn.PgError{Code: "28P01", Message: "password authentication failed"}, AuthPassword, engine.KindConnection, "check PGPASSWORD, the password file"},
-		{&pgconn.PgError{Code: "28P01"}, AuthAWS, engine.KindConnection, "the aws token for user \"alice\" was rejected"},
-		{&pgconn.PgError{Code: "28000", Message: "no pg_hba.conf entry"}, AuthPassword, engine.KindConnection, "pg_hba.conf"},
-		{&pgconn.PgError{Code: "3D000"}, AuthPassword, engine.KindConnection, `database "app" does not exist`},
-		{&pgconn.PgError{Code: "42501", Message: "permission denied"}, AuthPassword, engine.KindConnection, `GRANT CONNECT ON DATABASE "app" TO "alice"`},
-		{&pgconn.PgError{Code: "53300", Message: "too many"}, AuthPassword, engine.KindConnection, "max_connections"},
-		{&pgconn.PgError{Code: "57P03", Message: "starting up"}, AuthPassword, engine.KindConnection, "retry shortly"},
-		{&pgconn.PgError{Code: "42704", Message: `unrecognized configuration parameter "Pooling"`}, AuthPassword, engine.KindConnection, "remove it from the connection string"},
-		{&pgconn.PgError{Code: "XX000", Message: "odd"}, AuthPassword, engine.KindConnection, "(SQLSTATE XX000)"},
-		{&net.DNSError{Name: "db.example.com", Err: "no such host", IsNotFound: true}, AuthPassword, engine.KindConnection, `cannot resolve host "db.example.com"`},
-		{&providerError{errors.New("no credentials")}, AuthAzure, engine.KindConnection, "could not get an access token (azure authentication)"},
-		{&providerError{engine.Errorf(engine.KindConfig, "bad region")}, AuthAWS, engine.KindConfig, "bad region"},
-		{errors.New("server refused TLS connection"), AuthPassword, engine.KindConnection, "SSL/TLS failure"},
+		{&pgconn.PgError{Code: "28P01", Message: "password authentication failed"}, AuthPassword, fault.Connection, "check PGPASSWORD, the password file"},
+		{&pgconn.PgError{Code: "28P01"}, AuthAWS, fault.Connection, "the aws token for user \"alice\" was rejected"},
+		{&pgconn.PgError{Code: "28000", Message: "no pg_hba.conf entry"}, AuthPassword, fault.Connection, "pg_hba.conf"},
+		{&pgconn.PgError{Code: "3D000"}, AuthPassword, fault.Connection, `database "app" does not exist`},
+		{&pgconn.PgError{Code: "42501", Message: "permission denied"}, AuthPassword, fault.Connection, `GRANT CONNECT ON DATABASE "app" TO "alice"`},
+		{&pgconn.PgError{Code: "53300", Message: "too many"}, AuthPassword, fault.Connection, "max_connections"},
+		{&pgconn.PgError{Code: "57P03", Message: "starting up"}, AuthPassword, fault.Connection, "retry shortly"},
+		{&pgconn.PgError{Code: "42704", Message: `unrecognized configuration parameter "Pooling"`}, AuthPassword, fault.Connection, "remove it from the connection string"},
+		{&pgconn.PgError{Code: "XX000", Message: "odd"}, AuthPassword, fault.Connection, "(SQLSTATE XX000)"},
+		{&net.DNSError{Name: "db.example.com", Err: "no such host", IsNotFound: true}, AuthPassword, fault.Connection, `cannot resolve host "db.example.com"`},
+		{&providerError{errors.New("no credentials")}, AuthAzure, fault.Connection, "could not get an access token (azure authentication)"},
+		{&providerError{fault.Errorf(fault.Config, "bad region")}, AuthAWS, fault.Config, "bad region"},
+		{errors.New("server refused TLS connection"), AuthPassword, fault.Connection, "SSL/TLS failure"},
 	}
 	for _, tc := range cases {
 		err := classify(context.Background(), cfg, tc.method, tc.err, 1)
-		if engine.KindOf(err) != tc.kind || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: kind %v, %q lacks %q", tc.err, engine.KindOf(err), err, tc.want)
+		if fault.KindOf(err) != tc.kind || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: kind %v, %q lacks %q", tc.err, fault.KindOf(err), err, tc.want)
 		}
 		if !errors.Is(err, tc.err) {
 			t.Errorf("%v is not in the chain", tc.err)

@@ -3,7 +3,7 @@ package connect
 import (
 	"errors"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // SettingError is a connection setting that no source gave. Its message
@@ -17,9 +17,9 @@ type SettingError struct {
 
 func (e *SettingError) Error() string { return e.CLI }
 
-// missing is a KindConfig error wrapping a *SettingError.
+// missing is a fault.Config error wrapping a *SettingError.
 func missing(cli, env string) error {
-	return engine.Wrap(engine.KindConfig, &SettingError{CLI: cli, Env: env}, "")
+	return fault.Wrap(fault.Config, &SettingError{CLI: cli, Env: env}, "")
 }
 
 // ForEnvironment returns err as a caller configured only by environment
@@ -33,5 +33,5 @@ func ForEnvironment(err error) error {
 	if !errors.As(err, &se) {
 		return err
 	}
-	return engine.Errorf(engine.KindConfig, "%s", se.Env)
+	return fault.Errorf(fault.Config, "%s", se.Env)
 }

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
@@ -46,12 +46,12 @@ func TestMissingSettingsForTheEnvironment(t *testing.T) {
 		name     string
 		env      []string
 		cli, fn  string
-		wantKind engine.Kind
+		wantKind fault.Kind
 	}{
-		{"google instance", []string{"PGMI_AUTH", "google", "PGUSER", "u"}, "--google-instance", "PGMI_GOOGLE_INSTANCE", engine.KindConfig},
-		{"google user", []string{"PGMI_GOOGLE_INSTANCE", "p:r:i"}, "-U/--username", "PGUSER", engine.KindConfig},
-		{"aws region", []string{"PGMI_AUTH", "aws", "PGUSER", "u"}, "--aws-region", "AWS_REGION", engine.KindConfig},
-		{"aws user", []string{"PGMI_AWS_REGION", "r"}, "-U/--username", "PGUSER", engine.KindConfig},
+		{"google instance", []string{"PGMI_AUTH", "google", "PGUSER", "u"}, "--google-instance", "PGMI_GOOGLE_INSTANCE", fault.Config},
+		{"google user", []string{"PGMI_GOOGLE_INSTANCE", "p:r:i"}, "-U/--username", "PGUSER", fault.Config},
+		{"aws region", []string{"PGMI_AUTH", "aws", "PGUSER", "u"}, "--aws-region", "AWS_REGION", fault.Config},
+		{"aws user", []string{"PGMI_AWS_REGION", "r"}, "-U/--username", "PGUSER", fault.Config},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,8 +60,8 @@ func TestMissingSettingsForTheEnvironment(t *testing.T) {
 				t.Fatalf("CLI message %v, want one naming %s", err, tc.cli)
 			}
 			env := ForEnvironment(err)
-			if engine.KindOf(env) != tc.wantKind || !strings.Contains(env.Error(), tc.fn) {
-				t.Fatalf("for the environment: kind %v, %v; want one naming %s", engine.KindOf(env), env, tc.fn)
+			if fault.KindOf(env) != tc.wantKind || !strings.Contains(env.Error(), tc.fn) {
+				t.Fatalf("for the environment: kind %v, %v; want one naming %s", fault.KindOf(env), env, tc.fn)
 			}
 			if strings.Contains(env.Error(), "pass -") || strings.Contains(env.Error(), "--") {
 				t.Errorf("for the environment, the message names a flag: %v", env)

@@ -27,7 +27,7 @@ type Target struct {
 
 // NewTarget prepares c for dialing: it reads the certificate files and the
 // password file, finds the auth method's provider, and builds the pgx
-// configuration. Errors are engine.KindConfig.
+// configuration. Errors are fault.Config.
 func NewTarget(c *Config, opts *Options) (*Target, error) {
 	c = c.Clone()
 	if c.Auth == "" {

@@ -34,7 +34,7 @@ type tlsSetup struct {
 //     uses the system pool and implies verify-full);
 //   - disable reads no file.
 //
-// Errors are engine.KindConfig naming the file and what to do.
+// Errors are fault.Config naming the file and what to do.
 func loadTLS(s SSL) (*tlsSetup, error) {
 	t := &tlsSetup{mode: s.Mode, sni: s.SNI != "0", min: tls.VersionTLS12, direct: s.Negotiation == "direct"}
 	if s.MinProtocol != "" {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 const keyPass = "k3y-Passphrase"
@@ -55,8 +55,8 @@ func checkLoad(t *testing.T, err error, want string) {
 	case want != "" && err == nil:
 		t.Fatalf("loaded, want an error with %q", want)
 	case want != "":
-		if engine.KindOf(err) != engine.KindConfig || !strings.Contains(err.Error(), want) {
-			t.Errorf("error %v (kind %v) lacks %q", err, engine.KindOf(err), want)
+		if fault.KindOf(err) != fault.Config || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v (kind %v) lacks %q", err, fault.KindOf(err), want)
 		}
 		if strings.Contains(err.Error(), keyPass) {
 			t.Errorf("error shows the passphrase: %v", err)

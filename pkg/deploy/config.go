@@ -14,7 +14,7 @@ import (
 
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
@@ -76,7 +76,7 @@ type LoadOptions struct {
 }
 
 // LoadConfig reads the configuration from env. Every error is
-// engine.KindConfig and names the variable to fix; a function reports it
+// fault.Config and names the variable to fix; a function reports it
 // once, at cold start.
 func LoadConfig(ctx context.Context, env connect.Env, opts *LoadOptions) (*Config, error) {
 	if opts == nil {
@@ -122,7 +122,7 @@ func LoadConfig(ctx context.Context, env connect.Env, opts *LoadOptions) (*Confi
 }
 
 func configErr(format string, args ...any) error {
-	return engine.Errorf(engine.KindConfig, format, args...)
+	return fault.Errorf(fault.Config, format, args...)
 }
 
 func parseRoutes(s string) ([]Route, error) {
@@ -158,7 +158,7 @@ func loadTrusted(ctx context.Context, get func(string) string, mux *blob.URLMux)
 		}
 		data, err := readURL(ctx, u, mux)
 		if err != nil {
-			return nil, engine.Wrap(engine.KindConfig, err, "cannot read PGMI_TRUSTED_SIGNERS_URL %s", u)
+			return nil, fault.Wrap(fault.Config, err, "cannot read PGMI_TRUSTED_SIGNERS_URL %s", u)
 		}
 		if len(data) > maxSignersSize {
 			return nil, configErr("PGMI_TRUSTED_SIGNERS_URL %s is over %d bytes: more than an allowed_signers file needs (thousands of keys), and reading part of it would silently lose signers", u, maxSignersSize)
@@ -170,7 +170,7 @@ func loadTrusted(ctx context.Context, get func(string) string, mux *blob.URLMux)
 	}
 	trusted, err := bundle.ParseAllowedSigners([]byte(text))
 	if err != nil {
-		return nil, engine.Wrap(engine.KindConfig, err, "invalid %s", src)
+		return nil, fault.Wrap(fault.Config, err, "invalid %s", src)
 	}
 	return trusted, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/pgmi-cloud/pgmi/internal/testbundle"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
 // configEnv is a complete function environment that needs no server.
@@ -33,8 +34,8 @@ func wantConfigErr(t *testing.T, e env, setting string) {
 	if msg := err.Error(); !strings.Contains(msg, setting) || strings.Contains(msg, "\n") {
 		t.Fatalf("err = %q, want one line naming %s", msg, setting)
 	}
-	var coded interface{ ExitCode() int }
-	if !errors.As(err, &coded) || coded.ExitCode() != 10 {
+	var coded *engine.Error
+	if !errors.As(err, &coded) || engine.ExitCode(coded) != 10 {
 		t.Fatalf("err %v is not exit 10", err)
 	}
 }

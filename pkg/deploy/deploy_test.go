@@ -16,6 +16,7 @@ import (
 	"github.com/pgmi-cloud/pgmi/internal/testbundle"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
 var (
@@ -403,9 +404,9 @@ func TestLoadConfigErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, c.want)
 			}
-			var coded interface{ ExitCode() int }
-			if errors.As(err, &coded) && coded.ExitCode() != 10 {
-				t.Fatalf("exit code %d, want 10", coded.ExitCode())
+			var coded *engine.Error
+			if errors.As(err, &coded) && engine.ExitCode(coded) != 10 {
+				t.Fatalf("exit code %d, want 10", engine.ExitCode(coded))
 			}
 		})
 	}

@@ -12,7 +12,8 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // finish completes the report, writes the result object and builds the
@@ -25,9 +26,9 @@ func (r *run) finish(ctx context.Context, status Status, err error) *Outcome {
 	if err != nil {
 		o.Retryable = status == StatusFailed && retryable(err)
 		r.rep.Retryable = o.Retryable
-		r.rep.Message = engine.Redact(err.Error())
+		r.rep.Message = fault.Redact(err.Error())
 		if status == StatusFailed {
-			r.rep.ExitCode = engine.ExitCode(err)
+			r.rep.ExitCode = exitcode.Of(err)
 		}
 	}
 	r.rep.fromPrevious()
@@ -59,9 +60,9 @@ func (rep *Report) fromPrevious() {
 			if rep.ExitCode == 0 {
 				// A row an older version wrote without its exit code:
 				// pgmi's code for an unclassified failure stands in.
-				rep.ExitCode = engine.KindInternal.ExitCode()
+				rep.ExitCode = exitcode.For(fault.Internal)
 			}
-			rep.Message += ": " + engine.Redact(p.Error)
+			rep.Message += ": " + fault.Redact(p.Error)
 		}
 	case StatusStale:
 		rep.Message = "a newer upload of this key (sequencer " + p.Sequencer + ") was already " + p.Status

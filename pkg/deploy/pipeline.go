@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,9 +17,11 @@ import (
 	"gocloud.dev/gcerrors"
 
 	"github.com/pgmi-cloud/pgmi/internal/backoff"
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
@@ -115,7 +118,7 @@ type run struct {
 
 func (r *run) run(ctx context.Context) (Status, error) {
 	if err := r.req.Validate(); err != nil {
-		return StatusFailed, engine.Wrap(engine.KindConfig, err, "invalid request")
+		return StatusFailed, fault.Wrap(fault.Config, err, "invalid request")
 	}
 	if r.req.Bundle != "" {
 		r.bucketURL, r.key, _ = r.req.split()
@@ -160,7 +163,7 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 	r.rep.Target.Database = r.database
 	var err error
 	if r.params, err = routeParams(route); err != nil {
-		return StatusFailed, engine.Wrap(engine.KindConfig, err, "PGMI_ROUTES")
+		return StatusFailed, fault.Wrap(fault.Config, err, "PGMI_ROUTES")
 	}
 	if err := r.load(ctx); err != nil {
 		if superseded(err, r.req) {
@@ -207,7 +210,7 @@ func (r *run) load(ctx context.Context) error {
 	if !yml.Connection.IsZero() {
 		r.d.progress("warning: ignoring the connection block of the bundle's pgmi.yaml: the deployer's own settings apply")
 	}
-	params := yml.EngineParams()
+	params := EngineParams(yml)
 	params.Merge(r.params)
 	if err := params.Validate(); err != nil {
 		return err
@@ -281,7 +284,7 @@ func (r *run) session(ctx context.Context, conn *pgx.Conn) (Status, error) {
 	}
 	lg := &ledger{table: r.d.cfg.Ledger, conn: conn}
 	if err := lg.ensure(ctx); err != nil {
-		return StatusFailed, engine.Wrap(engine.KindInternal, err, "")
+		return StatusFailed, fault.Wrap(fault.Internal, err, "")
 	}
 	k := r.ledgerKey()
 	status, prev, err := r.check(ctx, lg, k)
@@ -290,7 +293,7 @@ func (r *run) session(ctx context.Context, conn *pgx.Conn) (Status, error) {
 	}
 	a, err := lg.start(ctx, k, r.claim(), prev)
 	if err != nil {
-		return StatusFailed, engine.Wrap(engine.KindInternal, err, "recording the deploy in the ledger")
+		return StatusFailed, fault.Wrap(fault.Internal, err, "recording the deploy in the ledger")
 	}
 	r.rep.Ledger, r.rep.Attempt = a.id, a.number
 	res, derr := engine.DeployProject(ctx, conn, r.project, engine.Options{
@@ -326,7 +329,7 @@ func (r *run) record(ctx context.Context, conn *pgx.Conn, lg *ledger, a attempt,
 		defer fresh.Close(rctx)
 		lg = &ledger{table: lg.table, conn: fresh}
 	}
-	return lg.finish(rctx, a, derr, engine.ExitCode(derr), retryable(derr))
+	return lg.finish(rctx, a, derr, exitcode.Of(derr), retryable(derr))
 }
 
 func (r *run) ledgerKey() ledgerKey {
@@ -351,7 +354,7 @@ func (r *run) claim() claim {
 func (r *run) check(ctx context.Context, lg *ledger, k ledgerKey) (Status, *Entry, error) {
 	e, err := lg.find(ctx, k)
 	if err != nil {
-		return StatusFailed, nil, engine.Wrap(engine.KindInternal, err, "reading the ledger")
+		return StatusFailed, nil, fault.Wrap(fault.Internal, err, "reading the ledger")
 	}
 	var takeover int64
 	if e != nil {
@@ -385,7 +388,7 @@ func (r *run) stale(ctx context.Context, lg *ledger, self int64) (Status, error)
 	}
 	n, err := lg.newest(ctx, r.req.Bundle)
 	if err != nil {
-		return StatusFailed, engine.Wrap(engine.KindInternal, err, "reading the ledger")
+		return StatusFailed, fault.Wrap(fault.Internal, err, "reading the ledger")
 	}
 	if n != nil && n.ID != self && Newer(n.Sequencer, r.req.Sequencer) {
 		r.rep.Previous = n
@@ -406,7 +409,7 @@ func lockDatabase(ctx context.Context, conn *pgx.Conn, waitUntil time.Time) erro
 	err := lockPolicy.Poll(ctx, waitUntil, func() (bool, error) {
 		ok, err := engine.TryLock(ctx, conn)
 		if err != nil {
-			tryErr = engine.Wrap(engine.KindConnection, err, "taking the deploy lock")
+			tryErr = fault.Wrap(fault.Connection, err, "taking the deploy lock")
 		}
 		return ok, tryErr
 	})
@@ -414,10 +417,10 @@ func lockDatabase(ctx context.Context, conn *pgx.Conn, waitUntil time.Time) erro
 	case err == nil || tryErr != nil:
 		return tryErr
 	case errors.Is(err, backoff.ErrDeadline):
-		return engine.Errorf(engine.KindConcurrent, "another deployment holds the deploy lock of database %q (waited %s, PGMI_LOCK_WAIT)",
+		return fault.Errorf(fault.Concurrent, "another deployment holds the deploy lock of database %q (waited %s, PGMI_LOCK_WAIT)",
 			conn.Config().Database, time.Since(start).Round(time.Second))
 	}
-	return engine.Errorf(engine.KindTimeout, "timed out waiting for the deploy lock of database %q", conn.Config().Database)
+	return fault.Errorf(fault.Timeout, "timed out waiting for the deploy lock of database %q", conn.Config().Database)
 }
 
 // retryable reports a failure worth delivering the event again: the
@@ -431,13 +434,13 @@ func retryable(err error) bool {
 	if errors.As(err, &fe) {
 		return fe.Retryable()
 	}
-	if errors.Is(err, engine.ErrSessionLost) {
+	if errors.Is(err, fault.ErrSessionLost) {
 		return true
 	}
-	switch engine.KindOf(err) {
-	case engine.KindConnection, engine.KindConcurrent, engine.KindTimeout, engine.KindCanceled:
+	switch fault.KindOf(err) {
+	case fault.Connection, fault.Concurrent, fault.Timeout, fault.Canceled:
 		return true
-	case engine.KindInternal:
+	case fault.Internal:
 		return connect.Transient(err) || errors.Is(err, context.DeadlineExceeded)
 	}
 	return false
@@ -449,4 +452,19 @@ func retryable(err error) bool {
 func superseded(err error, req Request) bool {
 	var fe *bundle.FetchError
 	return req.Version != "" && req.Sequencer != "" && errors.As(err, &fe) && fe.Code == gcerrors.FailedPrecondition
+}
+
+// EngineParams returns the params block of a pgmi.yaml as engine
+// parameters, in key order.
+func EngineParams(f pgmiyaml.File) engine.Params {
+	var p engine.Params
+	keys := make([]string, 0, len(f.Params))
+	for k := range f.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p.Set(k, f.Params[k])
+	}
+	return p
 }

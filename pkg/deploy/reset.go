@@ -6,7 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // reset drops and recreates an allowed database and deploys a bundle into
@@ -15,7 +15,7 @@ func (r *run) reset(ctx context.Context) (Status, error) {
 	r.database = r.req.Database
 	r.rep.Target.Database = r.database
 	if !r.d.cfg.resetAllowed(r.database) {
-		return StatusFailed, engine.Errorf(engine.KindConfig, "reset of database %q refused: it is not in PGMI_RESET_ALLOW", r.database)
+		return StatusFailed, fault.Errorf(fault.Config, "reset of database %q refused: it is not in PGMI_RESET_ALLOW", r.database)
 	}
 	if err := connect.CheckOverwrite(r.database, r.d.cfg.Target.Maintenance); err != nil {
 		return StatusFailed, err
@@ -34,7 +34,7 @@ func (r *run) reset(ctx context.Context) (Status, error) {
 	}
 	if r.req.Bundle == "" {
 		if last == nil {
-			return StatusFailed, engine.Errorf(engine.KindConfig, "reset of %q: the request names no bundle and the database's ledger has no successful deploy to redeploy", r.database)
+			return StatusFailed, fault.Errorf(fault.Config, "reset of %q: the request names no bundle and the database's ledger has no successful deploy to redeploy", r.database)
 		}
 		r.useBundle(last)
 	}
@@ -94,5 +94,5 @@ func wrapLedger(err error) error {
 	if err == nil || err == pgx.ErrNoRows {
 		return nil
 	}
-	return engine.Wrap(engine.KindInternal, err, "reading the ledger")
+	return fault.Wrap(fault.Internal, err, "reading the ledger")
 }

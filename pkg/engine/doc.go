@@ -12,8 +12,10 @@
 // Contract:
 //   - Every check that needs no server runs in Scan, Params.Validate and
 //     CheckCompat, so a bad project never reaches the database.
-//   - Errors are *Error values carrying a Kind; KindOf and ExitCode map any
-//     error to pgmi's exit codes with pgmi's precedence.
+//   - Errors are *Error values carrying a Kind: aliases of pkg/fault's
+//     vocabulary, kept so callers compile during the move; KindOf classifies
+//     any error with pgmi's precedence and ExitCode maps it through
+//     internal/exitcode, the one exit-code table.
 //   - When the context ends the running statement is cancelled on the server
 //     and the error is KindTimeout (deadline) or KindCanceled.
 //   - The engine never resolves connections; it imports only the standard

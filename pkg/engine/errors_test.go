@@ -11,10 +11,11 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-type coded int
+// kinded is another package's error that classifies itself (fault.Kinder).
+type kinded Kind
 
-func (c coded) Error() string { return fmt.Sprintf("coded %d", int(c)) }
-func (c coded) ExitCode() int { return int(c) }
+func (k kinded) Error() string   { return fmt.Sprintf("kinded %d", int(k)) }
+func (k kinded) FaultKind() Kind { return Kind(k) }
 
 func TestKindOfPrecedence(t *testing.T) {
 	cases := []struct {
@@ -31,8 +32,8 @@ func TestKindOfPrecedence(t *testing.T) {
 		{Wrap(KindConnection, context.DeadlineExceeded, "dial"), 11},
 		{errors.Join(Errorf(KindExecution, "e"), context.DeadlineExceeded), 16},
 		{errors.Join(Errorf(KindConcurrent, "l"), context.Canceled), 130},
-		{fmt.Errorf("other package: %w", coded(11)), 11},
-		{coded(12), 12},
+		{fmt.Errorf("other package: %w", kinded(KindConnection)), 11},
+		{kinded(KindApproval), 12},
 	}
 	for _, tc := range cases {
 		if got := ExitCode(tc.err); got != tc.want {

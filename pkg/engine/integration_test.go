@@ -100,7 +100,7 @@ func files(kv ...string) fstest.MapFS {
 func wantKind(t *testing.T, err error, kind engine.Kind) {
 	t.Helper()
 	if got := engine.KindOf(err); got != kind {
-		t.Fatalf("error kind = %v (exit %d), want %v (exit %d); error: %v", got, got.ExitCode(), kind, kind.ExitCode(), err)
+		t.Fatalf("error kind = %v (exit %d), want %v (exit %d); error: %v", got, engine.ExitCodeFor(got), kind, engine.ExitCodeFor(kind), err)
 	}
 }
 

@@ -8,16 +8,15 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmi-cloud/pgmi/internal/backoff"
+	"github.com/pgmi-cloud/pgmi/internal/lockkey"
 )
 
 // DeployLockKey is the SQL expression of the deploy lock's key for the
 // database whose name the SQL expression db yields (current_database(), a
 // parameter such as $1): pgmi's session advisory lock, one bigint key per
 // database name. Everything that takes, releases or looks for the lock
-// builds its SQL from this.
-func DeployLockKey(db string) string {
-	return "hashtextextended('pgmi.deploy.' || " + db + ", 0)"
-}
+// builds its SQL from this (internal/lockkey, which connect uses too).
+func DeployLockKey(db string) string { return lockkey.SQL(db) }
 
 var (
 	lockSQL   = "SELECT pg_try_advisory_lock(" + DeployLockKey("current_database()") + ")"

@@ -5,15 +5,12 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
-// ErrSessionLost is in the chain of an error whose cause is the loss of the
-// deploy session: the server terminated it (admin shutdown or
-// pg_terminate_backend, SQLSTATE 57P01–57P03), a connection exception
-// (class 08), or the connection dropped (EOF, reset). What committed before
-// stays committed; nothing after it ran. Such a failure is worth retrying:
-// test it with errors.Is.
-var ErrSessionLost = errors.New("the database session was lost")
+// ErrSessionLost is fault.ErrSessionLost: see there.
+var ErrSessionLost = fault.ErrSessionLost
 
 // sessionLost marks a cause as a lost session.
 type sessionLost struct{ err error }

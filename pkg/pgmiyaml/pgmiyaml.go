@@ -31,12 +31,11 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"sort"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // FileName is the settings file's name in the project root.
@@ -73,14 +72,14 @@ type Connection struct {
 func (c Connection) IsZero() bool { return c == Connection{} }
 
 // Load reads pgmi.yaml from the project root of fsys. A missing file gives
-// the zero File. Errors are engine.KindConfig.
+// the zero File. Errors are fault.Config.
 func Load(fsys fs.FS) (File, error) {
 	data, err := fs.ReadFile(fsys, FileName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return File{}, nil
 	}
 	if err != nil {
-		return File{}, engine.Wrap(engine.KindConfig, err, "cannot read %s", FileName)
+		return File{}, fault.Wrap(fault.Config, err, "cannot read %s", FileName)
 	}
 	return Parse(data)
 }
@@ -91,7 +90,7 @@ func Parse(data []byte) (File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return File{}, engine.Wrap(engine.KindConfig, err, "invalid %s (keys allowed: connection, params, timeout; secrets never belong in it)", FileName)
+		return File{}, fault.Wrap(fault.Config, err, "invalid %s (keys allowed: connection, params, timeout; secrets never belong in it)", FileName)
 	}
 	if _, err := f.TimeoutDuration(); err != nil {
 		return File{}, err
@@ -106,21 +105,7 @@ func (f File) TimeoutDuration() (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(f.Timeout)
 	if err != nil || d < 0 {
-		return 0, engine.Errorf(engine.KindConfig, "invalid timeout %q in %s: use a Go duration such as 90s or 5m", f.Timeout, FileName)
+		return 0, fault.Errorf(fault.Config, "invalid timeout %q in %s: use a Go duration such as 90s or 5m", f.Timeout, FileName)
 	}
 	return d, nil
-}
-
-// EngineParams returns the params block as engine parameters, in key order.
-func (f File) EngineParams() engine.Params {
-	var p engine.Params
-	keys := make([]string, 0, len(f.Params))
-	for k := range f.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		p.Set(k, f.Params[k])
-	}
-	return p
 }

@@ -20,9 +20,8 @@ func TestParse(t *testing.T) {
 	if d, _ := f.TimeoutDuration(); d != 90*time.Second {
 		t.Errorf("timeout = %v", d)
 	}
-	p := f.EngineParams()
-	if v, _ := p.Get("n"); v != "1" || strings.Join(p.Keys(), ",") != "env,n" {
-		t.Errorf("params = %v", p.Keys())
+	if f.Params["n"] != "1" || f.Params["env"] != "prod" || len(f.Params) != 2 {
+		t.Errorf("params = %v", f.Params)
 	}
 }
 

@@ -44,7 +44,7 @@
 //     --aws-region, PGMI_AWS_REGION, AWS_REGION, AWS_DEFAULT_REGION, then
 //     pgmi.yaml connection.aws_region; when a caller leaves it empty, the
 //     region the SDK finds (AWS_REGION, AWS_DEFAULT_REGION, the profile's
-//     region). None → KindConfig (exit 10).
+//     region). None → fault.Config (exit 10).
 //   - User: the database user, -U/--username or PGUSER; the token is signed
 //     for it and its case must match.
 //   - One endpoint: the token is signed for one host and port, so a
@@ -76,17 +76,17 @@
 //
 // # Errors
 //
-// All are *engine.Error kinds as connect reports them:
+// All are *fault.Error kinds as connect reports them:
 //
-//   - KindConfig (exit 10): no region, no user, sslmode disable, a Unix
+//   - fault.Config (exit 10): no region, no user, sslmode disable, a Unix
 //     socket or several hosts, an unreadable AWS config file;
-//   - KindConnection (exit 11): no credentials (the message names the
+//   - fault.Connection (exit 11): no credentials (the message names the
 //     source the default chain used, lists the chain and says what to
 //     check), STS refusing the role (the message names the role and the
 //     error code), or the server rejecting the token (check the rds_iam
 //     grant and the rds-db:connect policy). Credential failures are not
 //     retried by connect: the SDK has retried its own requests;
-//   - KindTimeout (exit 16) when the deadline expires meanwhile.
+//   - fault.Timeout (exit 16) when the deadline expires meanwhile.
 //
 // No message contains a token, a secret access key, a session token or the
 // container authorization token.

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/smithy-go"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // chainOrder is the order in which the SDK's default chain picks its
@@ -27,7 +27,7 @@ type tokenError struct {
 	err error
 }
 
-func (e *tokenError) Error() string   { return e.msg + ": " + engine.Redact(e.err.Error()) }
+func (e *tokenError) Error() string   { return e.msg + ": " + fault.Redact(e.err.Error()) }
 func (e *tokenError) Unwrap() error   { return e.err }
 func (e *tokenError) Transient() bool { return false }
 
@@ -89,5 +89,5 @@ func profileHasCredentials(s config.SharedConfig) bool {
 // redacted hides secrets in an SDK error's text.
 type redacted struct{ err error }
 
-func (r redacted) Error() string { return engine.Redact(r.err.Error()) }
+func (r redacted) Error() string { return fault.Redact(r.err.Error()) }
 func (r redacted) Unwrap() error { return r.err }

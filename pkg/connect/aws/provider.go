@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 func init() { connect.RegisterProvider(connect.AuthAWS, NewFactory(nil)) }
@@ -73,14 +73,14 @@ func newProvider(ctx context.Context, c *connect.Config, o *Options, sign signFu
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, append(load, o.LoadOptions...)...)
 	if err != nil {
-		return nil, engine.Wrap(engine.KindConfig, redacted{err}, "cannot load the AWS configuration: check AWS_PROFILE, AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE and the files they name")
+		return nil, fault.Wrap(fault.Config, redacted{err}, "cannot load the AWS configuration: check AWS_PROFILE, AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE and the files they name")
 	}
 	if cfg.Region == "" {
-		return nil, engine.Errorf(engine.KindConfig, "AWS RDS IAM authentication needs the database's region: pass --aws-region, or set PGMI_AWS_REGION, AWS_REGION, AWS_DEFAULT_REGION or connection.aws_region in pgmi.yaml")
+		return nil, fault.Errorf(fault.Config, "AWS RDS IAM authentication needs the database's region: pass --aws-region, or set PGMI_AWS_REGION, AWS_REGION, AWS_DEFAULT_REGION or connection.aws_region in pgmi.yaml")
 	}
 	p := &provider{region: cfg.Region, creds: cfg.Credentials, source: chainSource(cfg), sign: sign}
 	if p.creds == nil {
-		return nil, engine.Errorf(engine.KindConfig, "the AWS configuration has no credential provider")
+		return nil, fault.Errorf(fault.Config, "the AWS configuration has no credential provider")
 	}
 	if arn := c.Cloud.AWSRoleARN; arn != "" {
 		p.role = arn
@@ -95,19 +95,19 @@ func newProvider(ctx context.Context, c *connect.Config, o *Options, sign signFu
 // checkSettings refuses, before anything is loaded, what RDS IAM cannot do.
 func checkSettings(c *connect.Config) error {
 	if c.User == "" {
-		return engine.Errorf(engine.KindConfig, "AWS RDS IAM authentication needs the database user that has rds_iam: pass -U/--username or set PGUSER")
+		return fault.Errorf(fault.Config, "AWS RDS IAM authentication needs the database user that has rds_iam: pass -U/--username or set PGUSER")
 	}
 	if c.SSL.Mode == "disable" {
-		return engine.Errorf(engine.KindConfig, "AWS RDS IAM authentication needs TLS, but sslmode is disable: use --sslmode require, or verify-full with the RDS CA bundle as --sslrootcert")
+		return fault.Errorf(fault.Config, "AWS RDS IAM authentication needs TLS, but sslmode is disable: use --sslmode require, or verify-full with the RDS CA bundle as --sslrootcert")
 	}
 	eps := c.Endpoints()
 	for _, ep := range eps {
 		if connect.IsSocketDir(ep.Host) {
-			return engine.Errorf(engine.KindConfig, "AWS RDS IAM authentication cannot use the Unix socket %s: pass the instance's or cluster's endpoint as --host", ep)
+			return fault.Errorf(fault.Config, "AWS RDS IAM authentication cannot use the Unix socket %s: pass the instance's or cluster's endpoint as --host", ep)
 		}
 	}
 	if len(eps) > 1 {
-		return engine.Errorf(engine.KindConfig, "AWS RDS IAM authentication signs a token for one endpoint, but %d hosts are given (%s): name one", len(eps), c.Address())
+		return fault.Errorf(fault.Config, "AWS RDS IAM authentication signs a token for one endpoint, but %d hosts are given (%s): name one", len(eps), c.Address())
 	}
 	return nil
 }

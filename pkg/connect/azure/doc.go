@@ -79,17 +79,17 @@
 //
 // # Errors
 //
-// All are *engine.Error kinds as connect reports them:
+// All are *fault.Error kinds as connect reports them:
 //
-//   - KindConfig (exit 10): no user, sslmode disable, a Unix socket, a
+//   - fault.Config (exit 10): no user, sslmode disable, a Unix socket, a
 //     service principal or workload identity without a tenant, an
 //     unreadable or invalid certificate, an invalid AZURE_TOKEN_CREDENTIALS;
-//   - KindConnection (exit 11): no token (the message names the identity
+//   - fault.Connection (exit 11): no token (the message names the identity
 //     and what to check, then azidentity's reasons, for the default chain
 //     one per source), or the server rejecting the token (check the
 //     principal mapping and the user name). Token failures are not retried
 //     by connect: azidentity has retried its own requests;
-//   - KindTimeout (exit 16) when the deadline expires meanwhile.
+//   - fault.Timeout (exit 16) when the deadline expires meanwhile.
 //
 // No message contains a token, a client secret, a certificate password or
 // the managed identity header.

@@ -1,6 +1,6 @@
 package azure
 
-import "github.com/pgmi-cloud/pgmi/pkg/engine"
+import "github.com/pgmi-cloud/pgmi/pkg/fault"
 
 // tokenError is a failure to get a token. The connection fails with exit
 // 11 and is not retried by connect: azidentity has retried its requests.
@@ -9,12 +9,12 @@ type tokenError struct {
 	err error
 }
 
-func (e *tokenError) Error() string   { return e.msg + ": " + engine.Redact(e.err.Error()) }
+func (e *tokenError) Error() string   { return e.msg + ": " + fault.Redact(e.err.Error()) }
 func (e *tokenError) Unwrap() error   { return e.err }
 func (e *tokenError) Transient() bool { return false }
 
 // redacted hides secrets in an SDK error's text.
 type redacted struct{ err error }
 
-func (r redacted) Error() string { return engine.Redact(r.err.Error()) }
+func (r redacted) Error() string { return fault.Redact(r.err.Error()) }
 func (r redacted) Unwrap() error { return r.err }

@@ -9,7 +9,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // source is the kind of credential pickIdentity chose.
@@ -66,7 +66,7 @@ func pickIdentity(c connect.Cloud, lookup func(string) (string, bool)) (identity
 			"A client id without AZURE_CLIENT_SECRET, a certificate or a federated token file means a managed identity: for a service principal set AZURE_CLIENT_SECRET; to use `az login`, leave the client id unset"
 	}
 	if id.source != sourceDefault && id.source != sourceManaged && id.tenant == "" {
-		return id, engine.Errorf(engine.KindConfig, "%s needs its tenant: %s", id.describe(), missingTenant)
+		return id, fault.Errorf(fault.Config, "%s needs its tenant: %s", id.describe(), missingTenant)
 	}
 	return id, nil
 }

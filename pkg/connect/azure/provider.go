@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 func init() { connect.RegisterProvider(connect.AuthAzure, NewFactory(nil)) }
@@ -68,7 +68,7 @@ func newProvider(c *connect.Config, o *Options) (*provider, error) {
 	}
 	cred, err := ident.credential(o)
 	if err != nil {
-		return nil, engine.Wrap(engine.KindConfig, redacted{err}, "cannot set up %s: %s", ident.describe(), ident.check)
+		return nil, fault.Wrap(fault.Config, redacted{err}, "cannot set up %s: %s", ident.describe(), ident.check)
 	}
 	scope := o.Scope
 	if scope == "" {
@@ -81,14 +81,14 @@ func newProvider(c *connect.Config, o *Options) (*provider, error) {
 // authentication cannot do.
 func checkSettings(c *connect.Config) error {
 	if c.User == "" {
-		return engine.Errorf(engine.KindConfig, "Entra ID authentication needs the database role of the identity: pass -U/--username or set PGUSER")
+		return fault.Errorf(fault.Config, "Entra ID authentication needs the database role of the identity: pass -U/--username or set PGUSER")
 	}
 	if c.SSL.Mode == "disable" {
-		return engine.Errorf(engine.KindConfig, "Entra ID authentication needs TLS, but sslmode is disable: the token is a bearer credential; use --sslmode require, or verify-full with the server's CA as --sslrootcert")
+		return fault.Errorf(fault.Config, "Entra ID authentication needs TLS, but sslmode is disable: the token is a bearer credential; use --sslmode require, or verify-full with the server's CA as --sslrootcert")
 	}
 	for _, ep := range c.Endpoints() {
 		if connect.IsSocketDir(ep.Host) {
-			return engine.Errorf(engine.KindConfig, "Entra ID authentication cannot use the Unix socket %s: pass the server's host name as --host", ep)
+			return fault.Errorf(fault.Config, "Entra ID authentication cannot use the Unix socket %s: pass the server's host name as --host", ep)
 		}
 	}
 	return nil

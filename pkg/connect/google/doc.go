@@ -89,13 +89,13 @@
 //
 // # Errors
 //
-// Errors carry engine kinds (exit codes):
+// Errors carry fault kinds (the CLI's exit codes in brackets):
 //
-//   - KindConfig (10): a missing or malformed instance connection name, an
+//   - fault.Config (10): a missing or malformed instance connection name, an
 //     unknown IP type or a missing user (all before any network), and what
 //     the connector itself calls a configuration error: the region in the name differs from the
 //     instance's, or the instance has no address of the requested type.
-//   - KindConnection (11): no usable credentials; a token the metadata
+//   - fault.Connection (11): no usable credentials; a token the metadata
 //     server or credentials could not give; the Admin API refusing (403:
 //     missing role, disabled API, or an instance or project the identity
 //     cannot see, which the real API also answers with 403; 404; 401); the

@@ -8,7 +8,7 @@ import (
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcpfake"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/connect/google"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
@@ -59,7 +59,7 @@ func TestAdminAPIEndpointVarInvalid(t *testing.T) {
 			}
 			defer tg.Close()
 			_, err = tg.Dial(t.Context(), "app") // the provider is made at the first connection
-			if engine.KindOf(err) != engine.KindConfig || !strings.Contains(err.Error(), google.AdminAPIEndpointVar) {
+			if fault.KindOf(err) != fault.Config || !strings.Contains(err.Error(), google.AdminAPIEndpointVar) {
 				t.Fatalf("err = %v, want a configuration error naming %s", err, google.AdminAPIEndpointVar)
 			}
 		})

@@ -12,13 +12,13 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // failure is a connector error with its kind and whether a retry may help.
-// It unwraps to the *engine.Error, which connect keeps as it is.
+// It unwraps to the *fault.Error, which connect keeps as it is.
 type failure struct {
-	err       *engine.Error
+	err       *fault.Error
 	transient bool
 }
 
@@ -26,8 +26,8 @@ func (f *failure) Error() string   { return f.err.Error() }
 func (f *failure) Unwrap() error   { return f.err }
 func (f *failure) Transient() bool { return f.transient }
 
-func fail(kind engine.Kind, transient bool, cause error, format string, args ...any) error {
-	return &failure{err: engine.Wrap(kind, redacted{cause}, format, args...), transient: transient}
+func fail(kind fault.Kind, transient bool, cause error, format string, args ...any) error {
+	return &failure{err: fault.Wrap(kind, redacted{cause}, format, args...), transient: transient}
 }
 
 // explain turns a failed dial into an error that says what to check. A
@@ -46,20 +46,20 @@ func (p *provider) explain(ctx context.Context, err error) error {
 	)
 	switch {
 	case errors.As(err, &credErr):
-		return fail(engine.KindConnection, credentialsTransient(credErr.err), err,
+		return fail(fault.Connection, credentialsTransient(credErr.err), err,
 			"could not get a Google access token to connect to Cloud SQL instance %q: %s", inst, credentialsHint(p.sh.id))
 	case errors.As(err, &apiErr):
 		return p.apiFailure(ctx, apiErr, err)
 	case errors.As(err, &confErr):
-		return fail(engine.KindConfig, false, err,
+		return fail(fault.Config, false, err,
 			"Cloud SQL instance %q cannot be reached as configured: check the region in the instance connection name (--google-instance, PGMI_GOOGLE_INSTANCE), and that the instance has a %s IP address (--google-ip-type or PGMI_GOOGLE_IP_TYPE: public, private or psc)", inst, p.s.ipType)
 	case errors.Is(err, cloudsqlconn.ErrDialerClosed):
-		return fail(engine.KindConnection, false, err, "the Cloud SQL connector for instance %q is closed: the connection target was closed before this connection", inst)
+		return fail(fault.Connection, false, err, "the Cloud SQL connector for instance %q is closed: the connection target was closed before this connection", inst)
 	case errors.As(err, &dialErr):
-		return fail(engine.KindConnection, true, err,
+		return fail(fault.Connection, true, err,
 			"cannot reach Cloud SQL instance %q over its %s address: %s", inst, p.s.ipType, networkHint(p.s.ipType))
 	}
-	return fail(engine.KindConnection, connect.Transient(err), err, "cannot connect to Cloud SQL instance %q", inst)
+	return fail(fault.Connection, connect.Transient(err), err, "cannot connect to Cloud SQL instance %q", inst)
 }
 
 // apiFailure explains an error status from the Cloud SQL Admin API.
@@ -67,20 +67,20 @@ func (p *provider) apiFailure(ctx context.Context, apiErr *googleapi.Error, err 
 	inst, code := p.s.instance, apiErr.Code
 	switch {
 	case code == http.StatusForbidden:
-		return fail(engine.KindConnection, false, err,
+		return fail(fault.Connection, false, err,
 			"the Cloud SQL Admin API refused access to instance %q for %s (HTTP 403): check the instance connection name (an unknown project or instance also gives 403), that this identity has the Cloud SQL Client role (roles/cloudsql.client) and, for IAM login, the Cloud SQL Instance User role (roles/cloudsql.instanceUser) in project %q, and that the Cloud SQL Admin API (sqladmin.googleapis.com) is enabled there",
 			inst, p.sh.id.describe(ctx), p.s.project)
 	case code == http.StatusNotFound:
-		return fail(engine.KindConnection, false, err,
+		return fail(fault.Connection, false, err,
 			"Cloud SQL instance %q was not found (HTTP 404): check the instance connection name (--google-instance, PGMI_GOOGLE_INSTANCE); %s", inst, describeHint)
 	case code == http.StatusUnauthorized:
-		return fail(engine.KindConnection, false, err,
+		return fail(fault.Connection, false, err,
 			"the Cloud SQL Admin API did not accept the credentials of %s (HTTP 401): %s", p.sh.id.describe(ctx), credentialsHint(p.sh.id))
 	case code == http.StatusTooManyRequests || code >= 500:
-		return fail(engine.KindConnection, true, err,
+		return fail(fault.Connection, true, err,
 			"the Cloud SQL Admin API could not answer for instance %q (HTTP %d): retry later, or check the project's Cloud SQL Admin API quota", inst, code)
 	}
-	return fail(engine.KindConnection, false, err,
+	return fail(fault.Connection, false, err,
 		"the Cloud SQL Admin API refused the request for instance %q (HTTP %d): check that IAM database authentication is on for the instance (flag cloudsql.iam_authentication)", inst, code)
 }
 
@@ -124,11 +124,11 @@ func credentialsTransient(err error) bool {
 // redacted hides secrets in an underlying error's text.
 type redacted struct{ err error }
 
-func (r redacted) Error() string { return engine.Redact(r.err.Error()) }
+func (r redacted) Error() string { return fault.Redact(r.err.Error()) }
 func (r redacted) Unwrap() error { return r.err }
 
 // noCredentials explains why Application Default Credentials were not found.
 func noCredentials(err error) error {
-	return fail(engine.KindConnection, false, err,
+	return fail(fault.Connection, false, err,
 		"no usable Google credentials for Cloud SQL IAM authentication: %s", credentialsHint(nil))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/connect/google"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
@@ -145,7 +146,7 @@ func dial(t *testing.T, tg *connect.Target, db string) (*pgx.Conn, error) {
 }
 
 // exitCode is the exit code pgmi would end with.
-func exitCode(err error) int { return engine.KindOf(err).ExitCode() }
+func exitCode(err error) int { return engine.ExitCodeFor(fault.KindOf(err)) }
 
 // noSecrets fails when any token the metadata server made appears in text.
 func (c *cloud) noSecrets(t *testing.T, texts ...string) {

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 func init() { connect.RegisterProvider(connect.AuthGoogle, NewFactory(nil)) }
@@ -120,7 +120,7 @@ func (f *factory) newShared(ctx context.Context, endpoint string) (*shared, erro
 	// The dialer outlives this first connection's context.
 	d, err := cloudsqlconn.NewDialer(context.WithoutCancel(ctx), append(opts, f.opts.DialerOptions...)...)
 	if err != nil {
-		return nil, fail(engine.KindConnection, false, err, "cannot set up the Cloud SQL connector")
+		return nil, fail(fault.Connection, false, err, "cannot set up the Cloud SQL connector")
 	}
 	return &shared{dialer: d, id: id}, nil
 }
@@ -188,7 +188,7 @@ func adminAPIEndpoint(v string) (string, error) {
 	}
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", engine.Errorf(engine.KindConfig, "invalid %s %q: expected the Cloud SQL Admin API's base URL, such as https://sqladmin-myendpoint.p.googleapis.com/", AdminAPIEndpointVar, clip(v))
+		return "", fault.Errorf(fault.Config, "invalid %s %q: expected the Cloud SQL Admin API's base URL, such as https://sqladmin-myendpoint.p.googleapis.com/", AdminAPIEndpointVar, clip(v))
 	}
 	return v, nil
 }

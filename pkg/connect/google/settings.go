@@ -7,7 +7,7 @@ import (
 	"cloud.google.com/go/cloudsqlconn"
 
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // settings are what the provider takes from connect.Config, checked offline.
@@ -56,7 +56,7 @@ func parseSettings(c *connect.Config) (settings, error) {
 // or domain:project:region:instance for a domain-scoped project.
 func checkInstance(name string) error {
 	if name == "" {
-		return engine.Errorf(engine.KindConfig, "Cloud SQL IAM authentication needs the instance connection name: pass --google-instance project:region:instance (%s)", describeHint)
+		return fault.Errorf(fault.Config, "Cloud SQL IAM authentication needs the instance connection name: pass --google-instance project:region:instance (%s)", describeHint)
 	}
 	if connectionName.MatchString(name) {
 		return nil
@@ -71,7 +71,7 @@ func checkInstance(name string) error {
 	case zoneLike.MatchString(parts[len(parts)-2]):
 		why = "; the middle part is a region such as us-central1, not a zone"
 	}
-	return engine.Errorf(engine.KindConfig, "invalid Cloud SQL instance %q: expected the instance connection name project:region:instance (example.com:project:region:instance for a domain-scoped project)%s; %s", clip(name), why, describeHint)
+	return fault.Errorf(fault.Config, "invalid Cloud SQL instance %q: expected the instance connection name project:region:instance (example.com:project:region:instance for a domain-scoped project)%s; %s", clip(name), why, describeHint)
 }
 
 // parseIPType reads Cloud.GoogleIPType: public (also ""), private or psc.
@@ -82,7 +82,7 @@ func parseIPType(t string) (string, error) {
 	case connect.GoogleIPPrivate, connect.GoogleIPPSC:
 		return v, nil
 	}
-	return "", engine.Errorf(engine.KindConfig, "invalid Cloud SQL IP type %q: use public, private or psc", clip(t))
+	return "", fault.Errorf(fault.Config, "invalid Cloud SQL IP type %q: use public, private or psc", clip(t))
 }
 
 func ipOption(t string) cloudsqlconn.DialOption {
@@ -98,7 +98,7 @@ func ipOption(t string) cloudsqlconn.DialOption {
 // checkUser requires the IAM database user.
 func checkUser(user string) error {
 	if user == "" {
-		return engine.Errorf(engine.KindConfig, "Cloud SQL IAM authentication needs the IAM database user: pass -U/--username (a service account's user is its e-mail without %s, such as deployer@my-project.iam; a Google account's is its e-mail)", serviceAccountSuffix)
+		return fault.Errorf(fault.Config, "Cloud SQL IAM authentication needs the IAM database user: pass -U/--username (a service account's user is its e-mail without %s, such as deployer@my-project.iam; a Google account's is its e-mail)", serviceAccountSuffix)
 	}
 	return nil
 }

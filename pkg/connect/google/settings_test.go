@@ -7,7 +7,7 @@ import (
 	"cloud.google.com/go/cloudsqlconn/instance"
 
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 func TestCheckInstance(t *testing.T) {
@@ -41,7 +41,7 @@ func TestCheckInstance(t *testing.T) {
 			}
 			continue
 		}
-		if engine.KindOf(err) != engine.KindConfig {
+		if fault.KindOf(err) != fault.Config {
 			t.Errorf("%q: %v, want a config error", tc.name, err)
 			continue
 		}
@@ -71,7 +71,7 @@ func TestIPTypes(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"vpc", "auto", "sqldata", "private-ip"} {
-		if _, err := parseIPType(bad); engine.KindOf(err) != engine.KindConfig {
+		if _, err := parseIPType(bad); fault.KindOf(err) != fault.Config {
 			t.Errorf("%q: %v, want a config error", bad, err)
 		}
 	}
@@ -84,7 +84,7 @@ func TestCheckUser(t *testing.T) {
 	if err := checkUser("someone@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	if err := checkUser(""); engine.KindOf(err) != engine.KindConfig {
+	if err := checkUser(""); fault.KindOf(err) != fault.Config {
 		t.Fatalf("%v", err)
 	}
 }
