@@ -316,3 +316,24 @@ func TestLostSessionIsExit13AndSaysSo(t *testing.T) {
 		t.Fatalf("exit %d, want 13 and a lost-session message:\n%s", code, stderr)
 	}
 }
+
+// PGMI_MAX_FILE_SIZE takes the same values in pgmi deploy as in pgmi bundle
+// and the functions (bytes or a KiB/MiB/GiB suffix): a file over it is
+// refused offline, naming the file, and a cap above it deploys.
+func TestMaxFileSizeWithUnit(t *testing.T) {
+	testpg.Require(t, clusterErr)
+	db := freshName(t)
+	dropAfter(t, db)
+	dir := project(t, "deploy.sql", "SELECT 1;", "data/seed.sql", "-- "+strings.Repeat("x", 2000)+"\n")
+	args := []string{"deploy", dir, "--connection", cluster.ConnString("postgres"), "-d", db}
+	code, _, stderr := cli{env: map[string]string{"PGMI_MAX_FILE_SIZE": "1KiB"}}.run(t, args...)
+	if code != 10 || !strings.Contains(stderr, "seed.sql") || strings.Contains(stderr, "invalid PGMI_MAX_FILE_SIZE") {
+		t.Fatalf("1KiB cap: exit %d, want 10 naming the file:\n%s", code, stderr)
+	}
+	if databaseExists(t, db) {
+		t.Fatal("an offline refusal created the database")
+	}
+	if code, _, stderr := (cli{env: map[string]string{"PGMI_MAX_FILE_SIZE": "4KiB"}}).run(t, args...); code != 0 {
+		t.Fatalf("4KiB cap: exit %d\n%s", code, stderr)
+	}
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/awsfake"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/azurefake"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcpfake"
@@ -142,10 +143,10 @@ func TestSeedConnectionLines(t *testing.T) {
 	// covered by pkg/connect/aws's tests. The last line lets the Cloud SQL
 	// fake's proxy, which talks to PostgreSQL without TLS, log in with the
 	// IAM token as the password.
-	seed := testpg.Start(t, testpg.WithTokenTLS(),
-		testpg.WithFile("server.crt", srvCrt), testpg.WithFile("server.key", srvKey),
-		testpg.WithFile("root.crt", ca), testpg.WithConfig("ssl_ca_file", "root.crt"),
-		testpg.WithHBA(
+	seed := testpg.Start(t, pgserver.WithTokenTLS(),
+		pgserver.WithFile("server.crt", srvCrt), pgserver.WithFile("server.key", srvKey),
+		pgserver.WithFile("root.crt", ca), pgserver.WithConfig("ssl_ca_file", "root.crt"),
+		pgserver.WithHBA(
 			"local all all trust",
 			"hostssl all iam_deploy_user 127.0.0.1/32 trust",
 			"hostssl all iam_deploy 127.0.0.1/32 trust",

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 )
 
@@ -30,7 +31,7 @@ var (
 
 func TestMain(m *testing.M) {
 	var stop func()
-	pg, stop, pgErr = testpg.StartMain(testpg.WithTokenTLS(), testpg.WithHBA(
+	pg, stop, pgErr = testpg.StartMain(pgserver.WithTokenTLS(), pgserver.WithHBA(
 		"local all all trust",
 		"hostssl all "+deployRole+" 127.0.0.1/32 trust",
 		"hostssl all all 127.0.0.1/32 scram-sha-256",

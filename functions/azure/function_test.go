@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmi-cloud/pgmi/functions/internal/functest"
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testbundle"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/azurefake"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/azurite"
@@ -41,7 +42,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	c, stop, err := testpg.StartMain(testpg.WithTokenTLS())
+	c, stop, err := testpg.StartMain(pgserver.WithTokenTLS())
 	cluster, clusterErr = c, err
 	code := m.Run()
 	stop()

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmi-cloud/pgmi/functions/internal/functest"
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testbundle"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcpfake"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/lambdafake"
@@ -31,7 +32,7 @@ var (
 // fake's proxy can log in with the IAM token as the password.
 func TestMain(m *testing.M) {
 	var stop func()
-	pg, stop, pgErr = testpg.StartMain(testpg.WithPasswordAuth())
+	pg, stop, pgErr = testpg.StartMain(pgserver.WithPasswordAuth())
 	code := m.Run()
 	stop()
 	os.Exit(code)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgmi-cloud/pgmi/internal/testpg"
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 )
 
 // Restart in each mode brings the same server back: same port, same data,
@@ -18,8 +18,8 @@ import (
 // user; sessions open across a fast or immediate restart are ended and their
 // open transactions rolled back.
 func TestRestartKeepsPortDataAndConnString(t *testing.T) {
-	c := timedStart(t, testpg.WithPasswordAuth(), testpg.WithConfig("work_mem", "7MB"),
-		testpg.WithConfig("synchronous_commit", "on")) // rows committed just before an immediate restart must survive it
+	c := timedStart(t, pgserver.WithPasswordAuth(), pgserver.WithConfig("work_mem", "7MB"),
+		pgserver.WithConfig("synchronous_commit", "on")) // rows committed just before an immediate restart must survive it
 	ctx := t.Context()
 	connString, port, uid := c.ConnString("postgres"), c.Port(), procUID(t, c.PID())
 	c.Exec(t, "postgres", "CREATE TABLE kept (mode text)")

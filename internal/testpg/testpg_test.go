@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 )
 
@@ -155,7 +156,7 @@ func TestSelectOverTCPAndSocket(t *testing.T) {
 }
 
 func TestPasswordAuth(t *testing.T) {
-	c := timedStart(t, testpg.WithPasswordAuth())
+	c := timedStart(t, pgserver.WithPasswordAuth())
 	if c.Password() == "" {
 		t.Fatal("WithPasswordAuth gave no password")
 	}
@@ -286,10 +287,10 @@ func TestNewDatabaseNamesAreUnique(t *testing.T) {
 func TestOptionsConfigHBAAndFile(t *testing.T) {
 	secret := []byte("not really a key\n")
 	c := timedStart(t,
-		testpg.WithConfig("work_mem", "7MB"),
-		testpg.WithConfig("fsync", "on"), // overrides a default
-		testpg.WithHBA("local all all trust"),
-		testpg.WithFile("certs/server.key", secret),
+		pgserver.WithConfig("work_mem", "7MB"),
+		pgserver.WithConfig("fsync", "on"), // overrides a default
+		pgserver.WithHBA("local all all trust"),
+		pgserver.WithFile("certs/server.key", secret),
 	)
 	ctx := t.Context()
 
@@ -337,11 +338,11 @@ func TestOptionsConfigHBAAndFile(t *testing.T) {
 
 func TestInvalidOptionsAreErrors(t *testing.T) {
 	for name, opt := range map[string]testpg.Option{
-		"file outside data dir": testpg.WithFile("../escape", nil),
-		"absolute file":         testpg.WithFile("/etc/passwd", nil),
-		"empty config key":      testpg.WithConfig("", "x"),
-		"config key with =":     testpg.WithConfig("a=b", "x"),
-		"empty hba":             testpg.WithHBA(),
+		"file outside data dir": pgserver.WithFile("../escape", nil),
+		"absolute file":         pgserver.WithFile("/etc/passwd", nil),
+		"empty config key":      pgserver.WithConfig("", "x"),
+		"config key with =":     pgserver.WithConfig("a=b", "x"),
+		"empty hba":             pgserver.WithHBA(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, stop, err := testpg.StartMain(opt)
@@ -380,7 +381,7 @@ func TestExecReturnsCommandTag(t *testing.T) {
 
 func TestServerThatCannotStartReportsItsLog(t *testing.T) {
 	testpg.Require(t, sharedErr) // needs the binaries, not the shared cluster
-	c, stop, err := testpg.StartMain(testpg.WithConfig("shared_buffers", "not-a-size"))
+	c, stop, err := testpg.StartMain(pgserver.WithConfig("shared_buffers", "not-a-size"))
 	defer stop()
 	if err == nil {
 		t.Fatalf("started a cluster on port %d with an invalid setting", c.Port())

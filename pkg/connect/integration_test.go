@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
@@ -26,7 +27,7 @@ var (
 
 func TestMain(m *testing.M) {
 	var stop func()
-	pw, stop, pwErr = testpg.StartMain(testpg.WithPasswordAuth(), testpg.WithConfig("listen_addresses", "127.0.0.1,::1"))
+	pw, stop, pwErr = testpg.StartMain(pgserver.WithPasswordAuth(), pgserver.WithConfig("listen_addresses", "127.0.0.1,::1"))
 	code := m.Run()
 	stop()
 	os.Exit(code)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
@@ -15,17 +16,17 @@ import (
 // sslCluster runs with ssl=on and a server certificate for localhost and
 // 127.0.0.1 signed by ca; it also listens on 127.0.0.2, which the
 // certificate does not name. extra options come last.
-func sslCluster(t *testing.T, ca *testCA, extra ...testpg.Option) *testpg.Cluster {
+func sslCluster(t *testing.T, ca *testCA, extra ...pgserver.Option) *testpg.Cluster {
 	t.Helper()
 	sk := ecKey(t)
-	opts := []testpg.Option{
-		testpg.WithConfig("ssl", "on"),
-		testpg.WithConfig("ssl_cert_file", "server.crt"),
-		testpg.WithConfig("ssl_key_file", "server.key"),
-		testpg.WithConfig("listen_addresses", "127.0.0.1,127.0.0.2"),
-		testpg.WithFile("server.crt", ca.issue(t, sk.Public(), "localhost", "localhost", "127.0.0.1")),
-		testpg.WithFile("server.key", pkcs8PEM(t, sk)),
-		testpg.WithHBA("local all all trust", "host all all 127.0.0.0/8 trust"),
+	opts := []pgserver.Option{
+		pgserver.WithConfig("ssl", "on"),
+		pgserver.WithConfig("ssl_cert_file", "server.crt"),
+		pgserver.WithConfig("ssl_key_file", "server.key"),
+		pgserver.WithConfig("listen_addresses", "127.0.0.1,127.0.0.2"),
+		pgserver.WithFile("server.crt", ca.issue(t, sk.Public(), "localhost", "localhost", "127.0.0.1")),
+		pgserver.WithFile("server.key", pkcs8PEM(t, sk)),
+		pgserver.WithHBA("local all all trust", "host all all 127.0.0.0/8 trust"),
 	}
 	return testpg.Start(t, append(opts, extra...)...)
 }
@@ -109,9 +110,9 @@ func TestSSLModesAgainstARealServer(t *testing.T) {
 func TestMutualTLS(t *testing.T) {
 	ca, other := newCA(t, "pgmi test CA"), newCA(t, "someone else's CA")
 	c := sslCluster(t, ca,
-		testpg.WithConfig("ssl_ca_file", "ca.crt"),
-		testpg.WithFile("ca.crt", ca.pem),
-		testpg.WithHBA("local all all trust", "hostssl all all 127.0.0.1/32 cert"))
+		pgserver.WithConfig("ssl_ca_file", "ca.crt"),
+		pgserver.WithFile("ca.crt", ca.pem),
+		pgserver.WithHBA("local all all trust", "hostssl all all 127.0.0.1/32 cert"))
 	dir := t.TempDir()
 	caFile := writeFile(t, dir, "ca.crt", ca.pem)
 	ek, rk, fk := ecKey(t), rsaKey(t), ecKey(t)

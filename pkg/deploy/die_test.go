@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testbundle"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
@@ -362,7 +363,7 @@ func TestTerminatedSessionMidTailIsRetryable(t *testing.T) {
 func TestServerRestartMidDeployIsRetryable(t *testing.T) {
 	// synchronous_commit on: what committed before the immediate shutdown
 	// stays committed, so the test sees the pipeline's doing, not lost WAL.
-	c := testpg.Start(t, testpg.WithConfig("synchronous_commit", "on"))
+	c := testpg.Start(t, pgserver.WithConfig("synchronous_commit", "on"))
 	for _, tc := range []struct {
 		name string
 		ls   lostSession

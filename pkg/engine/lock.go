@@ -11,16 +11,11 @@ import (
 	"github.com/pgmi-cloud/pgmi/internal/lockkey"
 )
 
-// DeployLockKey is the SQL expression of the deploy lock's key for the
-// database whose name the SQL expression db yields (current_database(), a
-// parameter such as $1): pgmi's session advisory lock, one bigint key per
-// database name. Everything that takes, releases or looks for the lock
-// builds its SQL from this (internal/lockkey, which connect uses too).
-func DeployLockKey(db string) string { return lockkey.SQL(db) }
-
+// The deploy lock's key is built in one place, internal/lockkey, which
+// pkg/connect uses too to look for the lock from the maintenance database.
 var (
-	lockSQL   = "SELECT pg_try_advisory_lock(" + DeployLockKey("current_database()") + ")"
-	unlockSQL = "SELECT pg_advisory_unlock(" + DeployLockKey("current_database()") + ")"
+	lockSQL   = "SELECT pg_try_advisory_lock(" + lockkey.SQL("current_database()") + ")"
+	unlockSQL = "SELECT pg_advisory_unlock(" + lockkey.SQL("current_database()") + ")"
 )
 
 // lockPolicy spaces the session's attempts at a busy lock: 50 ms, doubling

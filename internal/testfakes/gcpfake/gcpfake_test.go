@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	sqladmin "google.golang.org/api/sqladmin/v1beta4"
 
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcpfake"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 )
@@ -32,7 +33,7 @@ var (
 
 func TestMain(m *testing.M) {
 	var stop func()
-	pg, stop, pgErr = testpg.StartMain(testpg.WithPasswordAuth())
+	pg, stop, pgErr = testpg.StartMain(pgserver.WithPasswordAuth())
 	code := m.Run()
 	stop()
 	os.Exit(code)

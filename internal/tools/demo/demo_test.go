@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 )
 
@@ -26,7 +27,7 @@ func TestDemoStory(t *testing.T) {
 	}
 	t.Chdir(root) // the demo bundles examples/ by relative path
 	if err := run(pgmi, filepath.Join(t.TempDir(), "demo")); err != nil {
-		if errors.Is(err, testpg.ErrNotInstalled) {
+		if errors.Is(err, pgserver.ErrNotInstalled) {
 			testpg.Require(t, err) // skipped, or failed under CI
 		}
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 )
@@ -21,7 +22,7 @@ var (
 
 func TestMain(m *testing.M) {
 	var stop func()
-	pg, stop, pgErr = testpg.StartMain(testpg.WithTokenTLS())
+	pg, stop, pgErr = testpg.StartMain(pgserver.WithTokenTLS())
 	code := m.Run()
 	stop()
 	os.Exit(code)

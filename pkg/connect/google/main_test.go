@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcpfake"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
@@ -31,7 +32,7 @@ var (
 
 func TestMain(m *testing.M) {
 	var stop func()
-	pg, stop, pgErr = testpg.StartMain(testpg.WithPasswordAuth())
+	pg, stop, pgErr = testpg.StartMain(pgserver.WithPasswordAuth())
 	code := m.Run()
 	stop()
 	os.Exit(code)
