@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"log/slog"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -55,6 +56,9 @@ type Options struct {
 	// Providers adds or overrides auth providers for this resolution; the
 	// registry (RegisterProvider) supplies the rest.
 	Providers map[AuthMethod]ProviderFactory
+	// Log receives what resolution and the auth providers have to say
+	// (warnings at WARN, a cloud SDK's own lines at DEBUG); nil discards it.
+	Log *slog.Logger
 }
 
 // Resolve is ResolveWith with default options.

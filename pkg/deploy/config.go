@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"log/slog"
 	"context"
 	"fmt"
 	"io"
@@ -68,6 +69,9 @@ type LoadOptions struct {
 	Providers map[connect.AuthMethod]connect.ProviderFactory
 	// Warn receives configuration warnings; nil discards them.
 	Warn func(string)
+	// Log is the logger handed to connection resolution and the auth
+	// providers (connect.Options.Log); nil discards.
+	Log *slog.Logger
 	// Mux opens PGMI_TRUSTED_SIGNERS_URL; nil means blob.DefaultURLMux().
 	Mux *blob.URLMux
 	// Flags are command-line connection settings that beat the environment
@@ -109,7 +113,7 @@ func LoadConfig(ctx context.Context, env connect.Env, opts *LoadOptions) (*Confi
 		return nil, configErr("no trusted signers: set PGMI_TRUSTED_SIGNERS (allowed_signers text) or PGMI_TRUSTED_SIGNERS_URL, or PGMI_ALLOW_UNSIGNED=true to deploy bundles without checking their signature")
 	}
 	target, err := connect.ResolveWith(opts.Flags, env, pgmiyaml.Connection{}, &connect.Options{
-		Warn: opts.Warn, DefaultAuth: opts.DefaultAuth, Providers: opts.Providers,
+		Warn: opts.Warn, DefaultAuth: opts.DefaultAuth, Providers: opts.Providers, Log: opts.Log,
 	})
 	if err != nil {
 		return nil, err
