@@ -9,6 +9,8 @@
 #   openssl, ssh-keygen         key-format and SSH-signature interop tests.
 #   Azurite                     Azure Blob emulator for the bundle fetch tests,
 #                               from npm into .cache/tools (see its section).
+#   Terraform provider schemas  .jsii manifests of @cdktf/provider-* from npm, for
+#                               internal/infratest's Schema tests (see its section).
 set -euo pipefail
 
 log() { printf 'deps: %s\n' "$*"; }
@@ -121,6 +123,85 @@ install_azurite() {
 }
 
 install_azurite
+# ---------------------------------------------------------------------------
+
+# ---------------------------------------------------------------------------
+# Terraform provider schemas, for the Schema tests of internal/infratest
+# (internal/tfschema reads them). The @cdktf/provider-* npm packages carry a
+# .jsii manifest generated from each provider's real schema; the pins below
+# are the lower and upper end of each required_providers constraint under
+# infra/ (the package.json's cdktf.provider.version names the provider
+# release). Only the .jsii is kept, reduced to the types and fields the
+# checker reads and gzipped: about 5 MB instead of 700 MB.
+TFSCHEMA_PACKAGES=(
+	provider-aws@21.0.0       # hashicorp/aws 6.0.0      (~> 6.0)
+	provider-aws@21.22.1      # hashicorp/aws 6.25.0
+	provider-google@14.0.0    # hashicorp/google 6.1.0   (~> 6.0; the first 6.x package)
+	provider-google@16.12.1   # hashicorp/google 6.50.0
+	provider-azurerm@14.9.0   # hashicorp/azurerm 4.40.0 (~> 4.40)
+	provider-azurerm@14.23.1  # hashicorp/azurerm 4.55.0
+	provider-archive@7.0.0    # hashicorp/archive 2.4.0  (~> 2.4)
+	provider-archive@11.0.1   # hashicorp/archive 2.7.1
+)
+TFSCHEMA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.cache/tools/tfschema"
+
+# Keeps, of a .jsii, the resource and data source classes (their getters
+# and the initializer's config type) and every interface (the Config
+# interfaces and their nested blocks), each property with its name, type,
+# optional flag and only the documentation link naming its Terraform name.
+TFSCHEMA_TRIM='
+const fs = require("fs");
+const [dir, out] = process.argv.slice(1);
+const pkg = JSON.parse(fs.readFileSync(dir + "/package.json"));
+const jsii = JSON.parse(fs.readFileSync(dir + "/.jsii"));
+const link = /Docs at Terraform Registry: \{@link [^}]*\}/;
+const docs = (d) => {
+	const o = {};
+	for (const k of ["summary", "remarks"]) {
+		const m = ((d && d[k]) || "").match(link);
+		if (m) o[k] = m[0];
+	}
+	if (/ block\.$/.test((d && d.summary) || "")) o.block = true;
+	return o;
+};
+const types = {};
+for (const [fqn, t] of Object.entries(jsii.types)) {
+	const res = t.kind === "class" && /^cdktf\.Terraform(Resource|DataSource)$/.test(t.base);
+	if (!res && t.kind !== "interface") continue;
+	types[fqn] = {
+		fqn, kind: t.kind, base: t.base, interfaces: t.interfaces,
+		docs: res ? { summary: t.docs.summary } : undefined,
+		initializer: res && t.initializer ? { parameters: t.initializer.parameters.filter((p) => p.name === "config") } : undefined,
+		properties: (t.properties || []).map((p) => ({
+			name: p.name, optional: p.optional, immutable: p.immutable, static: p.static,
+			type: p.type, docs: res ? undefined : docs(p.docs),
+		})),
+	};
+}
+fs.writeFileSync(out, JSON.stringify({ name: jsii.name, version: jsii.version, cdktf: pkg.cdktf, types }));
+'
+
+install_tfschemas() {
+	local spec name version file tmp
+	for spec in "${TFSCHEMA_PACKAGES[@]}"; do
+		name=${spec%@*} version=${spec#*@}
+		file=$TFSCHEMA_DIR/$name-$version.jsii.json.gz
+		[[ -s $file ]] && continue
+		install_node
+		log "installing the schema of @cdktf/$spec into ${TFSCHEMA_DIR#"$PWD"/} (npm pack)"
+		mkdir -p "$TFSCHEMA_DIR"
+		tmp=$(mktemp -d)
+		# A throwaway npm cache: the tarballs (20 to 37 MB each) are not kept.
+		(cd "$tmp" && npm pack --silent --no-audit --no-fund --loglevel=error --cache "$tmp/npm-cache" "@cdktf/$spec" >/dev/null)
+		tar -xzf "$tmp"/*.tgz -C "$tmp" package/.jsii package/package.json
+		node -e "$TFSCHEMA_TRIM" "$tmp/package" "$tmp/schema.json"
+		gzip -9 -n -c "$tmp/schema.json" >"$file.partial"
+		mv "$file.partial" "$file"
+		rm -rf "$tmp"
+	done
+}
+
+install_tfschemas
 # ---------------------------------------------------------------------------
 
 install_packages

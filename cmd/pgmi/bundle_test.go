@@ -60,7 +60,7 @@ func TestBundleRoundTrip(t *testing.T) {
 	if strings.Contains(string(first), "never-packed") {
 		t.Error("a hidden file was packed")
 	}
-	if code, stdout, stderr := c.run(t, "bundle", "verify", out, "--trusted-signers", allowed); code != 0 || !strings.HasPrefix(stdout, "OK ") {
+	if code, stdout, stderr := c.run(t, "bundle", "verify", out, "--trusted-signers", allowed); code != 0 || !strings.HasPrefix(stdout, "OK ") || !strings.Contains(stdout, ", no validity window)") {
 		t.Errorf("verify: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if code, _, stderr := c.run(t, "bundle", "verify", out, "--trusted-signers", foreign); code != 10 {

@@ -38,6 +38,7 @@ type deployFlags struct {
 
 func newDeployCommand(s streams) *cobra.Command {
 	var f deployFlags
+	var authValues func() map[string]string
 	cmd := &cobra.Command{
 		Use:   "deploy <project_path>",
 		Short: "Deploy a pgmi project (a directory with deploy.sql) to a database",
@@ -48,6 +49,7 @@ func newDeployCommand(s streams) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.conn.Auth = authValues()
 			d := &deployRun{s: s, f: f, timeoutSet: cmd.Flags().Changed("timeout"), start: time.Now()}
 			return d.run(cmd.Context(), args[0])
 		},
@@ -63,15 +65,7 @@ func newDeployCommand(s streams) *cobra.Command {
 	fl.StringVar(&f.conn.SSLCert, "sslcert", "", "client certificate file (PGSSLCERT)")
 	fl.StringVar(&f.conn.SSLKey, "sslkey", "", "client key file (PGSSLKEY); its passphrase comes from PGSSLPASSWORD")
 	fl.StringVar(&f.conn.SSLRootCert, "sslrootcert", "", "CA certificate file (PGSSLROOTCERT)")
-	fl.BoolVar(&f.conn.Azure, "azure", false, "authenticate with Microsoft Entra ID")
-	fl.StringVar(&f.conn.AzureTenantID, "azure-tenant-id", "", "Entra tenant id (AZURE_TENANT_ID); implies --azure")
-	fl.StringVar(&f.conn.AzureClientID, "azure-client-id", "", "Entra client id, e.g. a user-assigned managed identity (AZURE_CLIENT_ID); implies --azure")
-	fl.BoolVar(&f.conn.AWS, "aws", false, "authenticate with AWS RDS IAM")
-	fl.StringVar(&f.conn.AWSRegion, "aws-region", "", "AWS region (AWS_REGION); implies --aws")
-	fl.StringVar(&f.conn.AWSRoleARN, "aws-role-arn", "", "IAM role to assume first, for cross-account pipelines (PGMI_AWS_ROLE_ARN); implies --aws")
-	fl.BoolVar(&f.conn.Google, "google", false, "connect through the Cloud SQL connector with IAM authentication")
-	fl.StringVar(&f.conn.GoogleInstance, "google-instance", "", "Cloud SQL instance, project:region:instance; implies --google")
-	fl.StringVar(&f.conn.GoogleIPType, "google-ip-type", "", "Cloud SQL address: public (default), private or psc (PGMI_GOOGLE_IP_TYPE); implies --google")
+	authValues = authFlags(fl) // --aws, --azure, --google … of the linked auth methods
 	fl.BoolVar(&f.overwrite, "overwrite", false, "drop and recreate the target database first")
 	fl.BoolVar(&f.force, "force", false, "approve --overwrite without the prompt")
 	fl.StringArrayVar(&f.params, "param", nil, "parameter key=value (repeatable), readable as current_setting('pgmi.key')")
@@ -165,7 +159,7 @@ func (d *deployRun) deploy(ctx context.Context, projectPath string) (*engine.Res
 }
 
 func (d *deployRun) engineOptions(yml pgmiyaml.File) (engine.Options, time.Duration, error) {
-	opts := engine.Options{Compat: d.f.compat, Verbose: d.f.verbose, Progress: d.out.progress}
+	opts := engine.Options{Compat: d.f.compat, Verbose: d.f.verbose, Log: d.out.log}
 	if err := engine.CheckCompat(d.f.compat); err != nil {
 		return opts, 0, err
 	}
@@ -222,9 +216,7 @@ func (d *deployRun) timeout(yml pgmiyaml.File) (time.Duration, error) {
 }
 
 func (d *deployRun) resolve(yml pgmiyaml.Connection) (*connect.Target, error) {
-	target, err := connect.ResolveWith(d.f.conn, d.s.env, yml, &connect.Options{
-		Warn: func(msg string) { d.out.line("warning: " + msg) },
-	})
+	target, err := connect.ResolveWith(d.f.conn, d.s.env, yml, &connect.Options{Log: d.out.log})
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +225,7 @@ func (d *deployRun) resolve(yml pgmiyaml.Connection) (*connect.Target, error) {
 }
 
 func (d *deployRun) open(ctx context.Context, target *connect.Target) (*pgx.Conn, error) {
-	lc := &connect.Lifecycle{Target: target, Log: d.out.line}
+	lc := &connect.Lifecycle{Target: target, Log: d.out.log}
 	if d.f.overwrite {
 		return lc.Recreate(ctx, d.approver())
 	}

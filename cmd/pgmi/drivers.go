@@ -10,7 +10,7 @@ import (
 	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/azpin"
 	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/gcspin"
 	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/s3pin"
-	_ "github.com/pgmi-cloud/pgmi/pkg/connect/aws"
-	_ "github.com/pgmi-cloud/pgmi/pkg/connect/azure"
-	_ "github.com/pgmi-cloud/pgmi/pkg/connect/google"
+	_ "github.com/pgmi-cloud/pgmi/pkg/connect/cloudsql"
+	_ "github.com/pgmi-cloud/pgmi/pkg/connect/entra"
+	_ "github.com/pgmi-cloud/pgmi/pkg/connect/rdsiam"
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -121,19 +122,22 @@ func (l *localRun) run(ctx context.Context) error {
 		return err
 	}
 	defer stop()
-	cfg, err := deploy.LoadConfig(ctx, env, &deploy.LoadOptions{Flags: l.f.conn, Warn: func(m string) { l.printf("warning: %s", m) }})
+	// Configuration warnings print as "warning: …"; with --verbose the
+	// pipeline's lines print indented, its warnings as "  warning: …".
+	warnings := newLineLogger(slog.LevelWarn, "", func(text string) { l.printf("%s", text) })
+	cfg, err := deploy.LoadConfig(ctx, env, &deploy.LoadOptions{Flags: l.f.conn, Log: warnings})
 	if err != nil {
 		return err
 	}
-	progress := func(string) {}
+	var progress *slog.Logger
 	if l.f.verbose {
-		progress = func(msg string) {
-			for _, line := range strings.Split(msg, "\n") {
+		progress = newLineLogger(slog.LevelDebug, "", func(text string) {
+			for _, line := range strings.Split(text, "\n") {
 				l.printf("  %s", line)
 			}
-		}
+		})
 	}
-	d := deploy.New(cfg, &deploy.Options{Progress: progress})
+	d := deploy.New(cfg, &deploy.Options{Log: progress})
 	defer d.Close()
 	l.printf("pgmi local: watching %s for bundles (.tar.gz, .tgz, .zip); results go to %s", root, filepath.Join(root, cfg.ResultsPrefix))
 	l.printf("pgmi local: deploying to %s", cfg)

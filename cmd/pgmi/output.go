@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,10 +81,21 @@ type output struct {
 	verbose bool
 	start   time.Time
 	mu      sync.Mutex // notices arrive on the connection's goroutine
+	// log prints the records of the engine, the connection's resolution
+	// and its lifecycle as output lines (lineHandler): progress as it is,
+	// warnings after "warning: ", and with --verbose the DEBUG records
+	// after "[VERBOSE] ".
+	log *slog.Logger
 }
 
 func newOutput(s streams, json, verbose bool, start time.Time) *output {
-	return &output{s: s, json: json, verbose: verbose, start: start}
+	o := &output{s: s, json: json, verbose: verbose, start: start}
+	min := slog.LevelInfo
+	if verbose {
+		min = slog.LevelDebug
+	}
+	o.log = newLineLogger(min, "[VERBOSE] ", o.write)
+	return o
 }
 
 func (o *output) write(text string) {
@@ -99,13 +111,6 @@ func (o *output) write(text string) {
 }
 
 func (o *output) line(msg string) { o.write(msg) }
-
-func (o *output) progress(verbose bool, msg string) {
-	if verbose {
-		msg = "[VERBOSE] " + msg
-	}
-	o.write(msg)
-}
 
 func (o *output) notice(n *pgconn.Notice) { o.write(engine.FormatNotice(n)) }
 

@@ -24,7 +24,7 @@ import (
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/azurefake"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcpfake"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
-	"github.com/pgmi-cloud/pgmi/pkg/connect/google"
+	"github.com/pgmi-cloud/pgmi/pkg/connect/cloudsql"
 )
 
 // seedLine is one `pgmi deploy` command line of pgmi's connection
@@ -82,7 +82,7 @@ var seedLines = []seedLine{
 	{line: 59, doc: `pgmi deploy . --azure --host mydb.postgres.database.azure.com -d myapp --sslmode require`,
 		args: []string{"deploy", "$DIR", "--azure", "--host", "127.0.0.1", "-d", "$DB", "--sslmode", "require"},
 		env:  []string{"PGPORT", "$PORT", "PGUSER", "entra_deployer"}, auth: "azure", user: "entra_deployer",
-		rewrite: "as line 51; the token comes from the managed identity fake, not the service principal variables (same argv; service principals are covered by pkg/connect/azure)"},
+		rewrite: "as line 51; the token comes from the managed identity fake, not the service principal variables (same argv; service principals are covered by pkg/connect/entra)"},
 	{line: 86, doc: `pgmi deploy . --aws --aws-region us-west-2 --host mydb.cluster-xyz.us-west-2.rds.amazonaws.com -U iam_deploy_user -d myapp --sslmode require`,
 		args: []string{"deploy", "$DIR", "--aws", "--aws-region", "us-west-2", "--host", "127.0.0.1", "-U", "iam_deploy_user", "-d", "$DB", "--sslmode", "require"},
 		env:  []string{"PGPORT", "$PORT"}, auth: "aws-ambient", user: "iam_deploy_user",
@@ -140,7 +140,7 @@ func TestSeedConnectionLines(t *testing.T) {
 	// Like a managed PostgreSQL: TLS, scram over hostssl. The RDS IAM roles
 	// are trusted over TLS because the token is signed inside the CLI and
 	// cannot be made a password beforehand: checking the token itself is
-	// covered by pkg/connect/aws's tests. The last line lets the Cloud SQL
+	// covered by pkg/connect/rdsiam's tests. The last line lets the Cloud SQL
 	// fake's proxy, which talks to PostgreSQL without TLS, log in with the
 	// IAM token as the password.
 	seed := testpg.Start(t, pgserver.WithTokenTLS(),
@@ -175,7 +175,7 @@ func TestSeedConnectionLines(t *testing.T) {
 		Project: "myproject", Region: "us-central1", Name: "mydb", PublicIP: gcpfake.LoopbackIP(t),
 		PostgresHost: seed.Host(), PostgresPort: seed.Port(),
 	})
-	t.Setenv(google.AdminAPIEndpointVar, api.URL)
+	t.Setenv(cloudsql.AdminAPIEndpointVar, api.URL)
 
 	for _, role := range []struct{ name, password string }{
 		{"deployer", "secret"}, {"user", "pass"}, {"entra_deployer", entraToken},

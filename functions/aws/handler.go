@@ -29,7 +29,7 @@ type handler struct {
 func (h *handler) handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	id := requestID(ctx)
 	if err := h.refusal(ctx); err != nil {
-		h.f.Log.ErrorFor(id, "invalid configuration: "+err.Error())
+		h.f.Log.Error("invalid configuration: "+err.Error(), "invocationId", id)
 		return nil, messages.InvokeResponse_Error{Message: fault.Redact(err.Error()), Type: initErrorType}
 	}
 	items, sqs, err := parseEvent(raw, id)

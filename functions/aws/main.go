@@ -25,11 +25,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/pgmi-cloud/pgmi/functions/internal"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	awsconnect "github.com/pgmi-cloud/pgmi/pkg/connect/aws"
+	"github.com/pgmi-cloud/pgmi/pkg/connect/rdsiam"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 	"github.com/pgmi-cloud/pgmi/pkg/fault"
 
@@ -50,11 +49,11 @@ func main() {
 // after it was logged and posted as the function's init error.
 func run(ctx context.Context, env connect.Env, stdout io.Writer, start func(handler any)) error {
 	level, _ := env("PGMI_LOG_LEVEL")
-	log := internal.NewLogger(stdout, platform, internal.LevelField, level == "debug")
+	log := internal.NewLogger(stdout, platform, internal.LambdaFormat, level == "debug")
 	// Every line the process writes is JSON: aws-lambda-go reports through
 	// the standard log package, the AWS SDK through its logger.
 	stdlog.SetFlags(0)
-	stdlog.SetOutput(log.LineWriter(runtimeLine))
+	stdlog.SetOutput(internal.LineWriter(log, runtimeLine))
 	f, err := internal.Setup(ctx, platform, env, log, setupOptions(sdkLogger{log}))
 	if err != nil {
 		if api, ok := env("AWS_LAMBDA_RUNTIME_API"); ok && api != "" {
@@ -69,14 +68,12 @@ func run(ctx context.Context, env connect.Env, stdout io.Writer, start func(hand
 }
 
 // setupOptions are the cold start's: RDS IAM authentication by default,
-// and the SDK's log, of the S3 clients and of the provider's configuration,
-// routed to sdk. Lambda tells a function its timeout only with an
+// and the SDK's log of the S3 clients routed to sdk (the RDS IAM provider
+// gives its SDK configuration the log of LoadOptions.Log). Lambda tells a function its timeout only with an
 // invocation, so there is no limit to check here (see handler.refusal).
 func setupOptions(sdk sdkLogger) *internal.Options {
-	rds := awsconnect.NewFactory(&awsconnect.Options{LoadOptions: []func(*config.LoadOptions) error{config.WithLogger(sdk)}})
 	return &internal.Options{LoadOptions: deploy.LoadOptions{
-		DefaultAuth: connect.AuthAWS,
-		Providers:   map[connect.AuthMethod]connect.ProviderFactory{connect.AuthAWS: rds},
+		DefaultAuth: rdsiam.AuthMethod,
 		Mux:         bucketMux(sdk),
 	}}
 }

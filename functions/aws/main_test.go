@@ -22,7 +22,7 @@ const deployRole = "iam_deployer"
 // over TLS. The deploy role is trusted over hostssl because its password,
 // the RDS IAM token, is signed inside the function process, so the test
 // cannot make it the role's password beforehand; that the token is signed
-// and checked correctly is covered by pkg/connect/aws's tests, where the
+// and checked correctly is covered by pkg/connect/rdsiam's tests, where the
 // token is the password. Everyone else (the suite, as postgres) uses scram.
 var (
 	pg    *testpg.Cluster

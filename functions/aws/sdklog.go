@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
 
@@ -17,7 +18,7 @@ import (
 // SDK's default logger prints plain "SDK <time> DEBUG …" lines on stderr,
 // such as "Response has no supported checksum" for every download from a
 // store that sends none.
-type sdkLogger struct{ log *internal.Logger }
+type sdkLogger struct{ log *slog.Logger }
 
 func (s sdkLogger) Logf(c logging.Classification, format string, v ...any) {
 	msg := "AWS SDK: " + fmt.Sprintf(format, v...)
@@ -38,7 +39,7 @@ var retryErrorType = reflect.TypeFor[internal.Retry]().Name()
 // already said why at WARN or ERROR, so the document is INFO. Any other
 // document (a panic) and any other line is an ERROR, but the runtime's own
 // "WARNING! …" lines.
-func runtimeLine(line string) (internal.Severity, string) {
+func runtimeLine(line string) (slog.Level, string) {
 	var doc struct {
 		Message string `json:"errorMessage"`
 		Type    string `json:"errorType"`
@@ -46,12 +47,12 @@ func runtimeLine(line string) (internal.Severity, string) {
 	if json.Unmarshal([]byte(line), &doc) == nil && doc.Type != "" {
 		msg := "answered Lambda with an error (" + doc.Type + "): " + doc.Message
 		if doc.Type == retryErrorType || doc.Type == initErrorType {
-			return internal.SevInfo, msg
+			return slog.LevelInfo, msg
 		}
-		return internal.SevError, msg
+		return slog.LevelError, msg
 	}
 	if strings.HasPrefix(line, "WARNING!") {
-		return internal.SevWarn, "aws-lambda-go: " + line
+		return slog.LevelWarn, "aws-lambda-go: " + line
 	}
-	return internal.SevError, "aws-lambda-go: " + line
+	return slog.LevelError, "aws-lambda-go: " + line
 }

@@ -19,8 +19,8 @@ import (
 // level that says what they are.
 func TestRuntimeAndSDKLinesAreJSON(t *testing.T) {
 	var buf bytes.Buffer
-	log := internal.NewLogger(&buf, platform, internal.LevelField, false)
-	w := log.LineWriter(runtimeLine)
+	log := internal.NewLogger(&buf, platform, internal.LambdaFormat, false)
+	w := internal.LineWriter(log, runtimeLine)
 	for _, line := range []string{
 		`{"errorMessage":"retryable: failed: app.tgz → app: connection refused (will be retried)","errorType":"Retry"}`,
 		`{"errorMessage":"PGMI_TIMEOUT_MARGIN (10s) is not less than the function's timeout (3s)","errorType":"Runtime.InvalidConfiguration"}`,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -45,7 +46,7 @@ func newHandler(fn *internal.Function, cfg *settings) http.Handler {
 // panic: net/http would only print a plain-text line on stderr and drop
 // the connection. Event Grid then delivers the event again (the ledger
 // answers duplicate if the deploy had finished).
-func recoverPanics(next http.Handler, log *internal.Logger) http.Handler {
+func recoverPanics(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			v := recover()
@@ -56,7 +57,7 @@ func recoverPanics(next http.Handler, log *internal.Logger) http.Handler {
 				return
 			}
 			msg := fmt.Sprintf("the invocation of %s failed: the handler panicked: %v", r.URL.Path, v)
-			log.ErrorFor(r.Header.Get(invocationIDHeader), msg)
+			log.Error(msg, "invocationId", r.Header.Get(invocationIDHeader))
 			writeResponse(w, http.StatusInternalServerError, hostResponse{Logs: []string{fault.Redact(msg)}})
 		}()
 		next.ServeHTTP(w, r)
@@ -139,8 +140,8 @@ func resetRequest(cfg *settings, timer timerInfo, sys sysInfo, invocationID stri
 // a function folder was added without code for it.
 func (h *handler) unknown(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("function")
-	h.fn.Log.ErrorFor(r.Header.Get(invocationIDHeader), fmt.Sprintf("the host invoked function %q, which this handler does not serve (it serves %s and %s): remove the folder %s/ from the app",
-		name, blobCreatedFunction, resetFunction, name))
+	h.fn.Log.Error(fmt.Sprintf("the host invoked function %q, which this handler does not serve (it serves %s and %s): remove the folder %s/ from the app",
+		name, blobCreatedFunction, resetFunction, name), "invocationId", r.Header.Get(invocationIDHeader))
 	writeResponse(w, http.StatusNotFound, hostResponse{Logs: []string{"no function " + name + " in this handler"}})
 }
 
@@ -148,7 +149,7 @@ func (h *handler) unknown(w http.ResponseWriter, r *http.Request) {
 // unset: logged as an error and acknowledged, since a retry cannot help.
 func (h *handler) notConfigured(id string) *deploy.Outcome {
 	msg := "the Reset timer fired but " + envResetDatabase + " is not set, so there is no database to reset: set it (and list the database in PGMI_RESET_ALLOW), or remove the Reset function"
-	h.fn.Log.ErrorFor(id, msg)
+	h.fn.Log.Error(msg, "invocationId", id)
 	// No Action in the report: its summary would name a reset of no
 	// database with no bundle.
 	return &deploy.Outcome{Status: deploy.StatusFailed, Err: errors.New(msg),

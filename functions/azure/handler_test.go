@@ -75,7 +75,7 @@ func TestScheduleIDFixtures(t *testing.T) {
 // line on stderr.
 func TestPanicIsAnsweredAndLogged(t *testing.T) {
 	var out bytes.Buffer
-	log := internal.NewLogger(&out, "azure", internal.LevelField, false)
+	log := internal.NewLogger(&out, "azure", internal.AzureFormat, false)
 	h := recoverPanics(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("nil pointer in the blob writer")
 	}), log)

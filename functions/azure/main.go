@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	stdlog "log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -18,10 +19,10 @@ import (
 
 	"github.com/pgmi-cloud/pgmi/functions/internal"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	"github.com/pgmi-cloud/pgmi/pkg/connect/entra" // Entra ID tokens from the function's managed identity
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 
-	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/azpin"  // azblob:// bundles, pinned to their ETag
-	_ "github.com/pgmi-cloud/pgmi/pkg/connect/azure" // Entra ID tokens from the function's managed identity
+	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/azpin" // azblob:// bundles, pinned to their ETag
 )
 
 // Shutdown: on SIGTERM the handler stops accepting invocations and gives
@@ -50,7 +51,7 @@ func main() {
 // been logged (one ERROR line); the caller only exits.
 func run(ctx context.Context, env connect.Env, dir string) error {
 	level, _ := env("PGMI_LOG_LEVEL")
-	log := internal.NewLogger(os.Stdout, "azure", internal.LevelField, level == "debug")
+	log := internal.NewLogger(os.Stdout, "azure", internal.AzureFormat, level == "debug")
 	cfg, err := loadSettings(env, dir)
 	if err != nil {
 		log.Error("cold start failed: invalid configuration: " + err.Error())
@@ -60,7 +61,7 @@ func run(ctx context.Context, env connect.Env, dir string) error {
 		log.Warn(w)
 	}
 	fn, err := internal.Setup(ctx, "azure", env, log, &internal.Options{
-		LoadOptions: deploy.LoadOptions{DefaultAuth: connect.AuthAzure}, Limit: cfg.limit()})
+		LoadOptions: deploy.LoadOptions{DefaultAuth: entra.AuthMethod}, Limit: cfg.limit()})
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func run(ctx context.Context, env connect.Env, dir string) error {
 }
 
 // serve answers invocations on ln until ctx is done, then shuts down.
-func serve(ctx context.Context, ln net.Listener, h http.Handler, log *internal.Logger) error {
+func serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
 	invocations, cancelInvocations := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelInvocations()
 	srv := &http.Server{
@@ -89,8 +90,8 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, log *internal.L
 		BaseContext: func(net.Listener) context.Context { return invocations },
 		// What net/http itself reports (a malformed request, a handler
 		// that wrote twice) goes to the JSON log too.
-		ErrorLog: stdlog.New(log.LineWriter(func(line string) (internal.Severity, string) {
-			return internal.SevWarn, "HTTP server: " + line
+		ErrorLog: stdlog.New(internal.LineWriter(log, func(line string) (slog.Level, string) {
+			return slog.LevelWarn, "HTTP server: " + line
 		}), "", 0),
 	}
 	served := make(chan error, 1)

@@ -20,7 +20,7 @@ import (
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcpfake"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/lambdafake"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
-	"github.com/pgmi-cloud/pgmi/pkg/connect/google"
+	"github.com/pgmi-cloud/pgmi/pkg/connect/cloudsql"
 )
 
 var (
@@ -194,7 +194,7 @@ func invalidConfiguration(t *testing.T, c *cloud) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := maps.Clone(c.base)
-			delete(env, google.AdminAPIEndpointVar)
+			delete(env, cloudsql.AdminAPIEndpointVar)
 			env["PORT"] = strings.Split(closedAddr(t), ":")[1]
 			tc.edit(env)
 			p := c.exec(t, env)

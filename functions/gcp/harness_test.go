@@ -24,7 +24,7 @@ import (
 	"github.com/pgmi-cloud/pgmi/functions/internal/functest"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcpfake"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcsfake"
-	"github.com/pgmi-cloud/pgmi/pkg/connect/google"
+	"github.com/pgmi-cloud/pgmi/pkg/connect/cloudsql"
 )
 
 // The Google Cloud project the fakes play.
@@ -88,7 +88,7 @@ func newCloud(t *testing.T, s *functest.Setup, md *gcpfake.Metadata, binary, tar
 		// Storage
 		"STORAGE_EMULATOR_HOST": c.gcs.Host,
 		// Cloud SQL: the Admin API (the instances' addresses are loopback)
-		google.AdminAPIEndpointVar: api.URL,
+		cloudsql.AdminAPIEndpointVar: api.URL,
 		// The deployer
 		"PGUSER":               testDBUser,
 		"PGDATABASE":           s.Database,

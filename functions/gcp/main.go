@@ -23,8 +23,8 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/pgmi-cloud/pgmi/functions/internal"
-	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/gcspin"  // gs:// buckets, reads pinned to the event's generation
-	_ "github.com/pgmi-cloud/pgmi/pkg/connect/google" // Cloud SQL with IAM database login
+	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/gcspin"    // gs:// buckets, reads pinned to the event's generation
+	_ "github.com/pgmi-cloud/pgmi/pkg/connect/cloudsql" // Cloud SQL with IAM database login
 )
 
 // functionTarget is the name the CloudEvent function is registered under.
@@ -54,7 +54,7 @@ func main() {
 // run is the cold start, then the server until it fails. Every error it
 // returns has been logged.
 func run(ctx context.Context) error {
-	log := internal.NewLogger(os.Stdout, platform, internal.SeverityField, os.Getenv("PGMI_LOG_LEVEL") == "debug")
+	log := internal.NewLogger(os.Stdout, platform, internal.CloudLoggingFormat, os.Getenv("PGMI_LOG_LEVEL") == "debug")
 	timeout, err := runTimeout(os.Getenv(envRunTimeout))
 	if err != nil {
 		log.Error("cold start failed: invalid configuration: " + err.Error())

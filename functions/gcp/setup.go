@@ -2,10 +2,11 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 
 	"github.com/pgmi-cloud/pgmi/functions/internal"
-	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	"github.com/pgmi-cloud/pgmi/pkg/connect/cloudsql"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 )
 
@@ -14,7 +15,7 @@ import (
 // time each event gets. The binary tests run is this one: the tests point
 // it at fakes through the environment alone (GCE_METADATA_HOST,
 // PGMI_CLOUDSQL_ADMIN_API_ENDPOINT, STORAGE_EMULATOR_HOST).
-func setup(ctx context.Context, log *internal.Logger, limit internal.Limit) (*internal.Function, error) {
+func setup(ctx context.Context, log *slog.Logger, limit internal.Limit) (*internal.Function, error) {
 	return internal.Setup(ctx, platform, os.LookupEnv, log, &internal.Options{
-		LoadOptions: deploy.LoadOptions{DefaultAuth: connect.AuthGoogle}, Limit: limit})
+		LoadOptions: deploy.LoadOptions{DefaultAuth: cloudsql.AuthMethod}, Limit: limit})
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"log/slog"
 	"time"
 
 	"github.com/pgmi-cloud/pgmi/internal/exitcode"
@@ -18,7 +18,7 @@ import (
 type Function struct {
 	Platform string
 	Deployer *deploy.Deployer
-	Log      *Logger
+	Log      *slog.Logger // NewHandler's, the platform's JSON lines
 }
 
 // Setup is the cold start shared by every adapter: read the environment
@@ -28,12 +28,14 @@ type Function struct {
 // failing every invocation. An error is worded for a function, configured
 // by environment variables alone: a missing connection setting names its
 // variable, not the CLI's flag (connect.ForEnvironment).
-func Setup(ctx context.Context, platform string, env connect.Env, log *Logger, opts *Options) (*Function, error) {
+func Setup(ctx context.Context, platform string, env connect.Env, log *slog.Logger, opts *Options) (*Function, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
 	o := opts.LoadOptions
-	o.Warn = log.Warn
+	if o.Log == nil {
+		o.Log = log
+	}
 	cfg, err := deploy.LoadConfig(ctx, env, &o)
 	if err == nil {
 		err = CheckMargin(cfg.TimeoutMargin, opts.Limit.Timeout, opts.Limit.Setting)
@@ -47,17 +49,17 @@ func Setup(ctx context.Context, platform string, env connect.Env, log *Logger, o
 		return nil, err
 	}
 	f := &Function{Platform: platform, Log: log}
-	f.Deployer = deploy.New(cfg, &deploy.Options{Progress: progress(log), Mux: o.Mux})
+	f.Deployer = deploy.New(cfg, &deploy.Options{Log: log, Mux: o.Mux})
 	log.Info("pgmi deployer ready: " + cfg.String())
 	return f, nil
 }
 
 // Options are what an adapter adds to the environment at cold start.
 type Options struct {
-	// LoadOptions: DefaultAuth, the platform's own auth method; Providers,
-	// a provider built with the adapter's settings (the AWS SDK's logger);
-	// Mux, which then opens the bundles and result objects too. Warn is
-	// set to the log.
+	// LoadOptions: DefaultAuth, the platform's own auth method; Mux,
+	// which then opens the bundles and result objects too. Log, when
+	// nil, is set to the function's log, so configuration warnings and the
+	// providers' lines (the AWS SDK's …) are its JSON lines.
 	deploy.LoadOptions
 	// Limit is the platform's time limit per event when the adapter knows
 	// it now (a PGMI_TIMEOUT_MARGIN that leaves no time within it is an
@@ -73,23 +75,6 @@ type Limit struct {
 
 // coldStartFailed starts the one ERROR line of a refused cold start.
 const coldStartFailed = "cold start failed: invalid configuration: "
-
-// warningPrefix starts the pipeline's progress lines that are warnings.
-const warningPrefix = "warning: "
-
-// progress routes the pipeline's progress lines: a warning ("warning: …",
-// such as a bundle's ignored connection block or a ledger that could not
-// record an outcome) at the warning level, which every platform shows by
-// default; the rest at debug (PGMI_LOG_LEVEL=debug).
-func progress(log *Logger) func(string) {
-	return func(msg string) {
-		if w, ok := strings.CutPrefix(msg, warningPrefix); ok {
-			log.Warn(w)
-			return
-		}
-		log.Debug(msg)
-	}
-}
 
 // CheckMargin returns a fault.Config error when PGMI_TIMEOUT_MARGIN (margin)
 // is not less than the platform's time limit, which setting names: the
@@ -110,7 +95,7 @@ func (f *Function) Run(ctx context.Context, req deploy.Request) *deploy.Outcome 
 		req.Trigger.Platform = f.Platform
 	}
 	o := f.Deployer.Run(ctx, req)
-	f.Log.Outcome(o)
+	LogOutcome(f.Log, o)
 	return o
 }
 
@@ -121,7 +106,7 @@ func (f *Function) Ignore(req deploy.Request, reason string) *deploy.Outcome {
 		Report: &deploy.Report{Outcome: deploy.StatusIgnored, Message: reason, Action: req.Action, Platform: f.Platform,
 			Source: req.Trigger.Source, EventID: req.Trigger.EventID, InvocationID: req.Trigger.InvocationID,
 			Bundle: deploy.BundleInfo{URL: req.Bundle, Version: req.Version}, StartedAt: time.Now().UTC(), FinishedAt: time.Now().UTC()}}
-	f.Log.Outcome(o)
+	LogOutcome(f.Log, o)
 	return o
 }
 
@@ -132,7 +117,7 @@ func (f *Function) Reject(invocationID string, err error) *deploy.Outcome {
 	o := &deploy.Outcome{Status: deploy.StatusFailed, Err: fmt.Errorf("invalid event: %w", err),
 		Report: &deploy.Report{Outcome: deploy.StatusFailed, Message: "invalid event: " + err.Error(), Platform: f.Platform,
 			InvocationID: invocationID, EventID: EventIDOf(err), ExitCode: exitcode.For(fault.Config), StartedAt: time.Now().UTC(), FinishedAt: time.Now().UTC()}}
-	f.Log.Outcome(o)
+	LogOutcome(f.Log, o)
 	return o
 }
 

@@ -42,14 +42,17 @@ func TestParsePayload(t *testing.T) {
 }
 
 func TestLoggerFieldsAndRedaction(t *testing.T) {
-	for _, tc := range []struct{ field, warn string }{{LevelField, "WARN"}, {SeverityField, "WARNING"}} {
+	for _, tc := range []struct {
+		format Format
+		warn   string
+	}{{LambdaFormat, "WARN"}, {CloudLoggingFormat, "WARNING"}, {AzureFormat, "WARN"}} {
 		var buf bytes.Buffer
-		log := NewLogger(&buf, "test", tc.field, false)
+		log := NewLogger(&buf, "test", tc.format, false)
 		log.Debug("hidden")
 		log.Warn("connecting to postgresql://deployer:hunter2@db/app")
 		o := &deploy.Outcome{Status: deploy.StatusFailed, Retryable: true, Err: errors.New("password=hunter2 refused"),
 			Report: &deploy.Report{Outcome: deploy.StatusFailed, Action: deploy.ActionDeploy, Bundle: deploy.BundleInfo{URL: "s3://b/k", Key: "k"}}}
-		log.Outcome(o)
+		LogOutcome(log, o)
 		lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 		if len(lines) != 2 {
 			t.Fatalf("%d lines (debug must be off): %q", len(lines), lines)
@@ -61,8 +64,8 @@ func TestLoggerFieldsAndRedaction(t *testing.T) {
 		if json.Unmarshal([]byte(lines[0]), &warn) != nil || json.Unmarshal([]byte(lines[1]), &outcome) != nil {
 			t.Fatalf("not JSON: %q", lines)
 		}
-		if warn[tc.field] != tc.warn || outcome[tc.field] != tc.warn || outcome["outcome"] != "failed" || outcome["retryable"] != true {
-			t.Fatalf("%s: %v / %v", tc.field, warn, outcome)
+		if warn[tc.format.Field] != tc.warn || outcome[tc.format.Field] != tc.warn || outcome["outcome"] != "failed" || outcome["retryable"] != true {
+			t.Fatalf("%s: %v / %v", tc.format.Field, warn, outcome)
 		}
 	}
 }

@@ -1,26 +1,16 @@
 package internal
 
 import (
-	"encoding/json"
+	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
-
-// Logger writes one JSON object per line, the structured logging every
-// platform reads from stdout: AWS Lambda's JSON log format and Azure read
-// "level", Google Cloud Logging reads "severity". Messages are redacted.
-type Logger struct {
-	mu       sync.Mutex
-	w        io.Writer
-	field    string // "level" or "severity"
-	debug    bool
-	platform string
-}
 
 // Severity field names.
 const (
@@ -28,51 +18,109 @@ const (
 	SeverityField = "severity"
 )
 
-// NewLogger logs to w with the platform's severity field. debug turns on
-// the engine's progress lines (PGMI_LOG_LEVEL=debug).
-func NewLogger(w io.Writer, platform, field string, debug bool) *Logger {
-	return &Logger{w: w, field: field, debug: debug, platform: platform}
+// Format is how a platform reads a JSON log line's level: the field it is
+// in, and how WARN is spelled there. The other levels are DEBUG, INFO and
+// ERROR everywhere.
+type Format struct {
+	Field string // LevelField or SeverityField
+	Warn  string // the name of slog.LevelWarn
 }
 
-func (l *Logger) Debug(msg string) {
-	if l.debug {
-		l.line("DEBUG", msg, nil)
-	}
-}
-func (l *Logger) Info(msg string)  { l.line("INFO", msg, nil) }
-func (l *Logger) Warn(msg string)  { l.line("WARNING", msg, nil) }
-func (l *Logger) Error(msg string) { l.line("ERROR", msg, nil) }
-
-// ErrorFor logs an error line about one invocation: it names it
-// (invocationId), so the line can be found from the platform's record of
-// the invocation.
-func (l *Logger) ErrorFor(invocationID, msg string) {
-	l.line("ERROR", msg, map[string]any{"invocationId": invocationID})
-}
-
-// Severity is a log line's level, as LineWriter's classify gives it.
-type Severity string
-
-// The severities; Lambda's WARN is written WARNING here (see line).
-const (
-	SevDebug Severity = "DEBUG"
-	SevInfo  Severity = "INFO"
-	SevWarn  Severity = "WARNING"
-	SevError Severity = "ERROR"
+// The platforms' formats. AWS Lambda's JSON log format reads "level" and
+// its own level names (WARN); Google Cloud Logging reads "severity" and
+// its LogSeverity names (WARNING); the Azure Functions host is given
+// "level", as Lambda.
+var (
+	LambdaFormat       = Format{Field: LevelField, Warn: "WARN"}
+	CloudLoggingFormat = Format{Field: SeverityField, Warn: "WARNING"}
+	AzureFormat        = Format{Field: LevelField, Warn: "WARN"}
 )
+
+// NewHandler is the slog.Handler of a function: one JSON object per record
+// and line on w, the structured logging every platform reads from stdout.
+// Each line has the level in f's field, "message", "time" (UTC, RFC 3339)
+// and "platform", then the record's attributes. The message and every
+// string attribute (an error's text included) are redacted (fault.Redact);
+// an empty string attribute is left out. DEBUG records are written only
+// when debug is set (PGMI_LOG_LEVEL=debug).
+func NewHandler(w io.Writer, platform string, f Format, debug bool) slog.Handler {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: f.replace})
+	return h.WithAttrs([]slog.Attr{slog.String("platform", platform)})
+}
+
+// NewLogger is a logger with NewHandler's handler.
+func NewLogger(w io.Writer, platform string, f Format, debug bool) *slog.Logger {
+	return slog.New(NewHandler(w, platform, f, debug))
+}
+
+func (f Format) replace(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 {
+		switch a.Key {
+		case slog.TimeKey:
+			if t, ok := a.Value.Any().(time.Time); ok {
+				return slog.String(slog.TimeKey, t.UTC().Format(time.RFC3339Nano))
+			}
+		case slog.LevelKey:
+			if l, ok := a.Value.Any().(slog.Level); ok {
+				return slog.String(f.Field, f.levelName(l))
+			}
+		case slog.MessageKey:
+			return slog.String("message", fault.Redact(a.Value.String()))
+		}
+	}
+	return redactAttr(a)
+}
+
+// levelName names l in the platform's terms; a level between two is
+// named by the one below it.
+func (f Format) levelName(l slog.Level) string {
+	switch {
+	case l >= slog.LevelError:
+		return "ERROR"
+	case l >= slog.LevelWarn:
+		return f.Warn
+	case l >= slog.LevelInfo:
+		return "INFO"
+	}
+	return "DEBUG"
+}
+
+// redactAttr redacts a string attribute, and an error or a fmt.Stringer,
+// which become their redacted text; it drops an empty string.
+func redactAttr(a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if a.Value.String() == "" {
+			return slog.Attr{}
+		}
+		return slog.String(a.Key, fault.Redact(a.Value.String()))
+	case slog.KindAny:
+		switch v := a.Value.Any().(type) {
+		case error:
+			return slog.String(a.Key, fault.Redact(v.Error()))
+		case fmt.Stringer:
+			return slog.String(a.Key, fault.Redact(v.String()))
+		}
+	}
+	return a
+}
 
 // LineWriter is an io.Writer for a library that prints plain text (the
 // standard log package, an http.Server's ErrorLog): each line written to
-// it becomes one JSON line, at the severity and with the message classify
-// gives it, so that nothing plain reaches the platform's log. A write is
-// taken as whole lines, as log.Logger writes them.
-func (l *Logger) LineWriter(classify func(line string) (Severity, string)) io.Writer {
-	return lineWriter{l, classify}
+// it becomes one record of log, at the level and with the message
+// classify gives it, so that nothing plain reaches the platform's log. A
+// write is taken as whole lines, as log.Logger writes them.
+func LineWriter(log *slog.Logger, classify func(line string) (slog.Level, string)) io.Writer {
+	return lineWriter{log, classify}
 }
 
 type lineWriter struct {
-	l        *Logger
-	classify func(string) (Severity, string)
+	log      *slog.Logger
+	classify func(string) (slog.Level, string)
 }
 
 func (w lineWriter) Write(p []byte) (int, error) {
@@ -80,76 +128,46 @@ func (w lineWriter) Write(p []byte) (int, error) {
 		if text = strings.TrimRight(text, "\r"); strings.TrimSpace(text) == "" {
 			continue
 		}
-		sev, msg := w.classify(text)
-		if sev == SevDebug && !w.l.debug {
-			continue
-		}
-		w.l.line(string(sev), msg, nil)
+		level, msg := w.classify(text)
+		w.log.Log(context.Background(), level, msg)
 	}
 	return len(p), nil
 }
 
-// Outcome logs the one line an invocation ends with.
-func (l *Logger) Outcome(o *deploy.Outcome) {
+// LogOutcome logs the one line an invocation ends with.
+func LogOutcome(log *slog.Logger, o *deploy.Outcome) {
 	r := o.Report
-	fields := map[string]any{
-		"outcome":      o.Status,
-		"retryable":    o.Retryable,
-		"action":       r.Action,
-		"invocationId": r.InvocationID,
-		"eventId":      r.EventID,
-		"bundle":       r.Bundle.URL,
-		"version":      r.Bundle.Version,
-		"sha256":       r.Bundle.SHA256,
-		"database":     r.Target.Database,
-		"durationMs":   r.DurationMS,
-		"exitCode":     r.ExitCode,
-		"resultUrl":    o.ResultURL,
+	attrs := []slog.Attr{
+		slog.String("outcome", string(o.Status)),
+		slog.Bool("retryable", o.Retryable),
+		slog.String("action", string(r.Action)),
+		slog.String("invocationId", r.InvocationID),
+		slog.String("eventId", r.EventID),
+		slog.String("bundle", r.Bundle.URL),
+		slog.String("version", r.Bundle.Version),
+		slog.String("sha256", r.Bundle.SHA256),
+		slog.String("database", r.Target.Database),
+		slog.Int64("durationMs", r.DurationMS),
+		slog.Int("exitCode", r.ExitCode),
+		slog.String("resultUrl", o.ResultURL),
 	}
 	if o.ResultErr != nil {
-		fields["resultError"] = o.ResultErr.Error()
+		attrs = append(attrs, slog.String("resultError", o.ResultErr.Error()))
 	}
 	if o.Err != nil {
-		fields["error"] = o.Err.Error()
+		attrs = append(attrs, slog.String("error", o.Err.Error()))
 	}
-	l.line(severity(o), r.Summary(), fields)
+	log.LogAttrs(context.Background(), level(o), r.Summary(), attrs...)
 }
 
-func severity(o *deploy.Outcome) string {
+func level(o *deploy.Outcome) slog.Level {
 	switch {
 	case o.Status == deploy.StatusFailed && o.Retryable:
-		return "WARNING"
+		return slog.LevelWarn
 	case o.Status == deploy.StatusFailed:
-		return "ERROR"
+		return slog.LevelError
 	case o.ResultErr != nil:
-		return "WARNING"
+		return slog.LevelWarn
 	}
-	return "INFO"
-}
-
-func (l *Logger) line(sev, msg string, fields map[string]any) {
-	rec := map[string]any{}
-	for k, v := range fields {
-		if s, ok := v.(string); ok {
-			if s == "" {
-				continue
-			}
-			v = fault.Redact(s)
-		}
-		rec[k] = v
-	}
-	if sev == "WARNING" && l.field == LevelField {
-		sev = "WARN" // Lambda's level names
-	}
-	rec[l.field] = sev
-	rec["message"] = fault.Redact(msg)
-	rec["time"] = time.Now().UTC().Format(time.RFC3339Nano)
-	rec["platform"] = l.platform
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, _ = l.w.Write(append(data, '\n'))
+	return slog.LevelInfo
 }

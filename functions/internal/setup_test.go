@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/pgmi-cloud/pgmi/internal/testbundle"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
+	"github.com/pgmi-cloud/pgmi/pkg/connect/cloudsql" // its offline validation names PGMI_GOOGLE_INSTANCE
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 )
 
@@ -60,9 +62,12 @@ func TestPipelineWarningsAreWarnLines(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "app.tgz"), testbundle.Pack(t, nil, "app", files), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ field, warn string }{{LevelField, "WARN"}, {SeverityField, "WARNING"}} {
+	for _, tc := range []struct {
+		format Format
+		warn   string
+	}{{LambdaFormat, "WARN"}, {CloudLoggingFormat, "WARNING"}, {AzureFormat, "WARN"}} {
 		var buf bytes.Buffer
-		log := NewLogger(&buf, "test", tc.field, false)
+		log := NewLogger(&buf, "test", tc.format, false)
 		f, err := setup("test", connect.AuthPassword, envMap(map[string]string{
 			"PGMI_ALLOW_UNSIGNED": "true", "PGHOST": "127.0.0.1", "PGPORT": closedPort(t), "PGUSER": "u",
 			"PGDATABASE": "d", "PGSSLMODE": "disable", "HOME": t.TempDir(),
@@ -77,15 +82,15 @@ func TestPipelineWarningsAreWarnLines(t *testing.T) {
 		}
 		var warned []map[string]any
 		for _, l := range lines(t, &buf) {
-			if l[tc.field] == "DEBUG" {
+			if l[tc.format.Field] == "DEBUG" {
 				t.Errorf("a DEBUG line with debug off: %v", l)
 			}
 			if msg, _ := l["message"].(string); strings.Contains(msg, "ignoring the connection block") {
 				warned = append(warned, l)
 			}
 		}
-		if len(warned) != 1 || warned[0][tc.field] != tc.warn {
-			t.Fatalf("%s: lines about the connection block %v, want one at %s; log:\n%s", tc.field, warned, tc.warn, buf.String())
+		if len(warned) != 1 || warned[0][tc.format.Field] != tc.warn {
+			t.Fatalf("%s: lines about the connection block %v, want one at %s; log:\n%s", tc.format.Field, warned, tc.warn, buf.String())
 		}
 	}
 }
@@ -105,7 +110,7 @@ func TestSetupRefusesAMarginWithoutTime(t *testing.T) {
 		{Limit{}, true},
 	} {
 		var buf bytes.Buffer
-		f, err := setup("test", connect.AuthPassword, envMap(env), NewLogger(&buf, "test", SeverityField, false), tc.limit)
+		f, err := setup("test", connect.AuthPassword, envMap(env), NewLogger(&buf, "test", CloudLoggingFormat, false), tc.limit)
 		if tc.ok {
 			if err != nil {
 				t.Errorf("%+v: %v", tc.limit, err)
@@ -130,9 +135,9 @@ func TestSetupRefusesAMarginWithoutTime(t *testing.T) {
 // cold start, never by the CLI's flag.
 func TestSetupNamesVariablesNotFlags(t *testing.T) {
 	var buf bytes.Buffer
-	_, err := setup("gcp", connect.AuthGoogle, envMap(map[string]string{
+	_, err := setup("gcp", cloudsql.AuthMethod, envMap(map[string]string{
 		"PGMI_ALLOW_UNSIGNED": "true", "PGUSER": "u", "PGDATABASE": "d",
-	}), NewLogger(&buf, "gcp", SeverityField, false), Limit{})
+	}), NewLogger(&buf, "gcp", CloudLoggingFormat, false), Limit{})
 	if err == nil || !strings.Contains(err.Error(), "PGMI_GOOGLE_INSTANCE") || strings.Contains(buf.String(), "--google-instance") {
 		t.Fatalf("err %v, log %s; want PGMI_GOOGLE_INSTANCE named and no flag", err, buf.String())
 	}
@@ -142,7 +147,7 @@ func TestSetupNamesVariablesNotFlags(t *testing.T) {
 // it.
 func TestRejectNamesTheEvent(t *testing.T) {
 	var buf bytes.Buffer
-	f := &Function{Platform: "test", Log: NewLogger(&buf, "test", LevelField, false)}
+	f := &Function{Platform: "test", Log: NewLogger(&buf, "test", LambdaFormat, false)}
 	f.Reject("inv-1", fmt.Errorf("wrapped: %w", WithEventID("ev-9", errors.New("no generation"))))
 	f.Reject("inv-2", errors.New("not JSON"))
 	l := lines(t, &buf)
@@ -165,7 +170,7 @@ func TestSetupLineHidesAPasswordTail(t *testing.T) {
 		var buf bytes.Buffer
 		_, err := setup("aws", connect.AuthPassword, envMap(map[string]string{
 			"PGMI_ALLOW_UNSIGNED": "true", "PGMI_CONNECTION_STRING": s,
-		}), NewLogger(&buf, "aws", LevelField, false), Limit{})
+		}), NewLogger(&buf, "aws", LambdaFormat, false), Limit{})
 		if err == nil || !strings.Contains(buf.String(), "PGMI_CONNECTION_STRING") || !strings.Contains(buf.String(), "password") {
 			t.Fatalf("%s: err %v, log %s; want an ERROR line naming PGMI_CONNECTION_STRING and the password", s, err, buf.String())
 		}
@@ -176,6 +181,41 @@ func TestSetupLineHidesAPasswordTail(t *testing.T) {
 }
 
 // setup is Setup with only an auth method and a limit, as the tests need.
-func setup(platform string, auth connect.AuthMethod, env connect.Env, log *Logger, limit Limit) (*Function, error) {
+func setup(platform string, auth connect.AuthMethod, env connect.Env, log *slog.Logger, limit Limit) (*Function, error) {
 	return Setup(context.Background(), platform, env, log, &Options{LoadOptions: deploy.LoadOptions{DefaultAuth: auth}, Limit: limit})
+}
+
+// Connection resolution logs through the function's log (LoadOptions.Log):
+// a password file others may read is ignored with one WARN line in the
+// platform's format, which does not quote the file.
+func TestSetupLogsConnectionWarnings(t *testing.T) {
+	passfile := filepath.Join(t.TempDir(), "pgpass")
+	if err := os.WriteFile(passfile, []byte("*:*:*:*:hunter2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(passfile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		format Format
+		warn   string
+	}{{LambdaFormat, "WARN"}, {CloudLoggingFormat, "WARNING"}} {
+		var buf bytes.Buffer
+		f, err := setup("test", connect.AuthPassword, envMap(map[string]string{
+			"PGMI_ALLOW_UNSIGNED": "true", "PGHOST": "127.0.0.1", "PGUSER": "u", "PGDATABASE": "d", "PGPASSFILE": passfile,
+		}), NewLogger(&buf, "test", tc.format, false), Limit{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		var warned []map[string]any
+		for _, l := range lines(t, &buf) {
+			if msg, _ := l["message"].(string); strings.Contains(msg, "group or world access") {
+				warned = append(warned, l)
+			}
+		}
+		if len(warned) != 1 || warned[0][tc.format.Field] != tc.warn || strings.Contains(buf.String(), "hunter2") {
+			t.Fatalf("%s: warnings %v; log:\n%s", tc.format.Field, warned, buf.String())
+		}
+	}
 }

@@ -115,9 +115,9 @@ var cloudPrefixes = map[string][]string{
 // binary that imports it links only its own cloud.
 func TestCloudPackagesLinkOnlyTheirCloud(t *testing.T) {
 	for _, tc := range []struct{ pkg, cloud, marker string }{
-		{"pkg/connect/aws", "aws", "github.com/aws/aws-sdk-go-v2/feature/rds/auth"},
-		{"pkg/connect/azure", "azure", "github.com/Azure/azure-sdk-for-go/sdk/azidentity"},
-		{"pkg/connect/google", "google", "cloud.google.com/go/cloudsqlconn"},
+		{"pkg/connect/rdsiam", "aws", "github.com/aws/aws-sdk-go-v2/feature/rds/auth"},
+		{"pkg/connect/entra", "azure", "github.com/Azure/azure-sdk-for-go/sdk/azidentity"},
+		{"pkg/connect/cloudsql", "google", "cloud.google.com/go/cloudsqlconn"},
 		{"pkg/bundle/s3pin", "aws", "gocloud.dev/blob/s3blob"},
 		{"pkg/bundle/azpin", "azure", "gocloud.dev/blob/azureblob"},
 		{"pkg/bundle/gcspin", "google", "gocloud.dev/blob/gcsblob"},
@@ -158,7 +158,7 @@ func TestCloudPackagesLinkOnlyTheirCloud(t *testing.T) {
 // import pkg/fault for errors and redaction, never the engine directly.
 func TestConnectAndFunctionsDoNotImportEngine(t *testing.T) {
 	engine := module + "/pkg/engine"
-	for _, pkg := range []string{"pkg/connect", "pkg/connect/aws", "pkg/connect/azure", "pkg/connect/google"} {
+	for _, pkg := range []string{"pkg/connect", "pkg/connect/rdsiam", "pkg/connect/entra", "pkg/connect/cloudsql"} {
 		if slices.Contains(deps(t, module+"/"+pkg), engine) {
 			t.Errorf("%s links %s: errors and redaction come from pkg/fault", pkg, engine)
 		}

@@ -8,38 +8,6 @@ import (
 	"time"
 )
 
-// AuthMethod names how a connection authenticates.
-type AuthMethod string
-
-// The auth methods. Password covers PGPASSWORD, .pgpass and a password in
-// the connection string; the cloud methods fetch a token per connection
-// through a Provider registered by their pkg/connect/<name> folder.
-const (
-	AuthPassword AuthMethod = "password"
-	AuthAWS      AuthMethod = "aws"
-	AuthAzure    AuthMethod = "azure"
-	AuthGoogle   AuthMethod = "google"
-)
-
-var authMethods = []AuthMethod{AuthPassword, AuthAWS, AuthAzure, AuthGoogle}
-
-// ParseAuthMethod accepts the method names case-insensitively.
-func ParseAuthMethod(s string) (AuthMethod, bool) {
-	for _, m := range authMethods {
-		if strings.EqualFold(strings.TrimSpace(s), string(m)) {
-			return m, true
-		}
-	}
-	return "", false
-}
-
-// Google Cloud SQL IP types.
-const (
-	GoogleIPPublic  = "public"
-	GoogleIPPrivate = "private"
-	GoogleIPPSC     = "psc"
-)
-
 // Secret is a value that never prints: every fmt verb shows [redacted] (or
 // nothing when it is empty). Reveal returns the value itself.
 type Secret string
@@ -68,16 +36,6 @@ func (s Secret) Format(f fmt.State, verb rune) {
 		return
 	}
 	fmt.Fprint(f, s.String())
-}
-
-// Cloud carries the cloud-specific settings of the token auth methods.
-type Cloud struct {
-	AWSRegion      string // RDS IAM: region of the database
-	AWSRoleARN     string // RDS IAM: role to assume first (cross-account pipelines)
-	AzureTenantID  string // Entra ID: tenant of a service principal
-	AzureClientID  string // Entra ID: service principal or user-assigned managed identity
-	GoogleInstance string // Cloud SQL: project:region:instance
-	GoogleIPType   string // Cloud SQL: public, private or psc; "" means public
 }
 
 // SSL is the TLS part of a connection, with libpq's names and semantics.
@@ -117,8 +75,10 @@ type Config struct {
 	// target_session_attrs, channel_binding, require_auth, krbsrvname, …) and
 	// sends every other key to the server as a startup parameter (a GUC).
 	Params map[string]string
-	Auth   AuthMethod
-	Cloud  Cloud
+	// Auth is the auth method; "" means password. AuthSettings are its
+	// settings, by the method's own keys (see Method).
+	Auth         AuthMethod
+	AuthSettings AuthSettings
 }
 
 // DefaultPort is PostgreSQL's port.
@@ -190,6 +150,7 @@ func (c Config) Clone() *Config {
 			out.Params[k] = v
 		}
 	}
+	out.AuthSettings = c.AuthSettings.clone()
 	return &out
 }
 
@@ -211,6 +172,9 @@ func (c Config) String() string {
 		}
 	}
 	fmt.Fprintf(&b, " password=%s sslpassword=%s", secretState(c.Password), secretState(c.SSL.Password))
+	if s := c.AuthSettings.String(); s != "" {
+		fmt.Fprintf(&b, " auth_settings=[%s]", s)
+	}
 	return b.String()
 }
 

@@ -8,7 +8,7 @@ import (
 
 func TestConfigFormattingNeverPrintsSecrets(t *testing.T) {
 	c := &Config{Hosts: []string{"db", "::1", "/tmp"}, Ports: []uint16{5432, 5433}, User: "u", Database: "d",
-		Password: "pw-Secret-1", SSL: SSL{Mode: "require", Password: "key-Secret-2", Cert: "/c.pem"}, Auth: AuthAWS}
+		Password: "pw-Secret-1", SSL: SSL{Mode: "require", Password: "key-Secret-2", Cert: "/c.pem"}, Auth: "aws"}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d", "%10.3s"} {
 		for _, v := range []any{c, *c, c.Password, c.SSL, c.SSL.Password, []*Config{c}, map[string]Config{"k": *c}} {
 			out := fmt.Sprintf(verb, v)

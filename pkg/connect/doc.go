@@ -37,13 +37,49 @@
 //
 // AuthPassword uses the password from the connection string, PGPASSWORD, or
 // the password file (PGPASSFILE, else ~/.pgpass; ignored with a warning when
-// group- or world-readable, as libpq does). No secret has a flag. Cloud
-// methods (aws, azure, google) are Providers registered by the folders
-// pkg/connect/<method>; a binary links a method by importing its folder. A
-// Provider prepares every physical connection (a fresh token as the password,
-// or a dialer), so a session outlives its token. A cloud flag such as
-// --aws-region implies its method, and two sources asking for different
-// methods are an error, whatever the sources.
+// group- or world-readable, as libpq does). No secret has a flag. Every
+// other method lives in its own folder, pkg/connect/<name> (rdsiam, entra,
+// cloudsql today), and registers a Method from init(); a binary links a
+// method by importing its folder. A Provider prepares every physical
+// connection (a fresh token as the password, or a dialer), so a session
+// outlives its token. The root of this package names no method: a test in
+// internal/archtest holds it to that.
+//
+// # Adding an auth method
+//
+// A method is one new folder plus one import line per composition root
+// (cmd/pgmi's drivers.go, the function that deploys to that platform).
+// Nothing in this package, pkg/pgmiyaml, pkg/deploy or the CLI's flag code
+// changes. The folder's init() calls Register with a Method:
+//
+//   - Name, the value of PGMI_AUTH and pgmi.yaml's auth_method, which the
+//     package also exports as its AuthMethod constant (a function passes it
+//     as Options.DefaultAuth); Title for messages; Flag and Usage, the
+//     boolean flag that picks it.
+//   - Settings, each with the method's own Key (read back with
+//     AuthSettings.Get and Source), a Flag and its Usage (the flag implies
+//     the method), PGMI_* variables in Env that claim the method, Ambient
+//     variables that only supply a value, the pgmi.yaml connection key
+//     (named <method>_<setting>, registered with pgmiyaml so that the file
+//     stays strict), and Fold to lower-case the value. Sources win in that
+//     order: flag, Env, Ambient, pgmi.yaml.
+//   - Validate, the offline check resolution runs: it reports a missing
+//     value with Missing (the CLI's words, and the variables' for
+//     ForEnvironment) and names an invalid value's source. The factory
+//     should reuse the same parsing rather than repeat it.
+//   - Describe, optionally, where its connections go, for messages
+//     (Config.Describe).
+//   - Factory, which builds the Provider once per Target, with the logger
+//     of Options.Log (never nil; it discards when Log is nil).
+//
+// Composition roots define the methods' flags by iterating Methods() and
+// hand the values over in Flags.Auth, keyed by flag name (a boolean flag
+// that is on is "true"). Every source that names a method claims it: its
+// flag, a setting's flag, PGMI_AUTH, a setting's PGMI_* variable,
+// auth_method or a setting's pgmi.yaml key. Claims for two methods are an
+// error whatever their sources; with no claim, Options.DefaultAuth, else
+// password. ParseAuthMethod and its messages list the methods this binary
+// registered, password first.
 //
 // # TLS
 //

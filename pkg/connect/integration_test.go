@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -146,7 +147,7 @@ func TestPgpass(t *testing.T) {
 	open := writeFile(t, dir, "open.pgpass", []byte(line))
 	os.Chmod(open, 0o644)
 	var warnings []string
-	_, err := openTarget(t, hostFlags(pw, db), isolatedEnv(t, "PGPASSFILE", open), &Options{Warn: func(s string) { warnings = append(warnings, s) }})
+	_, err := openTarget(t, hostFlags(pw, db), isolatedEnv(t, "PGPASSFILE", open), &Options{Log: warnLog(&warnings)})
 	if engine.ExitCode(err) != 11 || len(warnings) != 1 || !strings.Contains(warnings[0], "group or world access") {
 		t.Errorf("exit %d %v; warnings %q", engine.ExitCode(err), err, warnings)
 	}
@@ -230,9 +231,9 @@ func TestProviderTokenPerConnection(t *testing.T) {
 	t.Cleanup(func() { cleanupExec(t, pw, "DROP ROLE IF EXISTS "+role) })
 	var calls atomic.Int32
 	var built atomic.Int32
-	factory := func(_ context.Context, c *Config) (Provider, error) {
+	factory := func(_ context.Context, c *Config, log *slog.Logger) (Provider, error) {
 		built.Add(1)
-		if c.Cloud.AWSRegion != "us-west-2" {
+		if c.AuthSettings.Get("region") != "us-west-2" || log == nil {
 			return nil, errors.New("region not passed to the provider")
 		}
 		return ProviderFunc(func(_ context.Context, cfg *pgx.ConnConfig) error {
@@ -241,8 +242,11 @@ func TestProviderTokenPerConnection(t *testing.T) {
 			return nil
 		}), nil
 	}
-	f := Flags{Host: pw.Host(), Port: pw.Port(), User: role, Database: "postgres", AWS: true, AWSRegion: "us-west-2", SSLMode: "disable"}
-	opts := &Options{Providers: map[AuthMethod]ProviderFactory{AuthAWS: factory}}
+	f := Flags{Host: pw.Host(), Port: pw.Port(), User: role, Database: "postgres", SSLMode: "disable"}
+	opts := &Options{DefaultAuth: "iamtoken", Factory: func(ctx context.Context, c *Config, log *slog.Logger) (Provider, error) {
+		c.AuthSettings = c.AuthSettings.With("region", "us-west-2", "test")
+		return factory(ctx, c, log)
+	}}
 	tgt, err := ResolveWith(f, isolatedEnv(t, "PGPASSWORD", "not-used"), pgmiyaml.Connection{}, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -260,17 +264,17 @@ func TestProviderTokenPerConnection(t *testing.T) {
 
 	// A token the server rejects says so, without the token.
 	bad := ProviderFunc(func(_ context.Context, cfg *pgx.ConnConfig) error { cfg.Password = "Expired-Token-9"; return nil })
-	opts.Providers[AuthAWS] = func(context.Context, *Config) (Provider, error) { return bad, nil }
+	opts.Factory = func(context.Context, *Config, *slog.Logger) (Provider, error) { return bad, nil }
 	_, err = openTarget(t, f, isolatedEnv(t), opts)
-	if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), "aws token") || strings.Contains(err.Error(), "Expired-Token-9") {
+	if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), "iamtoken token") || strings.Contains(err.Error(), "Expired-Token-9") {
 		t.Errorf("exit %d: %v", engine.ExitCode(err), err)
 	}
 	// A provider that cannot get a token: exit 11, retried only when transient.
 	var tries atomic.Int32
 	failing := ProviderFunc(func(context.Context, *pgx.ConnConfig) error { tries.Add(1); return selfTransient(true) })
-	opts.Providers[AuthAWS] = func(context.Context, *Config) (Provider, error) { return failing, nil }
+	opts.Factory = func(context.Context, *Config, *slog.Logger) (Provider, error) { return failing, nil }
 	_, err = openTarget(t, f, isolatedEnv(t), opts)
-	if engine.ExitCode(err) != 11 || tries.Load() != 4 || !strings.Contains(err.Error(), "could not get an access token (aws authentication)") {
+	if engine.ExitCode(err) != 11 || tries.Load() != 4 || !strings.Contains(err.Error(), "could not get an access token (iamtoken authentication)") {
 		t.Errorf("exit %d after %d tries: %v", engine.ExitCode(err), tries.Load(), err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -28,7 +29,7 @@ type Lifecycle struct {
 	// databases of one server sets it per request.
 	Database string
 	Dial     Dialer               // nil means Target.Dial (the auth provider, retries)
-	Log      func(string)         // progress lines, may be nil
+	Log      *slog.Logger         // progress lines at INFO; nil discards them
 	Notice   func(*pgconn.Notice) // unused today; reserved for maintenance notices
 }
 
@@ -60,7 +61,7 @@ func (l *Lifecycle) database() string {
 
 func (l *Lifecycle) log(format string, args ...any) {
 	if l.Log != nil {
-		l.Log(fmt.Sprintf(format, args...))
+		l.Log.Info(fmt.Sprintf(format, args...))
 	}
 }
 

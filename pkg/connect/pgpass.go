@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -37,14 +38,14 @@ func DefaultPassfile(env Env) string {
 // ReadPassfile reads path. Like libpq it ignores, with a warning, a file
 // that is not a plain file or that its group or others may read (on
 // Windows there is no such check); a missing file gives nil and no warning.
-// warn may be nil.
-func ReadPassfile(path string, warn func(string)) *Passfile {
+// The warning is a WARN record of log, which may be nil.
+func ReadPassfile(path string, log *slog.Logger) *Passfile {
 	if path == "" {
 		return nil
 	}
 	say := func(format string, args ...any) {
-		if warn != nil {
-			warn(fmt.Sprintf(format, args...))
+		if log != nil {
+			log.Warn(fmt.Sprintf(format, args...))
 		}
 	}
 	fi, err := os.Stat(path)

@@ -59,7 +59,7 @@ func TestReadPassfilePermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	var warnings []string
-	warn := func(s string) { warnings = append(warnings, s) }
+	warn := warnLog(&warnings)
 	if p := ReadPassfile(path, warn); p != nil {
 		t.Error("a world-readable password file was used")
 	}

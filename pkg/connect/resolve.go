@@ -23,15 +23,10 @@ type Flags struct {
 	SSLKey      string // --sslkey
 	SSLRootCert string // --sslrootcert
 
-	// Cloud authentication. A boolean picks its method; an id flag implies
-	// its method too (--aws-region means --aws).
-	Azure, AWS, Google bool
-	AzureTenantID      string // --azure-tenant-id
-	AzureClientID      string // --azure-client-id
-	AWSRegion          string // --aws-region
-	AWSRoleARN         string // --aws-role-arn
-	GoogleInstance     string // --google-instance
-	GoogleIPType       string // --google-ip-type
+	// Auth holds the registered auth methods' flags (Method.Flag and
+	// Setting.Flag), by flag name without dashes; a boolean flag that is on
+	// is "true". A composition root defines them by iterating Methods().
+	Auth map[string]string
 }
 
 // Env looks up an environment variable; composition roots pass os.LookupEnv.
@@ -47,17 +42,16 @@ func (e Env) get(name string) string {
 
 // Options tune resolution; nil means the defaults.
 type Options struct {
-	// Warn receives warnings, such as a password file ignored for its
-	// permissions. nil discards them.
-	Warn func(string)
 	// DefaultAuth is the method when no source names one; "" is password.
 	// A cloud function sets its own cloud's method.
 	DefaultAuth AuthMethod
-	// Providers adds or overrides auth providers for this resolution; the
-	// registry (RegisterProvider) supplies the rest.
-	Providers map[AuthMethod]ProviderFactory
+	// Factory, when set, builds the provider of the resolved method instead
+	// of the method's registered factory: for an embedder that needs its
+	// own client settings, and for tests. nil uses the registry.
+	Factory ProviderFactory
 	// Log receives what resolution and the auth providers have to say
-	// (warnings at WARN, a cloud SDK's own lines at DEBUG); nil discards it.
+	// (warnings at WARN, such as a password file ignored for its
+	// permissions; a cloud SDK's own lines at DEBUG); nil discards it.
 	Log *slog.Logger
 }
 
@@ -125,7 +119,7 @@ func ResolveConfig(f Flags, env Env, yml pgmiyaml.Connection, opts *Options) (*C
 		cfg.User = defaultUser(env)
 	}
 	if cfg.User == "" {
-		return nil, missing("no database user: pass -U/--username, set PGUSER, or name one in the connection string",
+		return nil, Missing("no database user: pass -U/--username, set PGUSER, or name one in the connection string",
 			"no database user: set PGUSER, or name one in the connection string (PGMI_CONNECTION_STRING)")
 	}
 	if err := resolveDatabases(cfg, f, env, yml, str); err != nil {
@@ -253,7 +247,7 @@ func resolveDatabases(cfg *Config, f Flags, env Env, yml pgmiyaml.Connection, st
 		target = "postgres"
 	}
 	if target == "" {
-		return missing("database name is required: pass -d/--database, set PGDATABASE, name it in the connection string, or set connection.database in pgmi.yaml",
+		return Missing("database name is required: pass -d/--database, set PGDATABASE, name it in the connection string, or set connection.database in pgmi.yaml",
 			"database name is required: set PGDATABASE, or name it in the connection string (PGMI_CONNECTION_STRING)")
 	}
 	maintenance := firstNonEmpty(yml.MaintenanceDatabase, "postgres")

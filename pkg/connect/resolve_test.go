@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -250,122 +251,17 @@ func TestResolveHomeDefaults(t *testing.T) {
 	}
 }
 
-func TestResolveAuthMethods(t *testing.T) {
-	u := Flags{User: "iam_user", Database: "d"}
-	cases := []struct {
-		name  string
-		f     Flags
-		env   []string
-		yml   pgmiyaml.Connection
-		want  AuthMethod
-		cloud Cloud
-	}{
-		{"default is password", u, nil, pgmiyaml.Connection{}, AuthPassword, Cloud{}},
-		{"ambient AZURE_* alone stays password", u, []string{"AZURE_CLIENT_ID", "c", "AWS_REGION", "r"}, pgmiyaml.Connection{}, AuthPassword, Cloud{}},
-		{"--azure", with(u, func(f *Flags) { f.Azure = true }), []string{"AZURE_TENANT_ID", "t", "AZURE_CLIENT_ID", "c"}, pgmiyaml.Connection{}, AuthAzure, Cloud{AzureTenantID: "t", AzureClientID: "c"}},
-		// pgmi's B2: id flags alone imply their method.
-		{"--azure-tenant-id implies azure", with(u, func(f *Flags) { f.AzureTenantID = "ft"; f.AzureClientID = "fc" }), []string{"AZURE_TENANT_ID", "t"}, pgmiyaml.Connection{}, AuthAzure, Cloud{AzureTenantID: "ft", AzureClientID: "fc"}},
-		{"--aws-region implies aws", with(u, func(f *Flags) { f.AWSRegion = "us-west-2" }), []string{"AWS_REGION", "eu-west-1"}, pgmiyaml.Connection{}, AuthAWS, Cloud{AWSRegion: "us-west-2"}},
-		{"--google-instance implies google", with(u, func(f *Flags) { f.GoogleInstance = "p:r:i" }), nil, pgmiyaml.Connection{}, AuthGoogle, Cloud{GoogleInstance: "p:r:i"}},
-		{"aws region precedence: AWS_REGION", with(u, func(f *Flags) { f.AWS = true }), []string{"AWS_REGION", "a", "AWS_DEFAULT_REGION", "b"}, pgmiyaml.Connection{AWSRegion: "c"}, AuthAWS, Cloud{AWSRegion: "a"}},
-		{"aws region precedence: AWS_DEFAULT_REGION", with(u, func(f *Flags) { f.AWS = true }), []string{"AWS_DEFAULT_REGION", "b"}, pgmiyaml.Connection{AWSRegion: "c"}, AuthAWS, Cloud{AWSRegion: "b"}},
-		{"yaml role ARN implies aws", u, nil, pgmiyaml.Connection{AWSRoleARN: "arn:aws:iam::123456789012:role/r", AWSRegion: "c"}, AuthAWS, Cloud{AWSRegion: "c", AWSRoleARN: "arn:aws:iam::123456789012:role/r"}},
-		{"yaml ip type with instance", u, nil, pgmiyaml.Connection{GoogleInstance: "p:r:i", GoogleIPType: "Private"}, AuthGoogle, Cloud{GoogleInstance: "p:r:i", GoogleIPType: "private"}},
-		{"aws region precedence: PGMI_AWS_REGION", with(u, func(f *Flags) { f.AWS = true }), []string{"PGMI_AWS_REGION", "p", "AWS_REGION", "a"}, pgmiyaml.Connection{}, AuthAWS, Cloud{AWSRegion: "p"}},
-		{"yaml auth_method aws with its region", u, nil, pgmiyaml.Connection{AuthMethod: "aws", AWSRegion: "c"}, AuthAWS, Cloud{AWSRegion: "c"}},
-		{"yaml auth_method is case-insensitive", u, nil, pgmiyaml.Connection{AuthMethod: "Azure"}, AuthAzure, Cloud{}},
-		{"yaml ids, env beats them", u, []string{"AZURE_TENANT_ID", "et"}, pgmiyaml.Connection{AuthMethod: "azure", AzureTenantID: "yt", AzureClientID: "yc"}, AuthAzure, Cloud{AzureTenantID: "et", AzureClientID: "yc"}},
-		{"flag id beats env and yaml", with(u, func(f *Flags) { f.Azure = true; f.AzureClientID = "fc" }), []string{"AZURE_CLIENT_ID", "ec"}, pgmiyaml.Connection{AzureClientID: "yc"}, AuthAzure, Cloud{AzureClientID: "fc"}},
-		{"PGMI_AUTH google", u, []string{"PGMI_AUTH", "google", "PGMI_GOOGLE_INSTANCE", "p:r:i", "PGMI_GOOGLE_IP_TYPE", "PSC"}, pgmiyaml.Connection{}, AuthGoogle, Cloud{GoogleInstance: "p:r:i", GoogleIPType: "psc"}},
-		{"yaml google instance, flag wins", with(u, func(f *Flags) { f.GoogleInstance = "f:r:i" }), nil, pgmiyaml.Connection{AuthMethod: "google", GoogleInstance: "y:r:i"}, AuthGoogle, Cloud{GoogleInstance: "f:r:i"}},
-		{"domain-scoped google project", with(u, func(f *Flags) { f.Google = true; f.GoogleInstance = "example.com:p:r:i" }), nil, pgmiyaml.Connection{}, AuthGoogle, Cloud{GoogleInstance: "example.com:p:r:i"}},
-		{"aws role", with(u, func(f *Flags) { f.AWSRegion = "r"; f.AWSRoleARN = "arn:aws:iam::123456789012:role/deploy" }), nil, pgmiyaml.Connection{}, AuthAWS, Cloud{AWSRegion: "r", AWSRoleARN: "arn:aws:iam::123456789012:role/deploy"}},
-		{"explicit password method", u, []string{"PGMI_AUTH", "password"}, pgmiyaml.Connection{AuthMethod: "password"}, AuthPassword, Cloud{}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c := resolveOK(t, tc.f, baseEnv(tc.env...), tc.yml)
-			if c.Auth != tc.want || c.Cloud != tc.cloud {
-				t.Errorf("auth %s cloud %+v, want %s %+v", c.Auth, c.Cloud, tc.want, tc.cloud)
-			}
-		})
-	}
-	c, err := ResolveConfig(u, baseEnv(), pgmiyaml.Connection{}, &Options{DefaultAuth: AuthAWS})
-	if err == nil || !strings.Contains(err.Error(), "region") {
-		t.Errorf("a default method is validated too: %v %v", c, err)
-	}
-	c, err = ResolveConfig(u, baseEnv("AWS_REGION", "r"), pgmiyaml.Connection{}, &Options{DefaultAuth: AuthAWS})
-	if err != nil || c.Auth != AuthAWS || c.Cloud.AWSRegion != "r" {
-		t.Errorf("default method: %v %v", c, err)
-	}
-}
-
-func with(f Flags, fn func(*Flags)) Flags {
-	fn(&f)
-	return f
-}
-
-// ARCHITECTURE §9: conflicting methods are an error whatever their source
-// (pgmi's B3 let yaml google silently beat --azure).
-func TestResolveAuthConflicts(t *testing.T) {
-	u := Flags{User: "u", Database: "d"}
-	cases := []struct {
-		f    Flags
-		env  []string
-		yml  pgmiyaml.Connection
-		want []string
-	}{
-		{with(u, func(f *Flags) { f.Azure = true; f.AWS = true }), nil, pgmiyaml.Connection{}, []string{"--azure asks for azure", "--aws asks for aws"}},
-		{with(u, func(f *Flags) { f.Azure = true }), nil, pgmiyaml.Connection{AuthMethod: "google"}, []string{"--azure", "pgmi.yaml connection.auth_method asks for google"}},
-		{with(u, func(f *Flags) { f.AWSRegion = "r" }), nil, pgmiyaml.Connection{AuthMethod: "azure"}, []string{"--aws-region asks for aws"}},
-		{with(u, func(f *Flags) { f.Google = true; f.AzureClientID = "c" }), nil, pgmiyaml.Connection{}, []string{"--azure-client-id"}},
-		{u, []string{"PGMI_AUTH", "aws"}, pgmiyaml.Connection{AuthMethod: "google"}, []string{"PGMI_AUTH asks for aws"}},
-		{with(u, func(f *Flags) { f.AWS = true }), nil, pgmiyaml.Connection{AuthMethod: "password"}, []string{"asks for password"}},
-		{u, nil, pgmiyaml.Connection{AuthMethod: "aws", GoogleInstance: "p:r:i"}, []string{"google_instance asks for google"}},
-	}
-	for _, tc := range cases {
-		resolveErr(t, tc.f, baseEnv(tc.env...), tc.yml, "conflicting authentication methods")
-		_, err := ResolveConfig(tc.f, baseEnv(tc.env...), tc.yml, nil)
-		for _, w := range tc.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%v lacks %q", err, w)
-			}
-		}
-	}
-}
-
-func TestResolveCloudValidation(t *testing.T) {
-	cases := []struct {
-		f    Flags
-		env  []string
-		yml  pgmiyaml.Connection
-		want string
-	}{
-		{Flags{AWS: true, User: "u"}, nil, pgmiyaml.Connection{}, "region"},
-		{Flags{AWS: true, AWSRegion: "r"}, nil, pgmiyaml.Connection{}, "-U/--username"},
-		{Flags{AWSRegion: "r", User: "u", AWSRoleARN: "role/x"}, nil, pgmiyaml.Connection{}, "role ARN"},
-		{Flags{Google: true, User: "u"}, nil, pgmiyaml.Connection{}, "--google-instance"},
-		{Flags{GoogleInstance: "just-a-name", User: "u"}, nil, pgmiyaml.Connection{}, "project:region:instance"},
-		{Flags{GoogleInstance: "p:r:i"}, nil, pgmiyaml.Connection{}, "-U/--username"},
-		{Flags{GoogleInstance: "p:r:i", User: "u", GoogleIPType: "carrier-pigeon"}, nil, pgmiyaml.Connection{}, "IP type"},
-		{Flags{User: "u"}, []string{"PGMI_AUTH", "kerberos"}, pgmiyaml.Connection{}, "PGMI_AUTH"},
-		{Flags{User: "u"}, nil, pgmiyaml.Connection{AuthMethod: "ldap"}, "auth_method"},
-	}
-	for _, tc := range cases {
-		resolveErr(t, withDB(tc.f), baseEnv(tc.env...), tc.yml, tc.want)
-	}
-}
-
-// Until a provider folder is linked, a cloud method is a clear offline error.
+// A method no provider folder registered is a clear offline error; with
+// Options.Factory a caller supplies its provider.
 func TestResolveRejectsMethodsNotInThisBuild(t *testing.T) {
-	_, err := Resolve(Flags{AWS: true, AWSRegion: "r", User: "u", Database: "d"}, baseEnv(), pgmiyaml.Connection{})
-	if err == nil || fault.KindOf(err) != fault.Config || !strings.Contains(err.Error(), "aws authentication is not in this build yet") {
+	_, err := ResolveWith(Flags{User: "u", Database: "d"}, baseEnv(), pgmiyaml.Connection{}, &Options{DefaultAuth: "kerberos"})
+	if err == nil || fault.KindOf(err) != fault.Config || !strings.Contains(err.Error(), "kerberos authentication is not in this build yet") {
 		t.Fatalf("got %v", err)
 	}
-	fake := func(_ context.Context, _ *Config) (Provider, error) { return nil, nil }
-	tgt, err := ResolveWith(Flags{AWS: true, AWSRegion: "r", User: "u", Database: "d", SSLMode: "disable"}, baseEnv(), pgmiyaml.Connection{},
-		&Options{Providers: map[AuthMethod]ProviderFactory{AuthAWS: fake}})
-	if err != nil || tgt.Settings.Auth != AuthAWS {
+	fake := func(context.Context, *Config, *slog.Logger) (Provider, error) { return nil, nil }
+	tgt, err := ResolveWith(Flags{User: "u", Database: "d", SSLMode: "disable"}, baseEnv(), pgmiyaml.Connection{},
+		&Options{DefaultAuth: "kerberos", Factory: fake})
+	if err != nil || tgt.Settings.Auth != "kerberos" {
 		t.Fatalf("with a provider: %v", err)
 	}
 }

@@ -149,7 +149,7 @@ func TestClassifyMessages(t *testing.T) {
 		want   string
 	}{
 		{&pgconn.PgError{Code: "28P01", Message: "password authentication failed"}, AuthPassword, fault.Connection, "check PGPASSWORD, the password file"},
-		{&pgconn.PgError{Code: "28P01"}, AuthAWS, fault.Connection, "the aws token for user \"alice\" was rejected"},
+		{&pgconn.PgError{Code: "28P01"}, "aws", fault.Connection, "the aws token for user \"alice\" was rejected"},
 		{&pgconn.PgError{Code: "28000", Message: "no pg_hba.conf entry"}, AuthPassword, fault.Connection, "pg_hba.conf"},
 		{&pgconn.PgError{Code: "3D000"}, AuthPassword, fault.Connection, `database "app" does not exist`},
 		{&pgconn.PgError{Code: "42501", Message: "permission denied"}, AuthPassword, fault.Connection, `GRANT CONNECT ON DATABASE "app" TO "alice"`},
@@ -158,8 +158,8 @@ func TestClassifyMessages(t *testing.T) {
 		{&pgconn.PgError{Code: "42704", Message: `unrecognized configuration parameter "Pooling"`}, AuthPassword, fault.Connection, "remove it from the connection string"},
 		{&pgconn.PgError{Code: "XX000", Message: "odd"}, AuthPassword, fault.Connection, "(SQLSTATE XX000)"},
 		{&net.DNSError{Name: "db.example.com", Err: "no such host", IsNotFound: true}, AuthPassword, fault.Connection, `cannot resolve host "db.example.com"`},
-		{&providerError{errors.New("no credentials")}, AuthAzure, fault.Connection, "could not get an access token (azure authentication)"},
-		{&providerError{fault.Errorf(fault.Config, "bad region")}, AuthAWS, fault.Config, "bad region"},
+		{&providerError{errors.New("no credentials")}, "azure", fault.Connection, "could not get an access token (azure authentication)"},
+		{&providerError{fault.Errorf(fault.Config, "bad region")}, "aws", fault.Config, "bad region"},
 		{errors.New("server refused TLS connection"), AuthPassword, fault.Connection, "SSL/TLS failure"},
 	}
 	for _, tc := range cases {

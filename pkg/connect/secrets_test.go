@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -30,30 +31,31 @@ func TestSecretsNeverAppear(t *testing.T) {
 	key := writeFile(t, dir, "c.key", encryptedPKCS8PEM(t, rk, passphrase))
 	port := pw.Port()
 	var out strings.Builder
-	warn := func(s string) { out.WriteString(s + "\n") }
-	tokenProvider := func(context.Context, *Config) (Provider, error) {
+	log := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	tokenProvider := func(context.Context, *Config, *slog.Logger) (Provider, error) {
 		return ProviderFunc(func(_ context.Context, cfg *pgx.ConnConfig) error { cfg.Password = token; return nil }), nil
 	}
 	runs := []struct {
 		f   Flags
 		env []string
+		def AuthMethod
 	}{
-		{Flags{ConnString: fmt.Sprintf("postgresql://postgres:%s@127.0.0.1:%d/postgres", password, port)}, nil},
-		{Flags{ConnString: fmt.Sprintf("postgresql://:%s@127.0.0.1:%d/postgres", password, port)}, nil},
-		{Flags{ConnString: fmt.Sprintf("postgresql://:%s@127.0.0.1:bad/postgres", password)}, nil},
-		{Flags{ConnString: fmt.Sprintf("postgresql://u:%s@127.0.0.1:%d/postgres?sslmode=nope", password, port)}, nil},
-		{Flags{ConnString: fmt.Sprintf("Host=127.0.0.1;Port=%d;Username=postgres;Password=%s;Database=postgres", port, password)}, nil},
-		{Flags{ConnString: fmt.Sprintf("Host=127.0.0.1;Password=%s;Colour=blue", password)}, nil},
-		{Flags{ConnString: fmt.Sprintf("host=127.0.0.1 port=%d user=postgres password=%s dbname=postgres", port, password)}, nil},
-		{Flags{ConnString: fmt.Sprintf("host=127.0.0.1 password='%s", password)}, nil},
-		{hostFlags(pw, "postgres"), []string{"PGPASSWORD", password}},
-		{Flags{Host: "127.0.0.1", Port: port, User: "postgres", Database: "postgres", SSLMode: "require", SSLCert: cert, SSLKey: key}, []string{"PGSSLPASSWORD", "wrong-" + passphrase}},
-		{Flags{Host: "127.0.0.1", Port: port, User: "postgres", Database: "postgres", SSLMode: "require", SSLCert: cert, SSLKey: key}, []string{"PGSSLPASSWORD", passphrase, "PGPASSWORD", password}},
-		{Flags{Host: "127.0.0.1", Port: port, User: "postgres", Database: "postgres", AWS: true, AWSRegion: "r"}, []string{"PGPASSWORD", password}},
+		{Flags{ConnString: fmt.Sprintf("postgresql://postgres:%s@127.0.0.1:%d/postgres", password, port)}, nil, ""},
+		{Flags{ConnString: fmt.Sprintf("postgresql://:%s@127.0.0.1:%d/postgres", password, port)}, nil, ""},
+		{Flags{ConnString: fmt.Sprintf("postgresql://:%s@127.0.0.1:bad/postgres", password)}, nil, ""},
+		{Flags{ConnString: fmt.Sprintf("postgresql://u:%s@127.0.0.1:%d/postgres?sslmode=nope", password, port)}, nil, ""},
+		{Flags{ConnString: fmt.Sprintf("Host=127.0.0.1;Port=%d;Username=postgres;Password=%s;Database=postgres", port, password)}, nil, ""},
+		{Flags{ConnString: fmt.Sprintf("Host=127.0.0.1;Password=%s;Colour=blue", password)}, nil, ""},
+		{Flags{ConnString: fmt.Sprintf("host=127.0.0.1 port=%d user=postgres password=%s dbname=postgres", port, password)}, nil, ""},
+		{Flags{ConnString: fmt.Sprintf("host=127.0.0.1 password='%s", password)}, nil, ""},
+		{hostFlags(pw, "postgres"), []string{"PGPASSWORD", password}, ""},
+		{Flags{Host: "127.0.0.1", Port: port, User: "postgres", Database: "postgres", SSLMode: "require", SSLCert: cert, SSLKey: key}, []string{"PGSSLPASSWORD", "wrong-" + passphrase}, ""},
+		{Flags{Host: "127.0.0.1", Port: port, User: "postgres", Database: "postgres", SSLMode: "require", SSLCert: cert, SSLKey: key}, []string{"PGSSLPASSWORD", passphrase, "PGPASSWORD", password}, ""},
+		{Flags{Host: "127.0.0.1", Port: port, User: "postgres", Database: "postgres"}, []string{"PGPASSWORD", password}, "iamtoken"},
 	}
 	for _, r := range runs {
 		env := isolatedEnv(t, r.env...)
-		opts := &Options{Warn: warn, Providers: map[AuthMethod]ProviderFactory{AuthAWS: tokenProvider}}
+		opts := &Options{Log: log, DefaultAuth: r.def, Factory: tokenProvider}
 		cfg, err := ResolveConfig(r.f, env, pgmiyaml.Connection{}, opts)
 		fmt.Fprintf(&out, "%v %+v %#v %s %q\n", cfg, cfg, cfg, cfg, cfg)
 		if err == nil {

@@ -17,8 +17,10 @@ type SettingError struct {
 
 func (e *SettingError) Error() string { return e.CLI }
 
-// missing is a fault.Config error wrapping a *SettingError.
-func missing(cli, env string) error {
+// Missing is a fault.Config error wrapping a *SettingError: cli is the
+// message for the command line (naming the flag first), env the one for a
+// caller configured by environment variables alone (naming only variables).
+func Missing(cli, env string) error {
 	return fault.Wrap(fault.Config, &SettingError{CLI: cli, Env: env}, "")
 }
 

@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"io"
+	"log/slog"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -19,6 +20,7 @@ type Target struct {
 	tls     *tlsSetup
 	pass    *Passfile
 	factory ProviderFactory
+	log     *slog.Logger
 
 	once     sync.Once
 	provider Provider
@@ -37,7 +39,7 @@ func NewTarget(c *Config, opts *Options) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Target{Maintenance: c.MaintenanceDatabase, Settings: c, factory: factory}
+	t := &Target{Maintenance: c.MaintenanceDatabase, Settings: c, factory: factory, log: opts.providerLog()}
 	if t.Maintenance == "" {
 		t.Maintenance = "postgres"
 	}
@@ -45,7 +47,7 @@ func NewTarget(c *Config, opts *Options) (*Target, error) {
 		return nil, err
 	}
 	if c.Password == "" && c.Auth == AuthPassword {
-		t.pass = ReadPassfile(c.Passfile, opts.warnFunc())
+		t.pass = ReadPassfile(c.Passfile, opts.logger())
 	}
 	if t.Config, err = pgxConfig(c, t.tls, t.pass, c.Database); err != nil {
 		return nil, err
@@ -53,24 +55,32 @@ func NewTarget(c *Config, opts *Options) (*Target, error) {
 	return t, nil
 }
 
-func (o *Options) warnFunc() func(string) {
+// logger is Options.Log, nil when there are no options.
+func (o *Options) logger() *slog.Logger {
 	if o == nil {
 		return nil
 	}
-	return o.Warn
+	return o.Log
+}
+
+// providerLog is Log for the auth provider, or a logger that discards.
+func (o *Options) providerLog() *slog.Logger {
+	if o == nil || o.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Log
 }
 
 func findProvider(m AuthMethod, opts *Options) (ProviderFactory, error) {
-	if opts != nil {
-		if f, ok := opts.Providers[m]; ok {
-			return f, nil
-		}
-	}
 	if m == AuthPassword {
 		return passwordProvider, nil
 	}
-	if f, ok := registeredFactory(m); ok {
-		return f, nil
+	meth, ok := LookupMethod(m)
+	if opts != nil && opts.Factory != nil {
+		return opts.Factory, nil
+	}
+	if ok {
+		return meth.Factory, nil
 	}
 	return nil, configErr("%s authentication is not in this build yet; available: %v", m, RegisteredMethods())
 }
@@ -95,7 +105,7 @@ func (t *Target) For(database string) *pgx.ConnConfig {
 // Dial connects to database with the auth method's provider, retrying
 // transient failures (see Connect). It does not probe the server; Probe does.
 func (t *Target) Dial(ctx context.Context, database string) (*pgx.Conn, error) {
-	t.once.Do(func() { t.provider, t.provErr = t.factory(ctx, t.Settings) })
+	t.once.Do(func() { t.provider, t.provErr = t.factory(ctx, t.Settings, t.log) })
 	cfg := t.For(database)
 	if t.provErr != nil {
 		return nil, classify(ctx, cfg, t.Settings.Auth, &providerError{t.provErr}, 1)

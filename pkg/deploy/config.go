@@ -43,6 +43,10 @@ type Config struct {
 	BucketParams  url.Values             // PGMI_BUCKET_URL_PARAMS: added to every bucket URL (endpoints, emulators)
 	Limits        bundle.Limits          // PGMI_MAX_*: bundle limits, the same pgmi bundle packs under
 	Target        *connect.Target        // the database server, from the same variables as the CLI
+
+	// signers keeps Trusted fresh when it comes from PGMI_TRUSTED_SIGNERS_URL
+	// (PGMI_TRUSTED_SIGNERS_TTL); nil for a fixed set.
+	signers *signerSource
 }
 
 // Table is a schema-qualified table name of plain lower-case identifiers.
@@ -63,14 +67,9 @@ type LoadOptions struct {
 	// DefaultAuth is the auth method when PGMI_AUTH and the connection
 	// settings name none: each function's own cloud.
 	DefaultAuth connect.AuthMethod
-	// Providers are auth providers the composition root built with its own
-	// settings, used instead of the registered ones (the AWS function's RDS
-	// provider logs through its logger); nil uses the registered ones.
-	Providers map[connect.AuthMethod]connect.ProviderFactory
-	// Warn receives configuration warnings; nil discards them.
-	Warn func(string)
-	// Log is the logger handed to connection resolution and the auth
-	// providers (connect.Options.Log); nil discards.
+	// Log receives configuration warnings (at WARN) and is the logger
+	// handed to connection resolution and the auth providers
+	// (connect.Options.Log); nil discards.
 	Log *slog.Logger
 	// Mux opens PGMI_TRUSTED_SIGNERS_URL; nil means blob.DefaultURLMux().
 	Mux *blob.URLMux
@@ -94,7 +93,7 @@ func LoadConfig(ctx context.Context, env connect.Env, opts *LoadOptions) (*Confi
 			c.AllowUnsigned, err = parseBool("PGMI_ALLOW_UNSIGNED", get("PGMI_ALLOW_UNSIGNED"))
 			return err
 		},
-		func() (err error) { c.Trusted, err = loadTrusted(ctx, get, opts.Mux); return err },
+		func() (err error) { c.Trusted, c.signers, err = loadTrusted(ctx, get, opts.Mux); return err },
 		func() (err error) { c.ResetAllow, err = parseResetAllow(get("PGMI_RESET_ALLOW")); return err },
 		func() error { return setString(&c.ResultsPrefix, get("PGMI_RESULTS_PREFIX")) },
 		func() error { return setDuration(&c.TimeoutMargin, "PGMI_TIMEOUT_MARGIN", get("PGMI_TIMEOUT_MARGIN")) },
@@ -113,7 +112,7 @@ func LoadConfig(ctx context.Context, env connect.Env, opts *LoadOptions) (*Confi
 		return nil, configErr("no trusted signers: set PGMI_TRUSTED_SIGNERS (allowed_signers text) or PGMI_TRUSTED_SIGNERS_URL, or PGMI_ALLOW_UNSIGNED=true to deploy bundles without checking their signature")
 	}
 	target, err := connect.ResolveWith(opts.Flags, env, pgmiyaml.Connection{}, &connect.Options{
-		Warn: opts.Warn, DefaultAuth: opts.DefaultAuth, Providers: opts.Providers, Log: opts.Log,
+		DefaultAuth: opts.DefaultAuth, Log: opts.Log,
 	})
 	if err != nil {
 		return nil, err
@@ -154,29 +153,50 @@ func parseBool(name, s string) (bool, error) {
 	return b, nil
 }
 
-func loadTrusted(ctx context.Context, get func(string) string, mux *blob.URLMux) (*bundle.AllowedSigners, error) {
-	text, src := get("PGMI_TRUSTED_SIGNERS"), "PGMI_TRUSTED_SIGNERS"
-	if u := get("PGMI_TRUSTED_SIGNERS_URL"); u != "" {
-		if text != "" {
-			return nil, configErr("set PGMI_TRUSTED_SIGNERS or PGMI_TRUSTED_SIGNERS_URL, not both")
-		}
-		data, err := readURL(ctx, u, mux)
-		if err != nil {
-			return nil, fault.Wrap(fault.Config, err, "cannot read PGMI_TRUSTED_SIGNERS_URL %s", u)
-		}
-		if len(data) > maxSignersSize {
-			return nil, configErr("PGMI_TRUSTED_SIGNERS_URL %s is over %d bytes: more than an allowed_signers file needs (thousands of keys), and reading part of it would silently lose signers", u, maxSignersSize)
-		}
-		text, src = string(data), "PGMI_TRUSTED_SIGNERS_URL"
+func loadTrusted(ctx context.Context, get func(string) string, mux *blob.URLMux) (*bundle.AllowedSigners, *signerSource, error) {
+	text := get("PGMI_TRUSTED_SIGNERS")
+	u := get("PGMI_TRUSTED_SIGNERS_URL")
+	ttl := DefaultSignersTTL
+	if err := setDuration(&ttl, "PGMI_TRUSTED_SIGNERS_TTL", get("PGMI_TRUSTED_SIGNERS_TTL")); err != nil {
+		return nil, nil, err
 	}
-	if text == "" {
-		return nil, nil
+	switch {
+	case u != "" && text != "":
+		return nil, nil, configErr("set PGMI_TRUSTED_SIGNERS or PGMI_TRUSTED_SIGNERS_URL, not both")
+	case u != "":
+		src := &signerSource{url: u, mux: mux, ttl: ttl, now: time.Now}
+		set, text, err := readSigners(ctx, u, mux)
+		if err != nil {
+			return nil, nil, fault.Wrap(fault.Config, err, "cannot use PGMI_TRUSTED_SIGNERS_URL %s", stripQuery(u))
+		}
+		src.set, src.text, src.fetched = set, text, src.now()
+		return set, src, nil
+	case text == "":
+		return nil, nil, nil
 	}
 	trusted, err := bundle.ParseAllowedSigners([]byte(text))
 	if err != nil {
-		return nil, fault.Wrap(fault.Config, err, "invalid %s", src)
+		return nil, nil, fault.Wrap(fault.Config, err, "invalid PGMI_TRUSTED_SIGNERS")
 	}
-	return trusted, nil
+	return trusted, nil, nil
+}
+
+// readSigners reads and parses the allowed_signers object at u. A storage
+// failure comes back as it is; an object too large or not allowed_signers
+// text is fault.Config.
+func readSigners(ctx context.Context, u string, mux *blob.URLMux) (*bundle.AllowedSigners, string, error) {
+	data, err := readURL(ctx, u, mux)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(data) > maxSignersSize {
+		return nil, "", configErr("the object is over %d bytes: more than an allowed_signers file needs (thousands of keys), and reading part of it would silently lose signers", maxSignersSize)
+	}
+	set, err := bundle.ParseAllowedSigners(data)
+	if err != nil {
+		return nil, "", fault.Wrap(fault.Config, err, "not an allowed_signers file")
+	}
+	return set, string(data), nil
 }
 
 // maxSignersSize bounds PGMI_TRUSTED_SIGNERS_URL's object: thousands of
@@ -323,8 +343,8 @@ func (c *Config) String() string {
 		}
 	}
 	where := fmt.Sprintf("%s:%d", c.Target.Config.Host, c.Target.Config.Port)
-	if inst := c.Target.Settings.Cloud.GoogleInstance; inst != "" {
-		where = "Cloud SQL " + inst
+	if d := c.Target.Settings.Describe(); d != "" {
+		where = d
 	}
 	return fmt.Sprintf("target %s@%s/%s (%s), %d route(s), %s, resets allowed for %v, results under %q, ledger %s",
 		c.Target.Config.User, where, c.Target.Database(), c.Target.Settings.Auth,

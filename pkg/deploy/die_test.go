@@ -87,7 +87,7 @@ func newDeployer(t *testing.T, e env) *deploy.Deployer {
 	if err != nil {
 		t.Fatalf("LoadConfig: %v", err)
 	}
-	d := deploy.New(cfg, &deploy.Options{Progress: func(msg string) { t.Log(msg) }})
+	d := deploy.New(cfg, &deploy.Options{Log: testLog(t)})
 	t.Cleanup(func() { d.Close() })
 	return d
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sort"
 	"time"
 
@@ -30,17 +31,18 @@ type Options struct {
 	// Mux opens bucket URLs; nil means blob.DefaultURLMux() (the drivers the
 	// composition root blank-imported).
 	Mux *blob.URLMux
-	// Progress receives the engine's progress lines and server notices as
-	// they happen; nil discards them.
-	Progress func(msg string)
+	// Log receives the pipeline's warnings at WARN (and server notices of
+	// severity WARNING); its progress, the engine's and the other notices
+	// are detail of one deployment, logged at DEBUG. nil discards it all.
+	Log *slog.Logger
 }
 
 // Deployer runs Requests through the pipeline. One is built per cold start
 // and shared by every invocation; Run is safe for concurrent use.
 type Deployer struct {
-	cfg      *Config
-	mux      *blob.URLMux
-	progress func(string)
+	cfg *Config
+	mux *blob.URLMux
+	log *slog.Logger // never nil
 }
 
 // New builds a Deployer from a loaded configuration.
@@ -48,14 +50,11 @@ func New(cfg *Config, opts *Options) *Deployer {
 	if opts == nil {
 		opts = &Options{}
 	}
-	d := &Deployer{cfg: cfg, mux: opts.Mux, progress: opts.Progress}
+	d := &Deployer{cfg: cfg, mux: opts.Mux, log: progressLog(opts.Log)}
 	if d.mux == nil {
 		d.mux = blob.DefaultURLMux()
 	}
-	if d.progress == nil {
-		d.progress = func(string) {}
-	}
-	cfg.Target.Config.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { d.progress(engine.FormatNotice(n)) }
+	cfg.Target.Config.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { engine.LogNotice(d.log, n) }
 	return d
 }
 
@@ -171,7 +170,7 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 		}
 		return StatusFailed, err
 	}
-	lc := &connect.Lifecycle{Target: r.d.cfg.Target, Database: r.database, Log: r.d.progress}
+	lc := &connect.Lifecycle{Target: r.d.cfg.Target, Database: r.database, Log: r.d.log}
 	conn, err := lc.Open(ctx)
 	if err != nil {
 		return StatusFailed, err
@@ -196,8 +195,8 @@ func (r *run) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := &bundle.ReadOptions{Trusted: r.d.cfg.Trusted, AllowUnsigned: r.d.cfg.AllowUnsigned, Limits: r.d.cfg.Limits}
-	if err := r.verify(ctx, open, opts); err != nil {
+	opts, err := r.verifyTrusted(ctx, open)
+	if err != nil {
 		return err
 	}
 	if r.fsys, err = bundle.Open(ctx, open, opts); err != nil {
@@ -208,7 +207,7 @@ func (r *run) load(ctx context.Context) error {
 		return err
 	}
 	if !yml.Connection.IsZero() {
-		r.d.progress("warning: ignoring the connection block of the bundle's pgmi.yaml: the deployer's own settings apply")
+		r.d.log.Warn("ignoring the connection block of the bundle's pgmi.yaml: the deployer's own settings apply")
 	}
 	params := EngineParams(yml)
 	params.Merge(r.params)
@@ -249,6 +248,32 @@ func (r *run) spool(ctx context.Context) (bundle.Opener, error) {
 	sum := sha256.Sum256(data)
 	r.rep.Bundle.SHA256, r.rep.Bundle.Size = hex.EncodeToString(sum[:]), int64(len(data))
 	return func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, nil
+}
+
+// verifyTrusted verifies the spooled bundle against the current trusted
+// signers; a bundle refused for its signer is checked once more against a
+// fresh read of PGMI_TRUSTED_SIGNERS_URL when that changed (signerSource).
+// It returns the options the bundle is then opened with.
+func (r *run) verifyTrusted(ctx context.Context, open bundle.Opener) (*bundle.ReadOptions, error) {
+	cfg := r.d.cfg
+	opts := &bundle.ReadOptions{Trusted: cfg.Trusted, AllowUnsigned: cfg.AllowUnsigned, Limits: cfg.Limits}
+	if cfg.signers == nil {
+		return opts, r.verify(ctx, open, opts)
+	}
+	var err error
+	if opts.Trusted, err = cfg.signers.current(ctx); err != nil {
+		return nil, err
+	}
+	err = r.verify(ctx, open, opts)
+	if !signerRefused(err) {
+		return opts, err
+	}
+	fresh, changed, rerr := cfg.signers.refresh(ctx, opts.Trusted)
+	if rerr != nil || !changed {
+		return opts, err
+	}
+	opts.Trusted = fresh
+	return opts, r.verify(ctx, open, opts)
 }
 
 func (r *run) verify(ctx context.Context, open bundle.Opener, opts *bundle.ReadOptions) error {
@@ -298,12 +323,12 @@ func (r *run) session(ctx context.Context, conn *pgx.Conn) (Status, error) {
 	r.rep.Ledger, r.rep.Attempt = a.id, a.number
 	res, derr := engine.DeployProject(ctx, conn, r.project, engine.Options{
 		Params: r.params, LockHeld: true, Journal: lg.journal(a, prev),
-		Progress: func(_ bool, msg string) { r.d.progress(msg) },
+		Log: r.d.log,
 	})
 	r.rep.Deploy = engine.NewEnvelope(res, derr)
 	r.rep.ResumedAfterUnits = res.UnitsResumed
 	if ferr := r.record(ctx, conn, lg, a, derr); ferr != nil {
-		r.d.progress("warning: the ledger could not record the outcome (the next delivery takes the row over): " + ferr.Error())
+		r.d.log.Warn("the ledger could not record the outcome (the next delivery takes the row over): " + ferr.Error())
 	}
 	if derr != nil {
 		return StatusFailed, derr
@@ -363,7 +388,7 @@ func (r *run) check(ctx context.Context, lg *ledger, k ledgerKey) (Status, *Entr
 			r.rep.Previous = e
 			return StatusDuplicate, nil, nil
 		case e.Status == ledgerRunning:
-			r.d.progress(fmt.Sprintf("taking over ledger row %d: the deployer that started it is gone (its session no longer holds the deploy lock)%s",
+			r.d.log.Info(fmt.Sprintf("taking over ledger row %d: the deployer that started it is gone (its session no longer holds the deploy lock)%s",
 				e.ID, resumeNote(e)))
 		}
 		takeover = e.ID

@@ -41,7 +41,7 @@ func (r *run) reset(ctx context.Context) (Status, error) {
 	if err := r.load(ctx); err != nil {
 		return StatusFailed, err
 	}
-	lc := &connect.Lifecycle{Target: r.d.cfg.Target, Database: r.database, Log: r.d.progress}
+	lc := &connect.Lifecycle{Target: r.d.cfg.Target, Database: r.database, Log: r.d.log}
 	conn, err := lc.Recreate(ctx, func(context.Context, string) error { return nil })
 	if err != nil {
 		return StatusFailed, err

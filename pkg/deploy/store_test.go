@@ -207,7 +207,7 @@ func (f *fixture) over(s *store) *fixture {
 	if err != nil {
 		f.t.Fatalf("LoadConfig: %v", err)
 	}
-	f.d = deploy.New(cfg, &deploy.Options{Mux: s.mux, Progress: func(msg string) { f.t.Log(msg) }})
+	f.d = deploy.New(cfg, &deploy.Options{Mux: s.mux, Log: testLog(f.t)})
 	d := f.d
 	f.t.Cleanup(func() { d.Close() })
 	return f

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,10 +45,12 @@ type Options struct {
 	// resume without running committed work again. nil runs deploy.sql as
 	// pgmi does.
 	Journal *Journal
-	// Progress receives progress lines as they happen; verbose lines only
-	// when Verbose is set. May be nil.
-	Progress func(verbose bool, msg string)
-	Scan     ScanOptions
+	// Log receives the progress lines as they happen, at INFO, and with
+	// Verbose the extra lines at DEBUG. nil discards them. (Server notices
+	// reach the connection's OnNotice handler, not the engine: see
+	// LogNotice.)
+	Log  *slog.Logger
+	Scan ScanOptions
 }
 
 // Result is what a deployment did, whether it succeeded or not.
@@ -118,14 +121,14 @@ type session struct {
 }
 
 func (s *session) progress(msg string, args ...any) {
-	if s.opts.Progress != nil {
-		s.opts.Progress(false, fmt.Sprintf(msg, args...))
+	if s.opts.Log != nil {
+		s.opts.Log.Info(fmt.Sprintf(msg, args...))
 	}
 }
 
 func (s *session) verbose(msg string, args ...any) {
-	if s.opts.Progress != nil && s.opts.Verbose {
-		s.opts.Progress(true, fmt.Sprintf(msg, args...))
+	if s.opts.Log != nil && s.opts.Verbose {
+		s.opts.Log.Debug(fmt.Sprintf(msg, args...))
 	}
 }
 

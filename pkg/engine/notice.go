@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -20,4 +22,38 @@ func FormatNotice(n *pgconn.Notice) string {
 		b.WriteString("\nHINT: " + n.Hint)
 	}
 	return b.String()
+}
+
+// NoticeKey is the group attribute a notice's record carries (LogNotice):
+// the server's severity ("severity") and SQLSTATE ("sqlstate"). A handler
+// that prints notices bare, as pgmi does, knows them by it.
+const NoticeKey = "notice"
+
+// LogNotice logs a server notice to log (nil discards it) as one record:
+// FormatNotice's text, at the level its severity says (NoticeLevel), with
+// the NoticeKey group. A connection's OnNotice handler calls it.
+func LogNotice(log *slog.Logger, n *pgconn.Notice) {
+	if log == nil || n == nil {
+		return
+	}
+	sev := n.SeverityUnlocalized // the English name, as lc_messages does not change it
+	if sev == "" {
+		sev = n.Severity
+	}
+	log.LogAttrs(context.Background(), NoticeLevel(sev), FormatNotice(n),
+		slog.Group(NoticeKey, slog.String("severity", sev), slog.String("sqlstate", n.Code)))
+}
+
+// NoticeLevel is the log level of a notice of the given server severity:
+// DEBUG1…5 and LOG (sent only with client_min_messages lowered, as
+// --verbose does) at DEBUG, WARNING at WARN, the rest (NOTICE, INFO) at
+// INFO.
+func NoticeLevel(severity string) slog.Level {
+	switch {
+	case strings.HasPrefix(severity, "DEBUG"), severity == "LOG":
+		return slog.LevelDebug
+	case severity == "WARNING":
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }

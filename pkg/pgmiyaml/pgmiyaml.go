@@ -1,7 +1,10 @@
 // Package pgmiyaml reads pgmi.yaml, a project's optional settings file.
 //
 // The file is decoded strictly: an unknown key (including any attempt to
-// store a secret such as password) is an error. A missing file is not an
+// store a secret such as password) is an error. The connection block's
+// core keys are typed fields; the keys of the auth methods are whatever the
+// methods linked into the binary registered (RegisterConnectionKeys), so
+// this package names no method. A missing file is not an
 // error; an empty file gives the zero File.
 //
 //	connection:
@@ -31,6 +34,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"reflect"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -60,16 +64,21 @@ type Connection struct {
 	SSLKey              string `yaml:"sslkey"`
 	SSLRootCert         string `yaml:"sslrootcert"`
 	AuthMethod          string `yaml:"auth_method"`
-	AWSRegion           string `yaml:"aws_region"`
-	AWSRoleARN          string `yaml:"aws_role_arn"`
-	AzureTenantID       string `yaml:"azure_tenant_id"`
-	AzureClientID       string `yaml:"azure_client_id"`
-	GoogleInstance      string `yaml:"google_instance"`
-	GoogleIPType        string `yaml:"google_ip_type"`
+	// Auth holds the auth methods' keys (such as <method>_region), checked
+	// against those registered in this binary (Check).
+	Auth map[string]string `yaml:",inline"`
 }
 
 // IsZero reports whether the connection block is empty.
-func (c Connection) IsZero() bool { return c == Connection{} }
+func (c Connection) IsZero() bool {
+	for _, v := range c.Auth {
+		if v != "" {
+			return false
+		}
+	}
+	c.Auth = nil
+	return reflect.ValueOf(c).IsZero()
+}
 
 // Load reads pgmi.yaml from the project root of fsys. A missing file gives
 // the zero File. Errors are fault.Config.
@@ -91,6 +100,9 @@ func Parse(data []byte) (File, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 		return File{}, fault.Wrap(fault.Config, err, "invalid %s (keys allowed: connection, params, timeout; secrets never belong in it)", FileName)
+	}
+	if err := f.Connection.Check(); err != nil {
+		return File{}, err
 	}
 	if _, err := f.TimeoutDuration(); err != nil {
 		return File{}, err
