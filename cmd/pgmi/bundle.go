@@ -245,7 +245,7 @@ func verifyBundle(ctx context.Context, s streams, name, trustedFile, principal s
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "OK %s: %s, %d files, signed by %s (%s), sha256 %s (%.2fs)\n", name, describeManifest(v.Manifest),
-		len(v.Manifest.Files), v.Signer.Principals, v.Signer.Fingerprint, v.ArchiveSHA256, time.Since(start).Seconds())
+	fmt.Fprintf(s.out, "OK %s: %s, %d files, signed by %s (%s, %s), sha256 %s (%.2fs)\n", name, describeManifest(v.Manifest),
+		len(v.Manifest.Files), v.Signer.Principals, v.Signer.Fingerprint, v.Signer.Window(), v.ArchiveSHA256, time.Since(start).Seconds())
 	return nil
 }

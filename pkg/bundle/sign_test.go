@@ -151,6 +151,12 @@ func TestAllowedSigners(t *testing.T) {
 				if err != nil || s == nil || !strings.HasPrefix(s.Fingerprint, "SHA256:") {
 					t.Fatalf("Verify: %v", err)
 				}
+				if c.name == "valid window" && s.Window() != "valid from "+time.Date(2025, 1, 1, 0, 0, 0, 0, time.Local).Format("2006-01-02 15:04 MST")+" until 2026-01-01 00:00 UTC" {
+					t.Errorf("window %q", s.Window())
+				}
+				if c.name == "plain" && s.Window() != "no validity window" {
+					t.Errorf("window %q", s.Window())
+				}
 				return
 			}
 			wantRule(t, err, c.want)

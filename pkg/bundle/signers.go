@@ -31,6 +31,25 @@ type Signer struct {
 	Principals  string // the principals field of the matching allowed_signers line
 	Fingerprint string // SHA256:… of the key
 	Line        int    // line number in allowed_signers
+	// ValidAfter and ValidBefore are the line's valid-after/valid-before
+	// window; zero when the line sets none.
+	ValidAfter, ValidBefore time.Time
+}
+
+// Window describes the key's validity window for people: "valid from … until
+// …", one side open, or "no validity window".
+func (s *Signer) Window() string {
+	const layout = "2006-01-02 15:04 MST"
+	switch a, b := s.ValidAfter, s.ValidBefore; {
+	case a.IsZero() && b.IsZero():
+		return "no validity window"
+	case b.IsZero():
+		return "valid from " + a.Format(layout)
+	case a.IsZero():
+		return "valid until " + b.Format(layout)
+	default:
+		return "valid from " + a.Format(layout) + " until " + b.Format(layout)
+	}
 }
 
 // ParseAllowedSigners parses allowed_signers text: "principals [options]
@@ -178,7 +197,8 @@ func (a *AllowedSigners) Verify(armored, message []byte, opts VerifyOptions) (*S
 			expired = e
 			continue
 		}
-		return &Signer{Principals: strings.Join(e.principals, ","), Fingerprint: fp, Line: e.line}, nil
+		return &Signer{Principals: strings.Join(e.principals, ","), Fingerprint: fp, Line: e.line,
+			ValidAfter: e.validAfter, ValidBefore: e.validBefore}, nil
 	}
 	if expired != nil {
 		return nil, reject(ErrSignerExpired, SignaturePath, "key %s, allowed_signers line %d", fp, expired.line)

@@ -43,6 +43,10 @@ type Config struct {
 	BucketParams  url.Values             // PGMI_BUCKET_URL_PARAMS: added to every bucket URL (endpoints, emulators)
 	Limits        bundle.Limits          // PGMI_MAX_*: bundle limits, the same pgmi bundle packs under
 	Target        *connect.Target        // the database server, from the same variables as the CLI
+
+	// signers keeps Trusted fresh when it comes from PGMI_TRUSTED_SIGNERS_URL
+	// (PGMI_TRUSTED_SIGNERS_TTL); nil for a fixed set.
+	signers *signerSource
 }
 
 // Table is a schema-qualified table name of plain lower-case identifiers.
@@ -94,7 +98,7 @@ func LoadConfig(ctx context.Context, env connect.Env, opts *LoadOptions) (*Confi
 			c.AllowUnsigned, err = parseBool("PGMI_ALLOW_UNSIGNED", get("PGMI_ALLOW_UNSIGNED"))
 			return err
 		},
-		func() (err error) { c.Trusted, err = loadTrusted(ctx, get, opts.Mux); return err },
+		func() (err error) { c.Trusted, c.signers, err = loadTrusted(ctx, get, opts.Mux); return err },
 		func() (err error) { c.ResetAllow, err = parseResetAllow(get("PGMI_RESET_ALLOW")); return err },
 		func() error { return setString(&c.ResultsPrefix, get("PGMI_RESULTS_PREFIX")) },
 		func() error { return setDuration(&c.TimeoutMargin, "PGMI_TIMEOUT_MARGIN", get("PGMI_TIMEOUT_MARGIN")) },
@@ -154,29 +158,50 @@ func parseBool(name, s string) (bool, error) {
 	return b, nil
 }
 
-func loadTrusted(ctx context.Context, get func(string) string, mux *blob.URLMux) (*bundle.AllowedSigners, error) {
-	text, src := get("PGMI_TRUSTED_SIGNERS"), "PGMI_TRUSTED_SIGNERS"
-	if u := get("PGMI_TRUSTED_SIGNERS_URL"); u != "" {
-		if text != "" {
-			return nil, configErr("set PGMI_TRUSTED_SIGNERS or PGMI_TRUSTED_SIGNERS_URL, not both")
-		}
-		data, err := readURL(ctx, u, mux)
-		if err != nil {
-			return nil, fault.Wrap(fault.Config, err, "cannot read PGMI_TRUSTED_SIGNERS_URL %s", u)
-		}
-		if len(data) > maxSignersSize {
-			return nil, configErr("PGMI_TRUSTED_SIGNERS_URL %s is over %d bytes: more than an allowed_signers file needs (thousands of keys), and reading part of it would silently lose signers", u, maxSignersSize)
-		}
-		text, src = string(data), "PGMI_TRUSTED_SIGNERS_URL"
+func loadTrusted(ctx context.Context, get func(string) string, mux *blob.URLMux) (*bundle.AllowedSigners, *signerSource, error) {
+	text := get("PGMI_TRUSTED_SIGNERS")
+	u := get("PGMI_TRUSTED_SIGNERS_URL")
+	ttl := DefaultSignersTTL
+	if err := setDuration(&ttl, "PGMI_TRUSTED_SIGNERS_TTL", get("PGMI_TRUSTED_SIGNERS_TTL")); err != nil {
+		return nil, nil, err
 	}
-	if text == "" {
-		return nil, nil
+	switch {
+	case u != "" && text != "":
+		return nil, nil, configErr("set PGMI_TRUSTED_SIGNERS or PGMI_TRUSTED_SIGNERS_URL, not both")
+	case u != "":
+		src := &signerSource{url: u, mux: mux, ttl: ttl, now: time.Now}
+		set, text, err := readSigners(ctx, u, mux)
+		if err != nil {
+			return nil, nil, fault.Wrap(fault.Config, err, "cannot use PGMI_TRUSTED_SIGNERS_URL %s", stripQuery(u))
+		}
+		src.set, src.text, src.fetched = set, text, src.now()
+		return set, src, nil
+	case text == "":
+		return nil, nil, nil
 	}
 	trusted, err := bundle.ParseAllowedSigners([]byte(text))
 	if err != nil {
-		return nil, fault.Wrap(fault.Config, err, "invalid %s", src)
+		return nil, nil, fault.Wrap(fault.Config, err, "invalid PGMI_TRUSTED_SIGNERS")
 	}
-	return trusted, nil
+	return trusted, nil, nil
+}
+
+// readSigners reads and parses the allowed_signers object at u. A storage
+// failure comes back as it is; an object too large or not allowed_signers
+// text is fault.Config.
+func readSigners(ctx context.Context, u string, mux *blob.URLMux) (*bundle.AllowedSigners, string, error) {
+	data, err := readURL(ctx, u, mux)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(data) > maxSignersSize {
+		return nil, "", configErr("the object is over %d bytes: more than an allowed_signers file needs (thousands of keys), and reading part of it would silently lose signers", maxSignersSize)
+	}
+	set, err := bundle.ParseAllowedSigners(data)
+	if err != nil {
+		return nil, "", fault.Wrap(fault.Config, err, "not an allowed_signers file")
+	}
+	return set, string(data), nil
 }
 
 // maxSignersSize bounds PGMI_TRUSTED_SIGNERS_URL's object: thousands of

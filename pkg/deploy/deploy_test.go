@@ -15,6 +15,7 @@ import (
 
 	"github.com/pgmi-cloud/pgmi/internal/testbundle"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
+	"github.com/pgmi-cloud/pgmi/pkg/bundle"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
@@ -471,5 +472,62 @@ func TestSignersURLAndLedgerName(t *testing.T) {
 	_, err := deploy.LoadConfig(context.Background(), env{"PGHOST": "h", "PGMI_TRUSTED_SIGNERS_URL": "file://" + filepath.ToSlash(dir) + "/missing"}.lookup, nil)
 	if err == nil || !strings.Contains(err.Error(), "PGMI_TRUSTED_SIGNERS_URL") {
 		t.Fatalf("a missing signers object: %v", err)
+	}
+}
+
+// A warm deployer re-reads PGMI_TRUSTED_SIGNERS_URL once its copy is older
+// than PGMI_TRUSTED_SIGNERS_TTL, so a revoked key stops deploying within the
+// TTL; a key added to the object is trusted at once (a refusal re-reads
+// it); and an object that can no longer be read fails the deploy instead
+// of leaving the old set, which may list the revoked key, in force.
+func TestSignersURLRefreshAndRevocation(t *testing.T) {
+	dir := t.TempDir()
+	signers := filepath.Join(dir, "allowed_signers")
+	write := func(lines ...string) {
+		t.Helper()
+		if err := os.WriteFile(signers, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	revoked, added := testbundle.NewKey(t), testbundle.NewKey(t)
+	var kept string
+	f := newFixture(t, func(e env) {
+		kept = e["PGMI_TRUSTED_SIGNERS"]
+		write(kept, revoked.AllowedSigners)
+		delete(e, "PGMI_TRUSTED_SIGNERS")
+		e["PGMI_TRUSTED_SIGNERS_URL"] = "file://" + filepath.ToSlash(dir) + "/allowed_signers"
+		e["PGMI_TRUSTED_SIGNERS_TTL"] = "1s"
+	})
+	pack := func(k *testbundle.Key, table string) []byte {
+		return testbundle.Pack(t, k, "app", testbundle.Project("CREATE TABLE "+table+" (id int);"))
+	}
+	want(t, f.run(f.put("app/1.tgz", pack(revoked, "before_revocation"), "1")), deploy.StatusDeployed, false)
+
+	// Revoke; once the TTL has passed the key is refused, for good.
+	write(kept)
+	time.Sleep(1100 * time.Millisecond)
+	o := f.run(f.put("app/2.tgz", pack(revoked, "after_revocation"), "2"))
+	want(t, o, deploy.StatusFailed, false)
+	if !errors.Is(o.Err, bundle.ErrUntrusted) || f.tableExists("after_revocation") {
+		t.Fatalf("a revoked key deployed, or the refusal does not say why: %v", o.Err)
+	}
+
+	// Add a key: its first bundle, well inside the TTL, is trusted.
+	write(kept, added.AllowedSigners)
+	want(t, f.run(f.put("app/3.tgz", pack(added, "added_key"), "3")), deploy.StatusDeployed, false)
+
+	// The object is gone: after the TTL nothing deploys on the old copy.
+	if err := os.Remove(signers); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	o = f.run(f.put("app/4.tgz", pack(added, "signers_unreadable"), "4"))
+	if o.Status != deploy.StatusFailed || !strings.Contains(o.Err.Error(), "re-reading PGMI_TRUSTED_SIGNERS_URL") || f.tableExists("signers_unreadable") {
+		t.Fatalf("an unreadable signers object: %s %v", o.Status, o.Err)
+	}
+
+	_, err := deploy.LoadConfig(context.Background(), env{"PGHOST": "h", "PGMI_ALLOW_UNSIGNED": "true", "PGMI_TRUSTED_SIGNERS_TTL": "soon"}.lookup, nil)
+	if err == nil || !strings.Contains(err.Error(), "PGMI_TRUSTED_SIGNERS_TTL") {
+		t.Fatalf("an invalid TTL: %v", err)
 	}
 }

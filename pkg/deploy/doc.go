@@ -13,7 +13,8 @@
 // cloud settings; each function passes its own cloud as DefaultAuth) and
 //
 //	PGMI_ROUTES              JSON list of {prefix, database, params}; unset: every key → the target database
-//	PGMI_TRUSTED_SIGNERS     allowed_signers text (or PGMI_TRUSTED_SIGNERS_URL, a blob URL read at cold start)
+//	PGMI_TRUSTED_SIGNERS     allowed_signers text (or PGMI_TRUSTED_SIGNERS_URL, a blob URL read at cold start
+//	                         and again when its copy is older than PGMI_TRUSTED_SIGNERS_TTL, default 5m)
 //	PGMI_ALLOW_UNSIGNED      true to accept unsigned bundles (never the default)
 //	PGMI_RESET_ALLOW         databases a reset may drop and recreate (comma or space separated; empty: none)
 //	PGMI_RESULTS_PREFIX      where result objects go in the bundle's bucket (default pgmi-results/)
@@ -23,6 +24,13 @@
 //	PGMI_LEDGER_TABLE        the ledger, schema.table (default pgmi_ledger.deployments)
 //	PGMI_BUCKET_URL_PARAMS   query parameters added to every bucket URL (endpoints, emulators)
 //	PGMI_MAX_RATIO, …        bundle limits (bundle.LimitSettings: PGMI_MAX_TOTAL_SIZE, PGMI_MAX_FILES, …), the ones pgmi bundle packs under
+//
+// A key removed from PGMI_TRUSTED_SIGNERS_URL's object stops deploying
+// within PGMI_TRUSTED_SIGNERS_TTL on warm instances; a bundle whose signer
+// the cached copy refuses makes the deployer read the object once more
+// before the refusal stands, so a key added just before its first bundle is
+// trusted at once. When the object cannot be read again the deploy fails
+// (retryable when the store's error is) rather than trusting the old copy.
 //
 // A bad value is an engine.KindConfig error naming the variable. So is one
 // that would fail every event later: a database name (route, target,

@@ -196,8 +196,8 @@ func (r *run) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := &bundle.ReadOptions{Trusted: r.d.cfg.Trusted, AllowUnsigned: r.d.cfg.AllowUnsigned, Limits: r.d.cfg.Limits}
-	if err := r.verify(ctx, open, opts); err != nil {
+	opts, err := r.verifyTrusted(ctx, open)
+	if err != nil {
 		return err
 	}
 	if r.fsys, err = bundle.Open(ctx, open, opts); err != nil {
@@ -249,6 +249,32 @@ func (r *run) spool(ctx context.Context) (bundle.Opener, error) {
 	sum := sha256.Sum256(data)
 	r.rep.Bundle.SHA256, r.rep.Bundle.Size = hex.EncodeToString(sum[:]), int64(len(data))
 	return func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, nil
+}
+
+// verifyTrusted verifies the spooled bundle against the current trusted
+// signers; a bundle refused for its signer is checked once more against a
+// fresh read of PGMI_TRUSTED_SIGNERS_URL when that changed (signerSource).
+// It returns the options the bundle is then opened with.
+func (r *run) verifyTrusted(ctx context.Context, open bundle.Opener) (*bundle.ReadOptions, error) {
+	cfg := r.d.cfg
+	opts := &bundle.ReadOptions{Trusted: cfg.Trusted, AllowUnsigned: cfg.AllowUnsigned, Limits: cfg.Limits}
+	if cfg.signers == nil {
+		return opts, r.verify(ctx, open, opts)
+	}
+	var err error
+	if opts.Trusted, err = cfg.signers.current(ctx); err != nil {
+		return nil, err
+	}
+	err = r.verify(ctx, open, opts)
+	if !signerRefused(err) {
+		return opts, err
+	}
+	fresh, changed, rerr := cfg.signers.refresh(ctx, opts.Trusted)
+	if rerr != nil || !changed {
+		return opts, err
+	}
+	opts.Trusted = fresh
+	return opts, r.verify(ctx, open, opts)
 }
 
 func (r *run) verify(ctx context.Context, open bundle.Opener, opts *bundle.ReadOptions) error {
