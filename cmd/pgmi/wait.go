@@ -46,6 +46,7 @@ func (f resultFlags) resultsPrefix(s streams) string {
 type resultPlace struct {
 	bucketURL string // with the object URL's query parameters
 	key       string
+	bundleKey string // the bundle's key in that bucket
 }
 
 // resultPlaces lists where the result of the bundle at objectURL (version,
@@ -71,12 +72,12 @@ func resultPlaces(objectURL, prefix, version, sha string) ([]resultPlace, error)
 		if u.Host == "" || key == "" {
 			return nil, fmt.Errorf("%s names no bucket and key", redactedURL(objectURL))
 		}
-		return []resultPlace{{bucketURL(u.Host, ""), name(key)}}, nil
+		return []resultPlace{{bucketURL(u.Host, ""), name(key), key}}, nil
 	}
 	var out []resultPlace
 	dir, key := path.Split(u.Path)
 	for dir = path.Clean(dir); ; dir = path.Dir(dir) {
-		out = append(out, resultPlace{bucketURL("", dir), name(key)})
+		out = append(out, resultPlace{bucketURL("", dir), name(key), key})
 		if dir == "/" || dir == "." {
 			return out, nil
 		}

@@ -93,6 +93,20 @@ func TestPublishWaitLocal(t *testing.T) {
 	if code, _, stderr := (cli{}).run(t, "publish", proj, url, "--json"); code != 2 || !strings.Contains(stderr, "--wait") {
 		t.Fatalf("--json without --wait: exit %d\n%s", code, stderr)
 	}
+
+	// pgmi status shows those runs.
+	code, _, stderr = cli{}.run(t, "status", url2)
+	if code != 13 || !strings.Contains(stderr, "LOCATION: deploy.sql line 3, column 16") || !strings.Contains(stderr, "signer:   release (SHA256:") ||
+		!strings.Contains(stderr, "attempt:  1") || !strings.Contains(stderr, "target:") {
+		t.Fatalf("status of the failed upload: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := cli{}.run(t, "status", url, "--json")
+	if err := json.Unmarshal([]byte(stdout), &rep); code != 0 || err != nil || rep.Outcome != deploy.StatusDuplicate && rep.Outcome != deploy.StatusDeployed {
+		t.Fatalf("status --json of the deployed upload: exit %d %v\n%s%s", code, err, stdout, stderr)
+	}
+	if code, _, stderr := (cli{}).run(t, "status", "file://"+filepath.ToSlash(f.bucket)+"/app/3.tgz"); code != 17 || !strings.Contains(stderr, "no result for") {
+		t.Fatalf("status of an upload nobody deployed: exit %d\n%s", code, stderr)
+	}
 }
 
 // The results of a file:// upload are looked for in every enclosing folder,
