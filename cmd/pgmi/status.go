@@ -120,7 +120,7 @@ func scanResults(ctx context.Context, p resultPlace, base string) (*awaited, err
 			continue
 		}
 		got, err := readResult(ctx, &b, resultPlace{bucketURL: p.bucketURL, key: obj.Key})
-		if fault.KindOf(err) == fault.Config {
+		if errors.Is(err, errNotResult) {
 			continue // not a result object: somebody else's file
 		}
 		if err != nil {

@@ -85,6 +85,9 @@ func resultPlaces(objectURL, prefix, version, sha string) ([]resultPlace, error)
 	}
 }
 
+// errNotResult: an object where a result should be holds something else.
+var errNotResult = errors.New("not a pgmi result object")
+
 // redactedURL is an object URL without its query (which may carry
 // credentials or endpoints), for messages.
 func redactedURL(objectURL string) string {
@@ -124,6 +127,9 @@ func awaitResult(ctx context.Context, s streams, places []resultPlace, what stri
 		live.show("waiting %s for the deployer's result for %s", time.Since(start).Round(time.Second), what)
 		for i, p := range places {
 			got, err := readResult(ctx, &buckets[i], p)
+			if errors.Is(err, errNotResult) {
+				continue // caught mid-write by a store without atomic writes: read it again
+			}
 			if err != nil {
 				return false, err
 			}
@@ -171,7 +177,7 @@ func readResult(ctx context.Context, b **blob.Bucket, p resultPlace) (*awaited, 
 	}
 	var rep deploy.Report
 	if err := json.Unmarshal(data, &rep); err != nil || rep.Outcome == "" {
-		return nil, fault.Errorf(fault.Config, "%s is not a pgmi result object", where)
+		return nil, fault.Wrap(fault.Config, errNotResult, "%s", where)
 	}
 	return &awaited{report: &rep, raw: data, where: where}, nil
 }

@@ -127,3 +127,39 @@ func TestResultPlaces(t *testing.T) {
 		t.Fatalf("s3 places: %+v %v", p, err)
 	}
 }
+
+// A retryable failure is not the end of an upload: the platform delivers
+// it again and the run that executes replaces the result, which the wait
+// follows; a retryable failure nothing replaces in time is what it ends on.
+func TestAwaitFollowsRetries(t *testing.T) {
+	dir := t.TempDir()
+	place := resultPlace{bucketURL: "file://" + filepath.ToSlash(dir), key: "pgmi-results/app/1.tgz.v1.json", bundleKey: "app/1.tgz"}
+	write := func(r deploy.Report) {
+		t.Helper()
+		data, _ := json.Marshal(r)
+		p := filepath.Join(dir, filepath.FromSlash(place.key))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	busy := deploy.Report{Outcome: deploy.StatusFailed, Retryable: true, ExitCode: 15, Action: deploy.ActionDeploy}
+	write(busy)
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		write(deploy.Report{Outcome: deploy.StatusDeployed, Attempt: 2, Action: deploy.ActionDeploy})
+	}()
+	s := streams{env: func(string) (string, bool) { return "", false }}
+	got, err := awaitResult(t.Context(), s, []resultPlace{place}, "app/1.tgz", 30*time.Second)
+	if err != nil || got.report.Outcome != deploy.StatusDeployed || got.report.Attempt != 2 {
+		t.Fatalf("got %+v, %v; want the takeover's success", got, err)
+	}
+
+	write(busy)
+	got, err = awaitResult(t.Context(), s, []resultPlace{place}, "app/1.tgz", time.Second)
+	if err != nil || got.report.Outcome != deploy.StatusFailed || resultExitCode(got.report) != 15 {
+		t.Fatalf("got %+v, %v; want the standing retryable failure", got, err)
+	}
+}
