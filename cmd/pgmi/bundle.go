@@ -29,6 +29,9 @@ type bundleFlags struct {
 	name    string
 	version string
 	limits  limitFlags
+	// temporary: output is a file publish removes after the upload, whose
+	// name means nothing to the user.
+	temporary bool
 }
 
 // limitFlags are the values of the bundle limit flags (--max-ratio …) by
@@ -120,7 +123,8 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 // reportPlain prints a non-deploy command's error and turns it into its exit code.
 func reportPlain(s streams, err error) error {
 	var ue usageError
-	if err == nil || errors.As(err, &ue) {
+	var done exitError // the command printed its outcome already
+	if err == nil || errors.As(err, &ue) || errors.As(err, &done) {
 		return err
 	}
 	fmt.Fprintf(s.err, "pgmi: error: %s\n", fault.Redact(err.Error()))
@@ -163,7 +167,11 @@ func packBundle(ctx context.Context, s streams, dir string, f bundleFlags) error
 	if opts.Signer != nil {
 		signed = "signed with " + ssh.FingerprintSHA256(opts.Signer.PublicKey())
 	}
-	fmt.Fprintf(s.err, "Wrote %s: %s, %d files, %s, sha256 %s\n", f.output, describeManifest(m), len(m.Files), signed, hex.EncodeToString(h.Sum(nil)))
+	what := "Wrote " + f.output
+	if f.temporary {
+		what = "Packed " + dir
+	}
+	fmt.Fprintf(s.err, "%s: %s, %d files, %s, sha256 %s\n", what, describeManifest(m), len(m.Files), signed, hex.EncodeToString(h.Sum(nil)))
 	return nil
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/url"
@@ -14,20 +16,32 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
+	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // progressThreshold is the upload size above which a terminal gets a progress bar.
 const progressThreshold = 4 << 20
 
+// publishFlags are publish's own flags beside the packing ones.
+type publishFlags struct {
+	bundleFlags
+	wait        bool
+	waitTimeout time.Duration
+	results     resultFlags
+}
+
 func newPublishCommand(s streams) *cobra.Command {
-	var f bundleFlags
+	var f publishFlags
 	cmd := &cobra.Command{
 		Use:   "publish <project_dir | bundle> <blob URL>",
 		Short: "Pack (and sign) a project, or take a bundle, and upload it to S3, GCS, Azure Blob or a folder",
 		Long: "Upload a bundle to s3://bucket/key, gs://bucket/key, azblob://container/key or file:///dir/file and\n" +
 			"print the URL and the object version to deploy it by. A directory is packed first (signed with\n" +
-			"--sign-key); a bundle file is uploaded as it is.",
+			"--sign-key); a bundle file is uploaded as it is.\n\n" +
+			"--wait then waits for the deployer's result object for exactly this upload (a function subscribed to\n" +
+			"the bucket, or pgmi local watching the folder), prints it as pgmi deploy would and exits with the\n" +
+			"deploy's exit code: 0 deployed, 13 deploy.sql failed, 10 refused or not routed, 17 no result in time.",
 		Args: exactArgs(2, "<project_dir | bundle> <blob URL>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return reportPlain(s, publish(cmd.Context(), s, args[0], args[1], f))
@@ -36,17 +50,27 @@ func newPublishCommand(s streams) *cobra.Command {
 	cmd.Flags().StringVar(&f.signKey, "sign-key", "", "SSH private key that signs the manifest (directories only)")
 	cmd.Flags().StringVar(&f.name, "name", "", "bundle name (default: the directory's name)")
 	cmd.Flags().StringVar(&f.version, "version", "", "bundle version, e.g. a release tag")
+	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for the deployer's result for this upload and exit with the deploy's exit code")
+	cmd.Flags().DurationVar(&f.waitTimeout, "wait-timeout", defaultWaitTimeout, "how long --wait waits for a result (exit 17 after it)")
+	cmd.Flags().StringVar(&f.results.prefix, "results-prefix", "", "where the deployer writes results in the bucket (PGMI_RESULTS_PREFIX; default "+deploy.DefaultResultsPrefix+")")
+	cmd.Flags().BoolVar(&f.results.json, "json", false, "with --wait, print the result object on stdout")
 	return cmd
 }
 
-func publish(ctx context.Context, s streams, src, url string, f bundleFlags) error {
+func publish(ctx context.Context, s streams, src, url string, f publishFlags) error {
 	if !isBundleURL(url) {
 		return usageError{errorf("%q is not a blob URL (s3://, gs://, azblob://, file://)", url)}
+	}
+	if !f.wait && f.results.json {
+		return usageError{errorf("--json prints the result of --wait: add --wait")}
+	}
+	if f.wait && f.waitTimeout <= 0 {
+		return usageError{errorf("--wait-timeout must be positive")}
 	}
 	if err := checkS3Region(ctx, url); err != nil {
 		return err
 	}
-	file, err := publishSource(ctx, s, src, f)
+	file, err := publishSource(ctx, s, src, f.bundleFlags)
 	if err != nil {
 		return err
 	}
@@ -61,14 +85,56 @@ func publish(ctx context.Context, s streams, src, url string, f bundleFlags) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "%s\t%s\n", pub.URL, pub.Version)
-	if pub.Version == "" {
-		fmt.Fprintf(s.err, "Published %s (%d bytes; this storage keeps no object versions, so a deploy reads the current object); deploy it with: pgmi deploy %s --trusted-signers <file>\n",
-			pub.URL, pub.Size, pub.URL)
+	if !f.results.json {
+		fmt.Fprintf(s.out, "%s\t%s\n", pub.URL, pub.Version)
+	}
+	switch {
+	case pub.Version == "":
+		fmt.Fprintf(s.err, "Published %s (%d bytes; this storage keeps no object versions, so a deploy reads the current object)", pub.URL, pub.Size)
+	default:
+		fmt.Fprintf(s.err, "Published %s version %q (%d bytes)", pub.URL, pub.Version, pub.Size)
+	}
+	if !f.wait {
+		fmt.Fprintf(s.err, "; deploy it with: pgmi deploy %s%s --trusted-signers <file>\n", pub.URL, versionFlag(pub.Version))
 		return nil
 	}
-	fmt.Fprintf(s.err, "Published %s version %q (%d bytes); deploy it with: pgmi deploy %s --bundle-version %q --trusted-signers <file>\n",
-		pub.URL, pub.Version, pub.Size, pub.URL, pub.Version)
+	fmt.Fprintln(s.err)
+	return waitForUpload(ctx, s, url, pub, file, f)
+}
+
+func versionFlag(v string) string {
+	if v == "" {
+		return ""
+	}
+	return fmt.Sprintf(" --bundle-version %q", v)
+}
+
+// waitForUpload is publish --wait: the result of the upload pub, whose
+// bytes file holds, is awaited, printed, and its exit code returned.
+func waitForUpload(ctx context.Context, s streams, objectURL string, pub *bundle.Published, file *os.File, f publishFlags) error {
+	sha := ""
+	if pub.Version == "" { // results of unversioned objects are named by digest
+		h := sha256.New()
+		if _, err := file.Seek(0, io.SeekStart); err != nil {
+			return fault.Wrap(fault.Internal, err, "cannot read the uploaded bundle again")
+		}
+		if _, err := io.Copy(h, file); err != nil {
+			return fault.Wrap(fault.Internal, err, "cannot read the uploaded bundle again")
+		}
+		sha = hex.EncodeToString(h.Sum(nil))
+	}
+	places, err := resultPlaces(objectURL, f.results.resultsPrefix(s), pub.Version, sha)
+	if err != nil {
+		return usageError{err}
+	}
+	got, err := awaitResult(ctx, s, places, pub.URL+versionFlag(pub.Version), f.waitTimeout)
+	if err != nil {
+		return err
+	}
+	printResult(s, got, f.results.json)
+	if code := resultExitCode(got.report); code != 0 {
+		return exitError{code: code}
+	}
 	return nil
 }
 
@@ -113,7 +179,7 @@ func publishSource(ctx context.Context, s streams, src string, f bundleFlags) (*
 	if err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "cannot create a temporary file")
 	}
-	f.output = filepath.Join(tmpDir, "bundle.tgz")
+	f.output, f.temporary = filepath.Join(tmpDir, "bundle.tgz"), true
 	if err := packBundle(ctx, s, src, f); err != nil {
 		os.RemoveAll(tmpDir)
 		return nil, err

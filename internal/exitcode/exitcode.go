@@ -19,6 +19,7 @@ var codes = map[fault.Kind]int{
 	fault.Concurrent:       15,
 	fault.Timeout:          16,
 	fault.Canceled:         130,
+	fault.Unreported:       17,
 }
 
 // For is the exit code of a kind; a kind the table does not know is

@@ -12,7 +12,7 @@ func TestCodes(t *testing.T) {
 	for k, want := range map[fault.Kind]int{
 		fault.Internal: 1, fault.Usage: 2, fault.Config: 10, fault.Connection: 11, fault.Approval: 12,
 		fault.Execution: 13, fault.DeploySQLMissing: 14, fault.Concurrent: 15, fault.Timeout: 16,
-		fault.Canceled: 130, fault.Kind(99): 1,
+		fault.Canceled: 130, fault.Unreported: 17, fault.Kind(99): 1,
 	} {
 		if got := For(k); got != want {
 			t.Errorf("For(%v) = %d, want %d", k, got, want)

@@ -11,8 +11,11 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	_ "gocloud.dev/blob/fileblob"
 
+	"github.com/pgmi-cloud/pgmi/internal/testbundle"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
+	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 )
 
 // The SQL files run for real, with psql, against a throwaway PostgreSQL that
@@ -222,4 +225,110 @@ func TestSQLReset(t *testing.T) {
 	if _, err := conn.Exec(t.Context(), `DROP DATABASE app`); err == nil {
 		t.Fatal("the deployer dropped a database it does not own")
 	}
+}
+
+// deployAs runs the deploy pipeline every function runs, logged in as role
+// (a password role stands in for the cloud identity: the test cluster
+// trusts local connections), on an unsigned bundle of deploy.sql.
+func (r *sqlRig) deployAs(role, db, sql string) *deploy.Outcome {
+	r.t.Helper()
+	env := map[string]string{"PGMI_CONNECTION_STRING": r.conninfo(role, db) + " sslmode=disable", "PGMI_ALLOW_UNSIGNED": "true"}
+	cfg, err := deploy.LoadConfig(r.t.Context(), func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	d := deploy.New(cfg, nil)
+	defer d.Close()
+	dir := r.t.TempDir()
+	data := testbundle.Pack(r.t, nil, "app", testbundle.Project(sql))
+	if err := os.WriteFile(filepath.Join(dir, "app.tgz"), data, 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	bucket := "file://" + filepath.ToSlash(dir)
+	return d.Run(r.t.Context(), deploy.Request{Action: deploy.ActionDeploy, Bucket: bucket, Bundle: bucket + "/app.tgz",
+		Trigger: deploy.Trigger{Platform: "test", Source: "folder"}})
+}
+
+// Each cloud's file with each grant profile: a project that creates objects
+// in public and a schema of its own deploys with profile objects and fails
+// with the least-privilege default, the failure naming the privilege and
+// pointing at the profile; a project that creates a role needs profile
+// roles, which PostgreSQL before 16 refuses with the reason.
+func TestSQLGrantProfiles(t *testing.T) {
+	const objects = "CREATE TABLE public.widgets (id int);\nCREATE SCHEMA app;\n"
+	const roles = "CREATE ROLE app_reader NOLOGIN;\n"
+	clouds := map[string]func(r *sqlRig, profile string) (string, error){
+		"AWS": func(r *sqlRig, profile string) (string, error) {
+			r.pg.Exec(t, "postgres", `DO $$ BEGIN CREATE ROLE rds_iam NOLOGIN; EXCEPTION WHEN duplicate_object THEN END $$`)
+			return r.run("aws-rds-iam.sql", "app", "deployer=pgmi_deployer", "database=app", "profile="+profile)
+		},
+		"Google": func(r *sqlRig, profile string) (string, error) {
+			r.pg.Exec(t, "postgres", `DO $$ BEGIN CREATE ROLE pgmi_deployer LOGIN; EXCEPTION WHEN duplicate_object THEN END $$`)
+			return r.run("gcp-cloudsql-iam.sql", "app", "deployer=pgmi_deployer", "database=app", "profile="+profile)
+		},
+		"Azure": func(r *sqlRig, profile string) (string, error) {
+			r.pg.Exec(t, "postgres", `
+				CREATE OR REPLACE FUNCTION pgaadauth_create_principal_with_oid(name text, oid text, kind text, admin boolean, mfa boolean)
+				RETURNS text LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('CREATE ROLE %I LOGIN', name); RETURN name; END $$`)
+			return r.run("azure-entra.sql", "postgres", "deployer=pgmi_deployer", "principal_id=0f0e0d0c-0000-4000-8000-000000000001", "database=app", "profile="+profile)
+		},
+	}
+	for name, setup := range clouds {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := newSQLRig(t)
+			if out, err := setup(r, "least"); err != nil {
+				t.Fatalf("least: %v\n%s", err, out)
+			}
+			for sql, privilege := range map[string]string{objects: "permission denied for schema public", roles: "permission denied to create role"} {
+				o := r.deployAs("pgmi_deployer", "app", sql)
+				if o.Status != deploy.StatusFailed || o.Retryable || !strings.Contains(o.Err.Error(), privilege) ||
+					!strings.Contains(o.Err.Error(), "grant profile") || !strings.Contains(o.Report.Message, "infra/sql/README.md") {
+					t.Fatalf("least privilege, %q: %s %v; want a failure naming %q and pointing at the profiles", sql, o.Status, o.Err, privilege)
+				}
+			}
+			if out, err := setup(r, "objects"); err != nil {
+				t.Fatalf("objects: %v\n%s", err, out)
+			}
+			if o := r.deployAs("pgmi_deployer", "app", objects); o.Status != deploy.StatusDeployed {
+				t.Fatalf("profile objects: %s %v", o.Status, o.Err)
+			}
+			r.checkRoleAttr(t, "rolcreaterole", false)
+			out, err := setup(r, "roles")
+			if r.serverVersion() < 160000 {
+				if err == nil || !strings.Contains(out, "needs PostgreSQL 16 or later") {
+					t.Fatalf("profile roles before PostgreSQL 16: %v\n%s", err, out)
+				}
+				r.checkRoleAttr(t, "rolcreaterole", false)
+				return
+			}
+			if err != nil {
+				t.Fatalf("roles: %v\n%s", err, out)
+			}
+			if o := r.deployAs("pgmi_deployer", "app", roles); o.Status != deploy.StatusDeployed {
+				t.Fatalf("profile roles: %s %v", o.Status, o.Err)
+			}
+		})
+	}
+	t.Run("UnknownProfile", func(t *testing.T) {
+		t.Parallel()
+		r := newSQLRig(t)
+		r.pg.Exec(t, "postgres", `CREATE ROLE pgmi_deployer LOGIN`)
+		if out, err := r.run("deployer-grants.sql", "app", "deployer=pgmi_deployer", "database=app", "profile=admin"); err == nil || !strings.Contains(out, `unknown grant profile "admin"`) {
+			t.Fatalf("want a refusal naming the profile: %v\n%s", err, out)
+		}
+	})
+}
+
+func (r *sqlRig) checkRoleAttr(t *testing.T, attr string, want bool) {
+	t.Helper()
+	if got := r.scalar("postgres", `SELECT `+attr+` FROM pg_roles WHERE rolname = 'pgmi_deployer'`); got != want {
+		t.Fatalf("pgmi_deployer %s = %v, want %v", attr, got, want)
+	}
+}
+
+func (r *sqlRig) serverVersion() int {
+	var v int
+	fmt.Sscan(fmt.Sprint(r.scalar("postgres", `SELECT current_setting('server_version_num')`)), &v)
+	return v
 }

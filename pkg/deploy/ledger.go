@@ -68,11 +68,19 @@ func (l *ledger) progressFunction() string {
 // ensure creates the ledger, or brings an older one up to date, under the
 // deploy lock.
 func (l *ledger) ensure(ctx context.Context) error {
-	var ready bool
-	err := l.conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL AND to_regprocedure($2) IS NOT NULL",
-		l.table.String(), l.progressFunction()+"(bigint, integer, text, text)").Scan(&ready)
+	var ready, schema bool
+	err := l.conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL AND to_regprocedure($2) IS NOT NULL, to_regnamespace($3) IS NOT NULL",
+		l.table.String(), l.progressFunction()+"(bigint, integer, text, text)", quoteIdent(l.table.Schema)).Scan(&ready, &schema)
 	if err != nil || ready {
 		return err
+	}
+	// CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
+	// schema exists, which the least-privilege grants (infra/sql: a ledger
+	// schema the deployer owns) do not give.
+	if !schema {
+		if _, err := l.conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(l.table.Schema)); err != nil {
+			return fmt.Errorf("creating the deploy ledger's schema %s: %w", quoteIdent(l.table.Schema), err)
+		}
 	}
 	if _, err := l.conn.Exec(ctx, fmt.Sprintf(ledgerDDL, quoteIdent(l.table.Schema), l.table.String(), l.progressFunction())); err != nil {
 		return fmt.Errorf("creating the deploy ledger %s: %w", l.table, err)
@@ -80,13 +88,13 @@ func (l *ledger) ensure(ctx context.Context) error {
 	return nil
 }
 
-// ledgerDDL creates the ledger (%[1]s schema, %[2]s table, %[3]s function)
+// ledgerDDL creates the ledger in its existing schema (%[1]s schema, %[2]s
+// table, %[3]s function)
 // or adds what an older version lacks. The progress function is SECURITY
 // DEFINER so a mark still works after deploy.sql switched to a role without
 // rights on the ledger; it only moves a running row whose claim token the
 // caller knows, so granting it to PUBLIC lets nobody else touch a row.
 const ledgerDDL = `
-CREATE SCHEMA IF NOT EXISTS %[1]s;
 CREATE TABLE IF NOT EXISTS %[2]s (
     id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     bundle         text        NOT NULL,

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
@@ -20,6 +21,7 @@ import (
 // Outcome. ctx is the platform's context, not the shortened one: the result
 // is written inside the margin.
 func (r *run) finish(ctx context.Context, status Status, err error) *Outcome {
+	err = withPrivilegeHint(err)
 	o := &Outcome{Status: status, Err: err, Report: r.rep}
 	now := time.Now()
 	r.rep.Outcome, r.rep.FinishedAt, r.rep.DurationMS = status, now.UTC(), now.Sub(r.start).Milliseconds()
@@ -42,6 +44,20 @@ func (r *run) finish(ctx context.Context, status Status, err error) *Outcome {
 	defer cancel()
 	o.ResultURL, o.ResultKept, o.ResultErr = r.d.writeResult(wctx, r.bucket, r.bucketURL, r.rep)
 	return o
+}
+
+// privilegeHint follows a server's "permission denied" (SQLSTATE 42501):
+// the deployer's role lacks a privilege deploy.sql needs, which is a
+// question of its grants, not of the bundle.
+const privilegeHint = "the deploying role lacks this privilege: grant it, or run infra/sql with the grant profile " +
+	"that does (profile objects: CREATE on the database and in schema public; profile roles: CREATEROLE; see infra/sql/README.md)"
+
+func withPrivilegeHint(err error) error {
+	var pgErr *pgconn.PgError
+	if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, privilegeHint)
 }
 
 // fromPrevious completes a duplicate's or a stale report from the ledger

@@ -30,6 +30,7 @@ const (
 	Concurrent                   // another deployment holds the lock
 	Timeout                      // the deadline expired
 	Canceled                     // interrupted
+	Unreported                   // a waited-for outcome was not reported in time (pgmi publish --wait)
 )
 
 func (k Kind) String() string {
@@ -52,6 +53,8 @@ func (k Kind) String() string {
 		return "timeout"
 	case Canceled:
 		return "canceled"
+	case Unreported:
+		return "no outcome reported"
 	}
 	return "internal error"
 }
@@ -95,7 +98,7 @@ type Kinder interface{ FaultKind() Kind }
 // kinds, the earliest in this list wins.
 var precedence = []Kind{
 	Canceled, Concurrent, Config, DeploySQLMissing, Approval,
-	Connection, Timeout, Execution, Usage,
+	Connection, Timeout, Execution, Usage, Unreported,
 }
 
 // KindOf classifies any error: the kinds found in its chain (*Error values
