@@ -56,16 +56,7 @@ func newDeployCommand(s streams) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.Bool("help", false, "help for deploy") // frees -h for --host, as in psql
-	fl.StringVar(&f.conn.ConnString, "connection", "", "connection string (URI or key=value); also PGMI_CONNECTION_STRING, DATABASE_URL")
-	fl.StringVarP(&f.conn.Host, "host", "h", "", "database host (PGHOST)")
-	fl.IntVarP(&f.conn.Port, "port", "p", 0, "database port (PGPORT)")
-	fl.StringVarP(&f.conn.User, "username", "U", "", "database user (PGUSER)")
-	fl.StringVarP(&f.conn.Database, "database", "d", "", "target database (PGDATABASE)")
-	fl.StringVar(&f.conn.SSLMode, "sslmode", "", "disable, allow, prefer, require, verify-ca or verify-full (PGSSLMODE)")
-	fl.StringVar(&f.conn.SSLCert, "sslcert", "", "client certificate file (PGSSLCERT)")
-	fl.StringVar(&f.conn.SSLKey, "sslkey", "", "client key file (PGSSLKEY); its passphrase comes from PGSSLPASSWORD")
-	fl.StringVar(&f.conn.SSLRootCert, "sslrootcert", "", "CA certificate file (PGSSLROOTCERT)")
-	authValues = authFlags(fl) // --aws, --azure, --google … of the linked auth methods
+	authValues = connectionFlags(fl, &f.conn, "target database (PGDATABASE)")
 	fl.BoolVar(&f.overwrite, "overwrite", false, "drop and recreate the target database first")
 	fl.BoolVar(&f.force, "force", false, "approve --overwrite without the prompt")
 	fl.StringArrayVar(&f.params, "param", nil, "parameter key=value (repeatable), readable as current_setting('pgmi.key')")

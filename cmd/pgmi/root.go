@@ -53,7 +53,7 @@ func newRoot(s streams) *cobra.Command {
 	root.SetOut(s.out)
 	root.SetErr(s.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDeployCommand(s), newBundleCommand(s), newPublishCommand(s), newStatusCommand(s), newLocalCommand(s), newVersionCommand(s))
+	root.AddCommand(newDeployCommand(s), newBundleCommand(s), newPublishCommand(s), newStatusCommand(s), newHistoryCommand(s), newLocalCommand(s), newVersionCommand(s))
 	return root
 }
 

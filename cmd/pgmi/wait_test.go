@@ -39,17 +39,6 @@ func (w *waitRun) wait(t *testing.T) {
 	t.Logf("pgmi publish (exit %d):\n%s%s", w.code, w.stdout, w.stderr)
 }
 
-// waitForFile returns once path exists: the upload landed.
-func waitForFile(t *testing.T, path string) {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-	}
-	t.Fatalf("%s never appeared", path)
-}
-
 // pgmi publish --wait against pgmi local: the upload's outcome comes back as
 // the publisher's exit code and summary, for a success, for deploy.sql
 // failing on a known line, and when no deployer reports at all.
@@ -58,13 +47,11 @@ func TestPublishWaitLocal(t *testing.T) {
 	f := newLocalFixture(t)
 	keyFile, allowed := signingKey(t, t.TempDir(), "release")
 	f.signers = allowed
-	local := func() { f.once(t) }
+	watchLocal(t, f) // pgmi local --bucket D, running beside the publisher
 
 	proj := project(t, "deploy.sql", "CREATE TABLE waited_for (id int);\n")
 	url := "file://" + filepath.ToSlash(f.bucket) + "/app/1.tgz"
 	w := startPublishWait(t, proj, url, "--sign-key", keyFile, "--wait", "--wait-timeout", "60s")
-	waitForFile(t, filepath.Join(f.bucket, "app", "1.tgz"))
-	local()
 	w.wait(t)
 	if w.code != 0 || !strings.Contains(w.stderr, "✓ "+f.db+": deployed app/1.tgz") || !strings.Contains(w.stderr, "result: ") || !strings.Contains(w.stderr, "Packed "+proj+":") {
 		t.Fatalf("exit %d, want 0 and the deployed summary", w.code)
@@ -73,8 +60,6 @@ func TestPublishWaitLocal(t *testing.T) {
 	failing := project(t, "deploy.sql", "CREATE TABLE fine (id int);\nSELECT 1;\nSELECT * FROM  no_such_table;\n")
 	url2 := "file://" + filepath.ToSlash(f.bucket) + "/app/2.tgz"
 	w = startPublishWait(t, failing, url2, "--sign-key", keyFile, "--wait", "--wait-timeout", "60s", "--json")
-	waitForFile(t, filepath.Join(f.bucket, "app", "2.tgz"))
-	local()
 	w.wait(t)
 	if w.code != 13 || !strings.Contains(w.stderr, "LOCATION: deploy.sql line 3, column 16") ||
 		!strings.Contains(w.stderr, `relation "no_such_table" does not exist`) || !strings.Contains(w.stderr, "✗ "+f.db+": app/2.tgz failed") {
@@ -85,8 +70,10 @@ func TestPublishWaitLocal(t *testing.T) {
 		t.Fatalf("--json printed %q (%v), want the result object", w.stdout, err)
 	}
 
+	// A folder no deployer watches.
+	unwatched := "file://" + filepath.ToSlash(t.TempDir()) + "/app/3.tgz"
 	start := time.Now()
-	code, _, stderr := cli{}.run(t, "publish", proj, "file://"+filepath.ToSlash(f.bucket)+"/app/3.tgz", "--sign-key", keyFile, "--wait", "--wait-timeout", "2s")
+	code, _, stderr := cli{}.run(t, "publish", proj, unwatched, "--sign-key", keyFile, "--wait", "--wait-timeout", "2s")
 	if code != 17 || !strings.Contains(stderr, "no result for") || time.Since(start) > 20*time.Second {
 		t.Fatalf("no deployer: exit %d after %s, want 17 saying nothing reported\n%s", code, time.Since(start), stderr)
 	}
@@ -104,8 +91,29 @@ func TestPublishWaitLocal(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &rep); code != 0 || err != nil || rep.Outcome != deploy.StatusDuplicate && rep.Outcome != deploy.StatusDeployed {
 		t.Fatalf("status --json of the deployed upload: exit %d %v\n%s%s", code, err, stdout, stderr)
 	}
-	if code, _, stderr := (cli{}).run(t, "status", "file://"+filepath.ToSlash(f.bucket)+"/app/3.tgz"); code != 17 || !strings.Contains(stderr, "no result for") {
+	if code, _, stderr := (cli{}).run(t, "status", unwatched); code != 17 || !strings.Contains(stderr, "no result for") {
 		t.Fatalf("status of an upload nobody deployed: exit %d\n%s", code, stderr)
+	}
+
+	// pgmi history shows them from the database's ledger, newest first.
+	conn := []string{"history", "--connection", cluster.ConnString("postgres"), "-d", f.db}
+	code, stdout, stderr = cli{}.run(t, conn...)
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if code != 0 || len(lines) < 4 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[1], "failed (13)") ||
+		!strings.Contains(lines[1], "app/2.tgz") || !strings.Contains(lines[2], "relation \"no_such_table\" does not exist") ||
+		!strings.Contains(lines[3], "succeeded") || !strings.Contains(lines[3], "app/1.tgz") || !strings.Contains(lines[3], "release (SHA256:") {
+		t.Fatalf("history: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = cli{}.run(t, append(conn, "--json", "--limit", "1")...)
+	var rows []deploy.HistoryEntry
+	if err := json.Unmarshal([]byte(stdout), &rows); code != 0 || err != nil || len(rows) != 1 || rows[0].Status != "failed" || rows[0].ExitCode != 13 || rows[0].SHA256 == "" {
+		t.Fatalf("history --json --limit 1: exit %d %v\n%s%s", code, err, stdout, stderr)
+	}
+	empty := freshName(t)
+	dropAfter(t, empty)
+	cluster.CreateDatabase(t, empty)
+	if code, _, stderr := (cli{}).run(t, "history", "--connection", cluster.ConnString("postgres"), "-d", empty); code != 0 || !strings.Contains(stderr, "no deploys recorded") {
+		t.Fatalf("history of a database without a ledger: exit %d\n%s", code, stderr)
 	}
 }
 
