@@ -14,6 +14,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
 	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
@@ -83,7 +84,7 @@ func TestPackRefusesWhatTheEngineRefuses(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, want := engine.Scan(fsys, engine.ScanOptions{MaxFileSize: 1024})
 			_, err := Pack(context.Background(), fsys, io.Discard, &PackOptions{MaxFileSize: 1024})
-			if err == nil || want == nil || err.Error() != want.Error() || engine.ExitCode(err) != engine.ExitCode(want) {
+			if err == nil || want == nil || err.Error() != want.Error() || exitcode.Of(err) != exitcode.Of(want) {
 				t.Fatalf("Pack error %v, engine error %v", err, want)
 			}
 		})
@@ -210,7 +211,7 @@ func TestTamperedFileFailsTheRead(t *testing.T) {
 		t.Fatalf("error does not name the entry: %v", err)
 	}
 	var coded fault.Kinder
-	if !errors.As(err, &coded) || coded.FaultKind() != fault.Config || engine.ExitCode(err) != 10 {
+	if !errors.As(err, &coded) || coded.FaultKind() != fault.Config || exitcode.Of(err) != 10 {
 		t.Fatalf("exit code of %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"gocloud.dev/blob/memblob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
@@ -80,7 +81,7 @@ func TestFetchErrors(t *testing.T) {
 		}
 		_, err := FetchFrom(context.Background(), bucket, key, version, opts)
 		var fe *FetchError
-		if !errors.As(err, &fe) || fe.Code != want || engine.ExitCode(fe) != 10 || engine.ExitCode(err) != 10 || fe.Retryable() {
+		if !errors.As(err, &fe) || fe.Code != want || exitcode.Of(fe) != 10 || exitcode.Of(err) != 10 || fe.Retryable() {
 			t.Fatalf("%s: error %v, want code %v", key, err, want)
 		}
 	}
@@ -97,7 +98,7 @@ func TestFetchErrors(t *testing.T) {
 		t.Run(c.url+"@"+c.version, func(t *testing.T) {
 			_, err := Fetch(context.Background(), c.url, c.version, opts)
 			var fe *FetchError
-			if !errors.As(err, &fe) || fe.Code != c.code || engine.ExitCode(fe) != 10 || engine.ExitCode(err) != 10 || fe.Retryable() {
+			if !errors.As(err, &fe) || fe.Code != c.code || exitcode.Of(fe) != 10 || exitcode.Of(err) != 10 || fe.Retryable() {
 				t.Fatalf("error %v (%T), want code %v", err, err, c.code)
 			}
 		})

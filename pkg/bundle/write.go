@@ -49,7 +49,7 @@ type PackOptions struct {
 // Pack writes the project in dir as a bundle to w: the engine's discovery
 // rules decide the files (hidden segments, node_modules and __pycache__ left
 // out; engine.Scan's refusals of binary, non-UTF-8, symlinked or oversize
-// files returned unchanged as *engine.Error), the manifest lists them with
+// files returned unchanged as *fault.Error), the manifest lists them with
 // sizes and SHA-256 digests, and the archive is deterministic (see doc.go).
 // It returns the manifest written. On error w holds a partial archive.
 func Pack(ctx context.Context, dir fs.FS, w io.Writer, opts *PackOptions) (*Manifest, error) {

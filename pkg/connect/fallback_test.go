@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
 // With sslmode=prefer (the default) against a server without TLS, the TLS
@@ -20,8 +20,8 @@ func TestPreferFallbackReportsThePlaintextFailure(t *testing.T) {
 	testpg.Require(t, pwErr)
 	const wrong = "Wr0ng-Passw0rd-y"
 	_, err := openTarget(t, hostFlags(pw, "postgres"), isolatedEnv(t, "PGPASSWORD", wrong, "PGSSLMODE", "prefer"), nil)
-	if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), `password authentication failed for user "postgres"`) {
-		t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 11 || !strings.Contains(err.Error(), `password authentication failed for user "postgres"`) {
+		t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 	}
 	for _, tls := range []string{"TLS", "tls"} {
 		if strings.Contains(err.Error(), tls) {
@@ -73,8 +73,8 @@ func TestPreferFallbackNetworkFailureIsNotATLSFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Connect(context.Background(), cfg)
-	if engine.ExitCode(err) != 11 {
-		t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 11 {
+		t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 	}
 	if strings.Contains(err.Error(), "SSL/TLS") || strings.Contains(err.Error(), "refused TLS") {
 		t.Errorf("the error sends the user after TLS: %v", err)
@@ -99,8 +99,8 @@ func TestConnectTimeoutBoundsTheConnectAndIsExit11(t *testing.T) {
 	start := time.Now()
 	_, err = Connect(context.Background(), cfg)
 	elapsed := time.Since(start)
-	if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), "timed out") || !strings.Contains(err.Error(), "connect_timeout") {
-		t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 11 || !strings.Contains(err.Error(), "timed out") || !strings.Contains(err.Error(), "connect_timeout") {
+		t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 	}
 	if elapsed < limit || elapsed > limit+400*time.Millisecond {
 		t.Errorf("gave up after %v; connect_timeout is %v for the whole connect", elapsed, limit)

@@ -13,9 +13,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
@@ -113,8 +113,8 @@ func TestWrongPasswordIsExit11WithoutTheSecret(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := openTarget(t, f, isolatedEnv(t, "PGPASSWORD", wrong), nil)
-			if engine.ExitCode(err) != 11 {
-				t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+			if exitcode.Of(err) != 11 {
+				t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 			}
 			msg := fmt.Sprintf("%v %+v %#v", err, err, err)
 			if !strings.Contains(err.Error(), `password authentication failed for user "postgres"`) || !strings.Contains(err.Error(), "PGPASSWORD") {
@@ -148,8 +148,8 @@ func TestPgpass(t *testing.T) {
 	os.Chmod(open, 0o644)
 	var warnings []string
 	_, err := openTarget(t, hostFlags(pw, db), isolatedEnv(t, "PGPASSFILE", open), &Options{Log: warnLog(&warnings)})
-	if engine.ExitCode(err) != 11 || len(warnings) != 1 || !strings.Contains(warnings[0], "group or world access") {
-		t.Errorf("exit %d %v; warnings %q", engine.ExitCode(err), err, warnings)
+	if exitcode.Of(err) != 11 || len(warnings) != 1 || !strings.Contains(warnings[0], "group or world access") {
+		t.Errorf("exit %d %v; warnings %q", exitcode.Of(err), err, warnings)
 	}
 }
 
@@ -215,9 +215,9 @@ func TestMissingMaintenanceDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = (&Lifecycle{Target: tgt}).Open(t.Context())
-	if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), `the maintenance database "no_such_maintenance" does not exist`) ||
+	if exitcode.Of(err) != 11 || !strings.Contains(err.Error(), `the maintenance database "no_such_maintenance" does not exist`) ||
 		!strings.Contains(err.Error(), "maintenance_database") {
-		t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+		t.Errorf("exit %d: %v", exitcode.Of(err), err)
 	}
 }
 
@@ -266,16 +266,16 @@ func TestProviderTokenPerConnection(t *testing.T) {
 	bad := ProviderFunc(func(_ context.Context, cfg *pgx.ConnConfig) error { cfg.Password = "Expired-Token-9"; return nil })
 	opts.Factory = func(context.Context, *Config, *slog.Logger) (Provider, error) { return bad, nil }
 	_, err = openTarget(t, f, isolatedEnv(t), opts)
-	if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), "iamtoken token") || strings.Contains(err.Error(), "Expired-Token-9") {
-		t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 11 || !strings.Contains(err.Error(), "iamtoken token") || strings.Contains(err.Error(), "Expired-Token-9") {
+		t.Errorf("exit %d: %v", exitcode.Of(err), err)
 	}
 	// A provider that cannot get a token: exit 11, retried only when transient.
 	var tries atomic.Int32
 	failing := ProviderFunc(func(context.Context, *pgx.ConnConfig) error { tries.Add(1); return selfTransient(true) })
 	opts.Factory = func(context.Context, *Config, *slog.Logger) (Provider, error) { return failing, nil }
 	_, err = openTarget(t, f, isolatedEnv(t), opts)
-	if engine.ExitCode(err) != 11 || tries.Load() != 4 || !strings.Contains(err.Error(), "could not get an access token (iamtoken authentication)") {
-		t.Errorf("exit %d after %d tries: %v", engine.ExitCode(err), tries.Load(), err)
+	if exitcode.Of(err) != 11 || tries.Load() != 4 || !strings.Contains(err.Error(), "could not get an access token (iamtoken authentication)") {
+		t.Errorf("exit %d after %d tries: %v", exitcode.Of(err), tries.Load(), err)
 	}
 }
 
@@ -283,8 +283,8 @@ func TestRequireAgainstServerWithoutSSL(t *testing.T) {
 	testpg.Require(t, pwErr)
 	_, err := openTarget(t, Flags{Host: pw.Host(), Port: pw.Port(), User: "postgres", Database: "postgres", SSLMode: "require"},
 		isolatedEnv(t, "PGPASSWORD", pw.Password()), nil)
-	if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), "SSL/TLS") {
-		t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 11 || !strings.Contains(err.Error(), "SSL/TLS") {
+		t.Errorf("exit %d: %v", exitcode.Of(err), err)
 	}
 	// prefer falls back to plaintext.
 	mustOpen(t, hostFlags(pw, "postgres"), isolatedEnv(t, "PGPASSWORD", pw.Password()))
@@ -314,8 +314,8 @@ func TestRecreateRefusesATemplateDatabaseAndKeepsIt(t *testing.T) {
 	}
 	approve := func(context.Context, string) error { return nil }
 	_, err = (&Lifecycle{Target: tgt}).Recreate(t.Context(), approve)
-	if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), "template database") {
-		t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 10 || !strings.Contains(err.Error(), "template database") {
+		t.Errorf("exit %d: %v", exitcode.Of(err), err)
 	}
 	conn := pw.Connect(t, "postgres")
 	var exists bool

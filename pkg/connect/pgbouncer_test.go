@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
 // startPgBouncer runs a real PgBouncer in pool mode mode in front of c and
@@ -137,8 +137,8 @@ func TestPgBouncerModes(t *testing.T) {
 				}
 				return
 			}
-			if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "Connect to the database directly") {
-				t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+			if exitcode.Of(err) != 10 || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "Connect to the database directly") {
+				t.Errorf("exit %d: %v", exitcode.Of(err), err)
 			}
 		})
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
@@ -157,8 +157,8 @@ func TestProbeRefusesWhatCannotRunPgmi(t *testing.T) {
 				}
 				return
 			}
-			if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+			if exitcode.Of(err) != 10 || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("exit %d: %v", exitcode.Of(err), err)
 			}
 		})
 	}
@@ -186,8 +186,8 @@ func TestLifecycleProbesBeforeCreating(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = (&Lifecycle{Target: tgt}).Open(t.Context())
-	if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), "CockroachDB") {
-		t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 10 || !strings.Contains(err.Error(), "CockroachDB") {
+		t.Errorf("exit %d: %v", exitcode.Of(err), err)
 	}
 }
 

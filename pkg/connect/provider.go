@@ -19,7 +19,8 @@ type Provider interface {
 	// DialFunc for connectors that tunnel (Cloud SQL); TLS settings. An
 	// error carrying a fault kind keeps it (fault.Config for a bad setting);
 	// any other error is a connection failure (exit 11), retried when
-	// Transient says so (a method Transient() bool on the error decides).
+	// fault.Retryable says so (a method Retryable() bool on the error
+	// decides).
 	Prepare(ctx context.Context, cfg *pgx.ConnConfig) error
 }
 

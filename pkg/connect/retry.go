@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"net"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmi-cloud/pgmi/internal/backoff"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // Retries is how many times a transient connection failure is retried, so a
@@ -53,7 +53,7 @@ func connectRetrying(ctx context.Context, cfg *pgx.ConnConfig, method AuthMethod
 			return conn, nil
 		}
 		last = err
-		if cctx.Err() != nil || attempt == Retries || !Transient(err) {
+		if cctx.Err() != nil || attempt == Retries || !fault.Retryable(err) {
 			break
 		}
 		if backoff.Sleep(cctx, retryPolicy.Delay(attempt)) != nil {
@@ -116,51 +116,6 @@ type providerError struct{ err error }
 
 func (p *providerError) Error() string { return p.err.Error() }
 func (p *providerError) Unwrap() error { return p.err }
-
-// Transient reports whether a connection failure may succeed on retry:
-//   - a server error decides by SQLSTATE alone: classes 08 (connection),
-//     53 (insufficient resources) and 57 (operator intervention) except
-//     57014 and 57P04, plus 40001, 40P01 and 55P03;
-//   - otherwise a connect timeout (pgx's, or a net.Error timing out), a
-//     temporary DNS failure, a refused, reset or unreachable connection;
-//   - or an error that says so itself with a Transient() bool method (auth
-//     providers use it).
-func Transient(err error) bool {
-	if err == nil {
-		return false
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return transientSQLState(pgErr.Code)
-	}
-	var self interface{ Transient() bool }
-	if errors.As(err, &self) {
-		return self.Transient()
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return dnsErr.IsTimeout || dnsErr.IsTemporary
-	}
-	if isTimeout(err) {
-		return true
-	}
-	for _, errno := range []syscall.Errno{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ENETUNREACH, syscall.EHOSTUNREACH, syscall.ECONNABORTED} {
-		if errors.Is(err, errno) {
-			return true
-		}
-	}
-	return false
-}
-
-func transientSQLState(code string) bool {
-	switch {
-	case code == "57014" || code == "57P04":
-		return false
-	case len(code) == 5 && (code[:2] == "08" || code[:2] == "53" || code[:2] == "57"):
-		return true
-	}
-	return code == "40001" || code == "40P01" || code == "55P03"
-}
 
 // isTimeout: pgx's connect_timeout (pgconn.Timeout), a context deadline
 // inside the attempt, or a net.Error that timed out.

@@ -13,11 +13,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
-func TestTransient(t *testing.T) {
+// The connection retries ask fault.Retryable, with pgx's own errors.
+func TestRetryableConnectionErrors(t *testing.T) {
 	pg := func(code string) error { return fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: code}) }
 	yes := []error{
 		pg("08006"), pg("08001"), pg("53300"), pg("53200"), pg("57P01"), pg("57P03"), pg("57P05"), pg("40001"), pg("40P01"), pg("55P03"),
@@ -33,13 +34,13 @@ func TestTransient(t *testing.T) {
 		selfTransient(false), fmt.Errorf("%w", &pgconn.PgError{Code: "28P01"}),
 	}
 	for _, err := range yes {
-		if !Transient(err) {
-			t.Errorf("Transient(%#v) = false", err)
+		if !fault.Retryable(err) {
+			t.Errorf("fault.Retryable(%#v) = false", err)
 		}
 	}
 	for _, err := range no {
-		if Transient(err) {
-			t.Errorf("Transient(%#v) = true", err)
+		if fault.Retryable(err) {
+			t.Errorf("fault.Retryable(%#v) = true", err)
 		}
 	}
 }
@@ -53,7 +54,7 @@ func (timeoutErr) Temporary() bool { return true }
 type selfTransient bool
 
 func (s selfTransient) Error() string   { return "provider says" }
-func (s selfTransient) Transient() bool { return bool(s) }
+func (s selfTransient) Retryable() bool { return bool(s) }
 
 func TestBackoff(t *testing.T) {
 	for n, want := range []time.Duration{100, 200, 400} {
@@ -78,7 +79,7 @@ func TestConnectRetriesRefusedThenReportsLastError(t *testing.T) {
 	start := time.Now()
 	_, err = Connect(context.Background(), cfg)
 	elapsed := time.Since(start)
-	if fault.KindOf(err) != fault.Connection || engine.ExitCode(err) != 11 {
+	if fault.KindOf(err) != fault.Connection || exitcode.Of(err) != 11 {
 		t.Fatalf("kind %v: %v", fault.KindOf(err), err)
 	}
 	if !strings.Contains(err.Error(), "connection refused by 127.0.0.1:") || !strings.Contains(err.Error(), "after 4 attempts") ||
@@ -129,14 +130,14 @@ func TestContextDeadlineWhileConnectingIsExit16(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		_, err := Connect(ctx, cfg)
 		cancel()
-		if engine.ExitCode(err) != 16 || !strings.Contains(err.Error(), "timed out connecting to 127.0.0.1:") {
-			t.Errorf("deadline %v: exit %d: %v", d, engine.ExitCode(err), err)
+		if exitcode.Of(err) != 16 || !strings.Contains(err.Error(), "timed out connecting to 127.0.0.1:") {
+			t.Errorf("deadline %v: exit %d: %v", d, exitcode.Of(err), err)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
-	if _, err := Connect(ctx, cfg); engine.ExitCode(err) != 130 {
-		t.Errorf("cancel: exit %d: %v", engine.ExitCode(err), err)
+	if _, err := Connect(ctx, cfg); exitcode.Of(err) != 130 {
+		t.Errorf("cancel: exit %d: %v", exitcode.Of(err), err)
 	}
 }
 

@@ -8,9 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
 // sslCluster runs with ssl=on and a server certificate for localhost and
@@ -76,8 +76,8 @@ func TestSSLModesAgainstARealServer(t *testing.T) {
 			conn, err := openTarget(t, f, isolatedEnv(t), nil)
 			if tc.fail != "" {
 				t.Log(err)
-				if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), tc.fail) {
-					t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+				if exitcode.Of(err) != 11 || !strings.Contains(err.Error(), tc.fail) {
+					t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 				}
 				return
 			}
@@ -101,8 +101,8 @@ func TestSSLModesAgainstARealServer(t *testing.T) {
 		home, _ := env("HOME")
 		writeFile(t, mkdir(t, filepath.Join(home, ".postgresql")), "root.crt", other.pem)
 		_, err := openTarget(t, Flags{Host: "127.0.0.1", Port: c.Port(), User: "postgres", Database: "postgres", SSLMode: "require"}, env, nil)
-		if engine.ExitCode(err) != 11 {
-			t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+		if exitcode.Of(err) != 11 {
+			t.Errorf("exit %d: %v", exitcode.Of(err), err)
 		}
 	})
 }
@@ -151,23 +151,23 @@ func TestMutualTLS(t *testing.T) {
 	}{{"encrypted key without PGSSLPASSWORD", ""}, {"encrypted key with a wrong PGSSLPASSWORD", "not-" + keyPass}} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := openTarget(t, with(rsaCert, pkcs8Key), isolatedEnv(t, "PGSSLPASSWORD", tc.pass), nil)
-			if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), "PGSSLPASSWORD") || strings.Contains(err.Error(), keyPass) {
-				t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+			if exitcode.Of(err) != 10 || !strings.Contains(err.Error(), "PGSSLPASSWORD") || strings.Contains(err.Error(), keyPass) {
+				t.Errorf("exit %d: %v", exitcode.Of(err), err)
 			}
 		})
 	}
 	t.Run("missing client certificate", func(t *testing.T) {
 		_, err := openTarget(t, base, isolatedEnv(t), nil)
 		t.Log(err)
-		if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), "--sslcert") {
-			t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+		if exitcode.Of(err) != 11 || !strings.Contains(err.Error(), "--sslcert") {
+			t.Errorf("exit %d: %v", exitcode.Of(err), err)
 		}
 	})
 	t.Run("foreign client certificate", func(t *testing.T) {
 		_, err := openTarget(t, with(foreignCert, foreignKey), isolatedEnv(t), nil)
 		t.Log(err)
-		if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), "--sslcert") {
-			t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+		if exitcode.Of(err) != 11 || !strings.Contains(err.Error(), "--sslcert") {
+			t.Errorf("exit %d: %v", exitcode.Of(err), err)
 		}
 	})
 }

@@ -8,10 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/testbundle"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // configEnv is a complete function environment that needs no server.
@@ -34,8 +35,8 @@ func wantConfigErr(t *testing.T, e env, setting string) {
 	if msg := err.Error(); !strings.Contains(msg, setting) || strings.Contains(msg, "\n") {
 		t.Fatalf("err = %q, want one line naming %s", msg, setting)
 	}
-	var coded *engine.Error
-	if !errors.As(err, &coded) || engine.ExitCode(coded) != 10 {
+	var coded *fault.Error
+	if !errors.As(err, &coded) || exitcode.Of(coded) != 10 {
 		t.Fatalf("err %v is not exit 10", err)
 	}
 }

@@ -14,11 +14,12 @@ import (
 
 	_ "gocloud.dev/blob/fileblob"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/testbundle"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 var (
@@ -406,9 +407,9 @@ func TestLoadConfigErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, c.want)
 			}
-			var coded *engine.Error
-			if errors.As(err, &coded) && engine.ExitCode(coded) != 10 {
-				t.Fatalf("exit code %d, want 10", engine.ExitCode(coded))
+			var coded *fault.Error
+			if errors.As(err, &coded) && exitcode.Of(coded) != 10 {
+				t.Fatalf("exit code %d, want 10", exitcode.Of(coded))
 			}
 		})
 	}

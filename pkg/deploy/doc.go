@@ -32,7 +32,7 @@
 // trusted at once. When the object cannot be read again the deploy fails
 // (retryable when the store's error is) rather than trusting the old copy.
 //
-// A bad value is an engine.KindConfig error naming the variable. So is one
+// A bad value is an fault.Config error naming the variable. So is one
 // that would fail every event later: a database name (route, target,
 // PGMI_RESET_ALLOW) over 63 bytes, not UTF-8 or holding a control
 // character, a template database, the maintenance database in
@@ -45,7 +45,7 @@
 // its key's route. A Request's Database, from an action payload, may only
 // repeat it, and never names a template or the maintenance database; a
 // reset only drops a database in PGMI_RESET_ALLOW. A refusal is permanent,
-// engine.KindConfig (exit 10).
+// fault.Config (exit 10).
 //
 // # The ledger
 //
@@ -76,7 +76,7 @@
 // deployed, duplicate, stale, ignored (no route; result objects themselves)
 // or failed. A failure is Retryable when delivering the event again can
 // succeed: the database unreachable or busy, the deadline, the session lost
-// mid-deploy (engine.ErrSessionLost), a transient storage error. Adapters return those to the platform and acknowledge
+// mid-deploy (fault.ErrSessionLost), a transient storage error. Adapters return those to the platform and acknowledge
 // everything else, so a failing deploy is reported once, not re-run.
 //
 // Every outcome except a result object's own event leaves a Report in the

@@ -450,26 +450,8 @@ func lockDatabase(ctx context.Context, conn *pgx.Conn, waitUntil time.Time) erro
 
 // retryable reports a failure worth delivering the event again: the
 // database unreachable or busy, a deadline, an interrupted function, a
-// transient storage error, a dropped connection.
-func retryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	var fe *bundle.FetchError
-	if errors.As(err, &fe) {
-		return fe.Retryable()
-	}
-	if errors.Is(err, fault.ErrSessionLost) {
-		return true
-	}
-	switch fault.KindOf(err) {
-	case fault.Connection, fault.Concurrent, fault.Timeout, fault.Canceled:
-		return true
-	case fault.Internal:
-		return connect.Transient(err) || errors.Is(err, context.DeadlineExceeded)
-	}
-	return false
-}
+// transient storage error, a dropped connection (fault.Retryable).
+func retryable(err error) bool { return fault.Retryable(err) }
 
 // superseded reports a deploy whose pinned version was overwritten before
 // it could be read: an ETag pin (Azure) fails with FailedPrecondition once

@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 //go:embed sql/internal.sql
@@ -27,7 +29,7 @@ func CheckCompat(v string) error {
 	if v == "" || v == "1" {
 		return nil
 	}
-	return Errorf(KindConfig, "unsupported API version %q; supported: %v", v, SupportedAPIVersions)
+	return fault.Errorf(fault.Config, "unsupported API version %q; supported: %v", v, SupportedAPIVersions)
 }
 
 // Options tune one deployment. The zero value deploys with pgmi's defaults.
@@ -36,7 +38,7 @@ type Options struct {
 	Compat  string // session API version, "" = latest
 	Verbose bool   // sets client_min_messages = debug and reports more progress
 	// LockWait bounds how long to wait for the session advisory lock. Zero
-	// tries once, as pgmi does; a busy lock is then KindConcurrent at once.
+	// tries once, as pgmi does; a busy lock is then fault.Concurrent at once.
 	LockWait time.Duration
 	// LockHeld says the caller already holds the deploy lock on the
 	// connection (see TryLock): the engine neither takes nor releases it.
@@ -67,6 +69,7 @@ type Result struct {
 	ScriptSHA256   string    // digest of the macro-expanded deploy.sql, once it was expanded
 	ExecutionMode  string    // "atomic" or "psql" when execution failed, else ""
 	Position       *Position // where in deploy.sql the server reported the error
+	FailedFile     string    // the test file that failed ("Failed in <path>: …"), when one did
 }
 
 // Position is an error location in the (macro-expanded) deploy.sql.
@@ -93,9 +96,9 @@ func Deploy(ctx context.Context, conn *pgx.Conn, fsys fs.FS, opts Options) (*Res
 // When ctx ends, the running statement is cancelled on the server and
 // DeployProject returns once the server has confirmed it, so nothing of the
 // deployment runs on after it returns; if the server does not confirm
-// within CancelGrace the connection is closed instead. Errors are *Error
+// within CancelGrace the connection is closed instead. Errors are *fault.Error
 // values (see KindOf); a server error inside them is a *pgconn.PgError; a
-// session lost to the server or the network is ErrSessionLost.
+// session lost to the server or the network is fault.ErrSessionLost.
 func DeployProject(ctx context.Context, conn *pgx.Conn, p *Project, opts Options) (*Result, error) {
 	start := time.Now()
 	s := &session{conn: conn, pg: conn.PgConn(), p: p, opts: opts, res: &Result{FilesLoaded: p.Scanned}}
@@ -157,26 +160,26 @@ func (s *session) prepare(ctx context.Context) error {
 	}
 	if s.opts.Verbose {
 		if err := s.exec(ctx, "SET client_min_messages = 'debug'"); err != nil {
-			return s.failed(KindInternal, err, "enabling verbose server messages")
+			return s.failed(fault.Internal, err, "enabling verbose server messages")
 		}
 	}
 	s.progress("Preparing session: scanning files, loading parameters")
 	if err := s.exec(ctx, internalSQL); err != nil {
-		return s.failed(KindInternal, err, "creating the session objects")
+		return s.failed(fault.Internal, err, "creating the session objects")
 	}
 	if err := s.roundTrips(func() error { return loadProject(ctx, s.pg, s.p) }); err != nil {
-		return s.kept(KindInternal, err, "loading the project files")
+		return s.kept(fault.Internal, err, "loading the project files")
 	}
 	s.progress("Loaded %d files", s.p.Scanned)
 	if err := s.roundTrips(func() error { return loadParams(ctx, s.conn, s.opts.Params) }); err != nil {
-		return s.kept(KindInternal, err, "loading the parameters")
+		return s.kept(fault.Internal, err, "loading the parameters")
 	}
 	if n := s.opts.Params.Len(); n > 0 {
 		s.res.Parameters = n
 		s.progress("Loaded %d parameters", n)
 	}
 	if err := s.exec(ctx, apiV1SQL); err != nil {
-		return s.failed(KindInternal, err, "creating the session API v1")
+		return s.failed(fault.Internal, err, "creating the session API v1")
 	}
 	return nil
 }
@@ -191,10 +194,10 @@ func (s *session) roundTrips(fn func() error) error {
 	return err
 }
 
-// kept keeps an *Error's own kind (a file that changed under the load …)
+// kept keeps an *fault.Error's own kind (a file that changed under the load …)
 // unless the session was lost, and wraps anything else in kind.
-func (s *session) kept(kind Kind, err error, what string) error {
-	var e *Error
+func (s *session) kept(kind fault.Kind, err error, what string) error {
+	var e *fault.Error
 	if errors.As(err, &e) && !lost(err, s.pg) {
 		return err
 	}
@@ -210,10 +213,10 @@ func (s *session) checkServer(ctx context.Context) error {
 		Scan(&version, &s.res.Database)
 	s.stop.end(err)
 	if err != nil {
-		return s.failed(KindInternal, err, "reading the server version")
+		return s.failed(fault.Internal, err, "reading the server version")
 	}
 	if version < 110000 {
-		return Errorf(KindConfig, "PostgreSQL %d.%d is too old: pgmi needs PostgreSQL 11 or newer", version/10000, version%10000)
+		return fault.Errorf(fault.Config, "PostgreSQL %d.%d is too old: pgmi needs PostgreSQL 11 or newer", version/10000, version%10000)
 	}
 	if version >= 140000 {
 		// A backend whose client vanished (a killed deployer, a frozen
@@ -221,7 +224,7 @@ func (s *session) checkServer(ctx context.Context) error {
 		// to the end. Best effort: a server that refuses the setting still
 		// deploys (the statement then runs to its end after a crash).
 		if err := s.exec(ctx, "SET client_connection_check_interval = '2s'"); err != nil && (lost(err, s.pg) || ctx.Err() != nil || s.stop.caller.Err() != nil) {
-			return s.failed(KindInternal, err, "setting client_connection_check_interval")
+			return s.failed(fault.Internal, err, "setting client_connection_check_interval")
 		}
 	}
 	return nil
@@ -242,11 +245,11 @@ func (s *session) exec(ctx context.Context, sql string) error {
 
 // failed wraps a server round trip's error in kind, or says the session was
 // lost when that is why it failed.
-func (s *session) failed(kind Kind, err error, what string) error {
+func (s *session) failed(kind fault.Kind, err error, what string) error {
 	if lost(err, s.pg) {
-		return &Error{Kind: kind, Msg: lostMessage(what), Err: &sessionLost{err}}
+		return &fault.Error{Kind: kind, Msg: lostMessage(what), Err: &sessionLost{err}}
 	}
-	return &Error{Kind: kind, Msg: what, Err: err}
+	return &fault.Error{Kind: kind, Msg: what, Err: err}
 }
 
 // close ends any open transaction and, when the engine took the deploy
@@ -277,9 +280,9 @@ func (s *session) classify(ctx context.Context, err error) error {
 	}
 	switch ctx.Err() {
 	case context.DeadlineExceeded:
-		return &Error{Kind: KindTimeout, Msg: "execution failed: timeout: " + s.stop.how(), Err: context.DeadlineExceeded}
+		return &fault.Error{Kind: fault.Timeout, Msg: "execution failed: timeout: " + s.stop.how(), Err: context.DeadlineExceeded}
 	case context.Canceled:
-		return &Error{Kind: KindCanceled, Msg: "execution failed: interrupted: " + s.stop.how(), Err: context.Canceled}
+		return &fault.Error{Kind: fault.Canceled, Msg: "execution failed: interrupted: " + s.stop.how(), Err: context.Canceled}
 	}
 	return err
 }

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // DefaultMaxFileSize is the per-file size cap (pgmi's PGMI_MAX_FILE_SIZE default).
@@ -68,7 +70,7 @@ var bomBytes = []byte{0xEF, 0xBB, 0xBF}
 // Scan walks a project offline and applies every check that needs no
 // server: deploy.sql presence, excluded paths, symlinks, size cap, binary and
 // non-UTF-8 content, dunder directories, <pgmi-meta> and duplicate ids. The
-// errors are *Error of KindDeploySQLMissing or KindConfig.
+// errors are *fault.Error of fault.DeploySQLMissing or fault.Config.
 func Scan(fsys fs.FS, opts ScanOptions) (*Project, error) {
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = DefaultMaxFileSize
@@ -80,7 +82,7 @@ func Scan(fsys fs.FS, opts ScanOptions) (*Project, error) {
 	dirs := map[string]bool{}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return Wrap(KindConfig, err, "cannot read project entry %q", name)
+			return fault.Wrap(fault.Config, err, "cannot read project entry %q", name)
 		}
 		if name == "." {
 			return nil
@@ -113,13 +115,13 @@ func (p *Project) readDeploySQL(limit int64) error {
 	info, err := fs.Stat(p.fsys, "deploy.sql")
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return Errorf(KindDeploySQLMissing, "deploy.sql not found in the project root: every pgmi project needs one")
+		return fault.Errorf(fault.DeploySQLMissing, "deploy.sql not found in the project root: every pgmi project needs one")
 	case err != nil:
-		return Wrap(KindConfig, err, "cannot read deploy.sql")
+		return fault.Wrap(fault.Config, err, "cannot read deploy.sql")
 	case info.IsDir():
-		return Errorf(KindConfig, "deploy.sql in the project root is a directory, not a file")
+		return fault.Errorf(fault.Config, "deploy.sql in the project root is a directory, not a file")
 	case !info.Mode().IsRegular():
-		return Errorf(KindConfig, "refusing to read deploy.sql: it is not a regular file (symlink or device)")
+		return fault.Errorf(fault.Config, "refusing to read deploy.sql: it is not a regular file (symlink or device)")
 	}
 	data, err := readCapped(p.fsys, "deploy.sql", info.Size(), limit)
 	if err != nil {
@@ -149,14 +151,14 @@ var testDirSegment = regexp.MustCompile(`/__tests?__/`)
 func (p *Project) scanFile(name string, d fs.DirEntry, limit int64, dirs map[string]bool) error {
 	rel := "./" + name
 	if d.Type()&fs.ModeSymlink != 0 {
-		return Errorf(KindConfig, "refusing to read symlink %s: pgmi loads regular files only", rel)
+		return fault.Errorf(fault.Config, "refusing to read symlink %s: pgmi loads regular files only", rel)
 	}
 	info, err := d.Info()
 	if err != nil {
-		return Wrap(KindConfig, err, "cannot stat %s", rel)
+		return fault.Wrap(fault.Config, err, "cannot stat %s", rel)
 	}
 	if !info.Mode().IsRegular() {
-		return Errorf(KindConfig, "refusing to read %s: not a regular file", rel)
+		return fault.Errorf(fault.Config, "refusing to read %s: not a regular file", rel)
 	}
 	data, err := readCapped(p.fsys, name, info.Size(), limit)
 	if err != nil {
@@ -167,7 +169,7 @@ func (p *Project) scanFile(name string, d fs.DirEntry, limit int64, dirs map[str
 	raw, norm := Checksums(data)
 	for _, m := range dunderDir.FindAllStringSubmatch(rel, -1) {
 		if m[1] != "test" && m[1] != "tests" {
-			return Errorf(KindConfig, "unsupported directory %q in path %s: only __test__ and __tests__ are special", "__"+m[1]+"__", rel)
+			return fault.Errorf(fault.Config, "unsupported directory %q in path %s: only __test__ and __tests__ are special", "__"+m[1]+"__", rel)
 		}
 	}
 	if err := checkText(rel, data); err != nil {
@@ -204,19 +206,19 @@ func (p *Project) addTest(rel, name string, data []byte, raw string, bom bool, d
 func readCapped(fsys fs.FS, name string, size, limit int64) ([]byte, error) {
 	rel := "./" + name
 	if size > limit {
-		return nil, Errorf(KindConfig, "file %s is %d bytes, over the %d-byte limit (raise PGMI_MAX_FILE_SIZE if it belongs in the session)", rel, size, limit)
+		return nil, fault.Errorf(fault.Config, "file %s is %d bytes, over the %d-byte limit (raise PGMI_MAX_FILE_SIZE if it belongs in the session)", rel, size, limit)
 	}
 	f, err := fsys.Open(name)
 	if err != nil {
-		return nil, Wrap(KindConfig, err, "cannot read %s", rel)
+		return nil, fault.Wrap(fault.Config, err, "cannot read %s", rel)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
-		return nil, Wrap(KindConfig, err, "cannot read %s", rel)
+		return nil, fault.Wrap(fault.Config, err, "cannot read %s", rel)
 	}
 	if int64(len(data)) > limit {
-		return nil, Errorf(KindConfig, "file %s grew past the %d-byte limit while it was read", rel, limit)
+		return nil, fault.Errorf(fault.Config, "file %s grew past the %d-byte limit while it was read", rel, limit)
 	}
 	return data, nil
 }
@@ -224,10 +226,10 @@ func readCapped(fsys fs.FS, name string, size, limit int64) ([]byte, error) {
 // checkText applies pgmi's binary-file rules: no NUL byte, valid UTF-8.
 func checkText(rel string, data []byte) error {
 	if i := bytes.IndexByte(data, 0); i >= 0 {
-		return Errorf(KindConfig, "file %s contains a NUL byte at offset %d; binary files cannot be loaded into the session (move it out of the project or into a hidden directory)", rel, i)
+		return fault.Errorf(fault.Config, "file %s contains a NUL byte at offset %d; binary files cannot be loaded into the session (move it out of the project or into a hidden directory)", rel, i)
 	}
 	if !utf8.Valid(data) {
-		return Errorf(KindConfig, "file %s is not valid UTF-8 (offset %d); convert it to UTF-8 or move it out of the project", rel, invalidUTF8Offset(data))
+		return fault.Errorf(fault.Config, "file %s is not valid UTF-8 (offset %d); convert it to UTF-8 or move it out of the project", rel, invalidUTF8Offset(data))
 	}
 	return nil
 }
@@ -300,5 +302,5 @@ func checkDuplicateIDs(files []SourceFile) error {
 		return nil
 	}
 	sort.Strings(lines)
-	return Errorf(KindConfig, "duplicate <pgmi-meta> id in several files (each id must be unique):\n  %s", strings.Join(lines, "\n  "))
+	return fault.Errorf(fault.Config, "duplicate <pgmi-meta> id in several files (each id must be unique):\n  %s", strings.Join(lines, "\n  "))
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 func mapFS(kv ...string) fstest.MapFS {
@@ -87,29 +89,29 @@ func TestScanRejections(t *testing.T) {
 	cases := []struct {
 		name string
 		fsys fstest.MapFS
-		kind Kind
+		kind fault.Kind
 		want string
 	}{
-		{"no deploy.sql", mapFS("a.sql", "x"), KindDeploySQLMissing, "deploy.sql not found"},
-		{"upper-case only", mapFS("DEPLOY.SQL", "x"), KindDeploySQLMissing, "deploy.sql not found"},
-		{"deploy.sql dir", fstest.MapFS{"deploy.sql/x": {Data: []byte("x")}}, KindConfig, "is a directory"},
-		{"NUL byte", mapFS("deploy.sql", "x", "a.bin", "a\x00b"), KindConfig, "./a.bin contains a NUL byte"},
-		{"invalid UTF-8", mapFS("deploy.sql", "x", "a.sql", "caf\xe9"), KindConfig, "./a.sql is not valid UTF-8"},
-		{"deploy.sql invalid UTF-8", mapFS("deploy.sql", "\xff"), KindConfig, "./deploy.sql is not valid UTF-8"},
-		{"oversize", mapFS("deploy.sql", "x", "big.txt", big), KindConfig, "over the 100-byte limit"},
-		{"dunder", mapFS("deploy.sql", "x", "__foo__/a.sql", "x"), KindConfig, `unsupported directory "__foo__"`},
-		{"symlink", fstest.MapFS{"deploy.sql": {Data: []byte("x")}, "link.sql": {Mode: fs.ModeSymlink}}, KindConfig, "refusing to read symlink ./link.sql"},
+		{"no deploy.sql", mapFS("a.sql", "x"), fault.DeploySQLMissing, "deploy.sql not found"},
+		{"upper-case only", mapFS("DEPLOY.SQL", "x"), fault.DeploySQLMissing, "deploy.sql not found"},
+		{"deploy.sql dir", fstest.MapFS{"deploy.sql/x": {Data: []byte("x")}}, fault.Config, "is a directory"},
+		{"NUL byte", mapFS("deploy.sql", "x", "a.bin", "a\x00b"), fault.Config, "./a.bin contains a NUL byte"},
+		{"invalid UTF-8", mapFS("deploy.sql", "x", "a.sql", "caf\xe9"), fault.Config, "./a.sql is not valid UTF-8"},
+		{"deploy.sql invalid UTF-8", mapFS("deploy.sql", "\xff"), fault.Config, "./deploy.sql is not valid UTF-8"},
+		{"oversize", mapFS("deploy.sql", "x", "big.txt", big), fault.Config, "over the 100-byte limit"},
+		{"dunder", mapFS("deploy.sql", "x", "__foo__/a.sql", "x"), fault.Config, `unsupported directory "__foo__"`},
+		{"symlink", fstest.MapFS{"deploy.sql": {Data: []byte("x")}, "link.sql": {Mode: fs.ModeSymlink}}, fault.Config, "refusing to read symlink ./link.sql"},
 		{"duplicate id", mapFS("deploy.sql", "x",
 			"a.sql", `/* <pgmi-meta id="6f1c1f0e-2b61-4a57-9c53-0d6b8f3c1a01" idempotent="true"></pgmi-meta> */`,
 			"b.sql", `/* <pgmi-meta id="6F1C1F0E-2B61-4A57-9C53-0D6B8F3C1A01" idempotent="false"></pgmi-meta> */`),
-			KindConfig, "6f1c1f0e-2b61-4a57-9c53-0d6b8f3c1a01: ./a.sql, ./b.sql"},
+			fault.Config, "6f1c1f0e-2b61-4a57-9c53-0d6b8f3c1a01: ./a.sql, ./b.sql"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Scan(tc.fsys, ScanOptions{MaxFileSize: 100})
-			var e *Error
+			var e *fault.Error
 			if !errors.As(err, &e) || e.Kind != tc.kind || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("err = %v (kind %v), want %v containing %q", err, KindOf(err), tc.kind, tc.want)
+				t.Errorf("err = %v (kind %v), want %v containing %q", err, fault.KindOf(err), tc.kind, tc.want)
 			}
 		})
 	}

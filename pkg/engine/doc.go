@@ -12,14 +12,15 @@
 // Contract:
 //   - Every check that needs no server runs in Scan, Params.Validate and
 //     CheckCompat, so a bad project never reaches the database.
-//   - Errors are *Error values carrying a Kind: aliases of pkg/fault's
-//     vocabulary, kept so callers compile during the move; KindOf classifies
-//     any error with pgmi's precedence and ExitCode maps it through
-//     internal/exitcode, the one exit-code table.
+//   - Errors are *fault.Error values carrying a fault.Kind (pkg/fault is the
+//     failure vocabulary every package shares); fault.KindOf classifies any
+//     error with pgmi's precedence, and internal/exitcode maps kinds to
+//     pgmi's exit codes.
 //   - When the context ends the running statement is cancelled on the server
-//     and the error is KindTimeout (deadline) or KindCanceled.
+//     and the error is fault.Timeout (deadline) or fault.Canceled.
 //   - The engine never resolves connections; it imports only the standard
-//     library and pgx.
+//     library, pgx and pgmi's leaf packages (pkg/fault, internal/exitcode,
+//     internal/backoff, internal/lockkey).
 //
 // Where the engine deliberately differs from pgmi: offline checks (binary,
 // non-UTF-8, symlinked or oversize files, parameter keys) are configuration

@@ -9,13 +9,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // kinded is another package's error that classifies itself (fault.Kinder).
-type kinded Kind
+type kinded fault.Kind
 
-func (k kinded) Error() string   { return fmt.Sprintf("kinded %d", int(k)) }
-func (k kinded) FaultKind() Kind { return Kind(k) }
+func (k kinded) Error() string         { return fmt.Sprintf("kinded %d", int(k)) }
+func (k kinded) FaultKind() fault.Kind { return fault.Kind(k) }
 
 func TestKindOfPrecedence(t *testing.T) {
 	cases := []struct {
@@ -24,20 +27,20 @@ func TestKindOfPrecedence(t *testing.T) {
 	}{
 		{nil, 0},
 		{errors.New("plain"), 1},
-		{Errorf(KindExecution, "x"), 13},
-		{fmt.Errorf("wrapped: %w", Errorf(KindConcurrent, "x")), 15},
+		{fault.Errorf(fault.Execution, "x"), 13},
+		{fmt.Errorf("wrapped: %w", fault.Errorf(fault.Concurrent, "x")), 15},
 		{context.DeadlineExceeded, 16},
 		{context.Canceled, 130},
-		{errors.Join(Errorf(KindConnection, "c"), Errorf(KindConfig, "k")), 10},
-		{Wrap(KindConnection, context.DeadlineExceeded, "dial"), 11},
-		{errors.Join(Errorf(KindExecution, "e"), context.DeadlineExceeded), 16},
-		{errors.Join(Errorf(KindConcurrent, "l"), context.Canceled), 130},
-		{fmt.Errorf("other package: %w", kinded(KindConnection)), 11},
-		{kinded(KindApproval), 12},
+		{errors.Join(fault.Errorf(fault.Connection, "c"), fault.Errorf(fault.Config, "k")), 10},
+		{fault.Wrap(fault.Connection, context.DeadlineExceeded, "dial"), 11},
+		{errors.Join(fault.Errorf(fault.Execution, "e"), context.DeadlineExceeded), 16},
+		{errors.Join(fault.Errorf(fault.Concurrent, "l"), context.Canceled), 130},
+		{fmt.Errorf("other package: %w", kinded(fault.Connection)), 11},
+		{kinded(fault.Approval), 12},
 	}
 	for _, tc := range cases {
-		if got := ExitCode(tc.err); got != tc.want {
-			t.Errorf("ExitCode(%v) = %d, want %d", tc.err, got, tc.want)
+		if got := exitcode.Of(tc.err); got != tc.want {
+			t.Errorf("exitcode.Of(%v) = %d, want %d", tc.err, got, tc.want)
 		}
 	}
 }
@@ -45,9 +48,9 @@ func TestKindOfPrecedence(t *testing.T) {
 func TestEnvelope(t *testing.T) {
 	res := &Result{Database: "db", Duration: 1500 * time.Millisecond, FilesLoaded: 3, Started: true,
 		ExecutionUnits: 4, UnitsCommitted: 2, ExecutionMode: "psql",
-		Position: &Position{Line: 7, Column: 3, SourceLine: "SELECT 'postgres://u:pw@h/db'"}}
+		Position: &Position{Line: 7, Column: 3, SourceLine: "SELECT 'postgres://u:pw@h/db'"}, FailedFile: "./__test__/a.sql"}
 	pgErr := &pgconn.PgError{Code: "P0001", Message: "Failed in ./__test__/a.sql: boom password=hunter2", Detail: "d", Hint: "h"}
-	env := NewEnvelope(res, &Error{Kind: KindExecution, Msg: "execution failed", Err: pgErr})
+	env := NewEnvelope(res, &fault.Error{Kind: fault.Execution, Msg: "execution failed", Err: pgErr})
 	want := map[string]any{
 		"status": "failed", "exitCode": 13, "database": "db", "durationMs": int64(1500), "filesLoaded": 3,
 		"executionUnits": 4, "unitsCommitted": 2, "executionMode": "psql", "sqlstate": "P0001", "detail": "d",
@@ -69,7 +72,7 @@ func TestEnvelope(t *testing.T) {
 	if ok["status"] != "success" || ok["exitCode"] != 0 || ok["executionUnits"] != nil {
 		t.Errorf("success envelope = %v", ok)
 	}
-	cfg := NewEnvelope(nil, Errorf(KindConfig, "bad"))
+	cfg := NewEnvelope(nil, fault.Errorf(fault.Config, "bad"))
 	if len(cfg) != 3 {
 		t.Errorf("config-error envelope should hold only status, exitCode, error: %v", cfg)
 	}
@@ -87,8 +90,8 @@ func TestRedact(t *testing.T) {
 		"PWD=abc;Server=h":                      "PWD=[redacted];Server=h",
 		"connect to user=postgres database=app": "connect to user=postgres database=app",
 	} {
-		if got := Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		if got := fault.Redact(in); got != want {
+			t.Errorf("fault.Redact(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -111,7 +114,7 @@ func TestParamsFile(t *testing.T) {
 		t.Errorf("Validate should reject the key 'export KEY': %v", err)
 	}
 	for _, bad := range []string{"novalue\n", "=x\n"} {
-		if _, err := ParseParamsFile("f", []byte(bad)); KindOf(err) != KindConfig || !strings.Contains(err.Error(), "line 1") {
+		if _, err := ParseParamsFile("f", []byte(bad)); fault.KindOf(err) != fault.Config || !strings.Contains(err.Error(), "line 1") {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
@@ -125,7 +128,7 @@ func TestParamFlagAndValidate(t *testing.T) {
 		t.Errorf("empty value: %q %v", v, err)
 	}
 	for _, bad := range []string{"novalue", "=x"} {
-		if _, _, err := ParseParamFlag(bad); KindOf(err) != KindConfig {
+		if _, _, err := ParseParamFlag(bad); fault.KindOf(err) != fault.Config {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
@@ -140,5 +143,22 @@ func TestParamFlagAndValidate(t *testing.T) {
 	p.Set("v", "bad\x00")
 	if p.Validate() == nil {
 		t.Error("a NUL byte in a value must be rejected")
+	}
+}
+
+// The failing test file is read off the message of pgmi's test wrapper (or
+// a RAISE of the same shape), as pgmi's failedFile is.
+func TestFailedFile(t *testing.T) {
+	for msg, want := range map[string]string{
+		"Failed in ./__test__/a.sql: boom":                   "./__test__/a.sql",
+		"Failed in ./__test__/x/b.sql:c.sql: boom":           "./__test__/x/b.sql:c.sql",
+		"context: Failed in nothing then Failed in ./t.sql:": "./t.sql",
+		"Failed in ./notes.txt: boom":                        "",
+		"division by zero":                                   "",
+		"Failed in .sql":                                     "",
+	} {
+		if got := failedFile(msg); got != want {
+			t.Errorf("failedFile(%q) = %q, want %q", msg, got, want)
+		}
 	}
 }

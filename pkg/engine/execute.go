@@ -3,8 +3,12 @@ package engine
 import (
 	"context"
 	"errors"
+	"strings"
+	"unicode"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // execute expands the pgmi_test() macros, splits deploy.sql into the atomic
@@ -42,7 +46,7 @@ func (s *session) execute(ctx context.Context) error {
 	}
 	if st := s.pg.TxStatus(); st == 'T' || st == 'E' {
 		s.res.ExecutionMode = modeFor(len(units) - 1)
-		return Errorf(KindExecution, "deploy.sql ended inside an open transaction, so its work was rolled back: "+
+		return fault.Errorf(fault.Execution, "deploy.sql ended inside an open transaction, so its work was rolled back: "+
 			"end the script with COMMIT (pgmi would have reported success here)")
 	}
 	return nil
@@ -68,7 +72,7 @@ func (s *session) runUnit(ctx context.Context, u Unit, i int) error {
 		before := s.pg.TxStatus() == 'T' && isCommit(u.SQL)
 		if before {
 			if err := s.exec(ctx, mark(i+1)); err != nil {
-				return s.failed(KindInternal, err, "recording the deployment's progress")
+				return s.failed(fault.Internal, err, "recording the deployment's progress")
 			}
 		}
 		if err := s.exec(ctx, u.SQL); err != nil || before {
@@ -77,7 +81,7 @@ func (s *session) runUnit(ctx context.Context, u Unit, i int) error {
 	}
 	if s.pg.TxStatus() == 'I' {
 		if err := s.exec(ctx, mark(i+1)); err != nil {
-			return s.failed(KindInternal, err, "recording the deployment's progress")
+			return s.failed(fault.Internal, err, "recording the deployment's progress")
 		}
 	}
 	return nil
@@ -92,12 +96,15 @@ func modeFor(failedUnit int) string {
 
 func (s *session) unitFailed(script string, units []Unit, i int, err error) error {
 	s.res.ExecutionMode = modeFor(i)
-	var e *Error
+	var e *fault.Error
 	if errors.As(err, &e) {
 		return err // the stop or the journal, not the unit
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Position > 0 {
+	if errors.As(err, &pgErr) {
+		s.res.FailedFile = failedFile(pgErr.Message)
+	}
+	if pgErr != nil && pgErr.Position > 0 {
 		pos := int(pgErr.Position)
 		if i == 0 {
 			pos = s.inserted.position(pos)
@@ -105,7 +112,29 @@ func (s *session) unitFailed(script string, units []Unit, i int, err error) erro
 		line, col := PositionInUnit(units[i], pos)
 		s.res.Position = &Position{Line: line, Column: col, SourceLine: SourceLine(script, line), Expanded: s.res.TestMacros > 0}
 	}
-	return s.failed(KindExecution, err, "execution failed")
+	return s.failed(fault.Execution, err, "execution failed")
+}
+
+// failedFile is the test file a failure names the way pgmi's test wrapper
+// (pgmi_run_test_source in sql/internal.sql) does, "Failed in <path>: …":
+// the first "Failed in " followed by a word that holds ".sql", up to its
+// last ".sql". A deploy.sql RAISE of the same shape counts too, as in pgmi.
+func failedFile(msg string) string {
+	const marker = "Failed in "
+	for rest := msg; ; {
+		i := strings.Index(rest, marker)
+		if i < 0 {
+			return ""
+		}
+		rest = rest[i+len(marker):]
+		word := rest
+		if end := strings.IndexFunc(word, unicode.IsSpace); end >= 0 {
+			word = word[:end]
+		}
+		if j := strings.LastIndex(word, ".sql"); j > 0 {
+			return word[:j+len(".sql")]
+		}
+	}
 }
 
 // expandMacros replaces each CALL pgmi_test(...) with the text the session's
@@ -126,7 +155,7 @@ func (s *session) expandMacros(ctx context.Context) (string, error) {
 				nullIfEmpty(m.Pattern), nullIfEmpty(m.Callback)).Scan(&expansions[i])
 		})
 		if err != nil {
-			return "", s.failed(KindExecution, err, "expanding pgmi_test() in deploy.sql")
+			return "", s.failed(fault.Execution, err, "expanding pgmi_test() in deploy.sql")
 		}
 	}
 	s.verbose("Expanded %d test macro(s) in deploy.sql", len(macros))

@@ -15,8 +15,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 var (
@@ -97,10 +99,10 @@ func files(kv ...string) fstest.MapFS {
 	return m
 }
 
-func wantKind(t *testing.T, err error, kind engine.Kind) {
+func wantKind(t *testing.T, err error, kind fault.Kind) {
 	t.Helper()
-	if got := engine.KindOf(err); got != kind {
-		t.Fatalf("error kind = %v (exit %d), want %v (exit %d); error: %v", got, engine.ExitCodeFor(got), kind, engine.ExitCodeFor(kind), err)
+	if got := fault.KindOf(err); got != kind {
+		t.Fatalf("error kind = %v (exit %d), want %v (exit %d); error: %v", got, exitcode.For(got), kind, exitcode.For(kind), err)
 	}
 }
 
@@ -140,7 +142,7 @@ func TestFailingTestLeavesNothingBehind(t *testing.T) {
 		"deploy.sql", testGatedDeploy,
 		"__test__/test_fails.sql", "SELECT 1/0;",
 	), engine.Options{})
-	wantKind(t, err, engine.KindExecution)
+	wantKind(t, err, fault.Execution)
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "22012" || !strings.HasPrefix(pgErr.Message, "Failed in ./__test__/test_fails.sql: ") {
 		t.Errorf("error = %v, want the test's division_by_zero naming the file", err)
@@ -178,7 +180,7 @@ func TestTailFailureReportsPsqlMode(t *testing.T) {
 	s := newSession(t)
 	script := "CREATE TABLE t (id int);\nCOMMIT;\nINSERT INTO t VALUES (1);\n  INSERT INTO t VALUES ('x');\nINSERT INTO t VALUES (3);\n"
 	res, err := s.deploy(t, files("deploy.sql", script), engine.Options{})
-	wantKind(t, err, engine.KindExecution)
+	wantKind(t, err, fault.Execution)
 	if res.ExecutionMode != "psql" || res.UnitsCommitted != 2 || res.ExecutionUnits != 4 {
 		t.Errorf("result = %+v, want psql mode with 2 of 4 units done", res)
 	}
@@ -193,7 +195,7 @@ func TestTailFailureReportsPsqlMode(t *testing.T) {
 func TestOpenTransactionAtEndFails(t *testing.T) {
 	s := newSession(t)
 	_, err := s.deploy(t, files("deploy.sql", "BEGIN;\nCREATE TABLE lost (id int);\n"), engine.Options{})
-	wantKind(t, err, engine.KindExecution)
+	wantKind(t, err, fault.Execution)
 	if !strings.Contains(err.Error(), "rolled back") {
 		t.Errorf("error = %v, want it to say the work was rolled back", err)
 	}
@@ -210,7 +212,7 @@ func TestLockContention(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := s.deploy(t, files("deploy.sql", "CREATE TABLE never (id int);"), engine.Options{})
-	wantKind(t, err, engine.KindConcurrent)
+	wantKind(t, err, fault.Concurrent)
 	if !strings.Contains(err.Error(), s.db) {
 		t.Errorf("error %q does not name the database", err)
 	}
@@ -246,7 +248,7 @@ func TestTimeoutCancelsOnServer(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := engine.Deploy(ctx, s.conn, files("deploy.sql", "SELECT pg_sleep(60);"), engine.Options{})
-	wantKind(t, err, engine.KindTimeout)
+	wantKind(t, err, fault.Timeout)
 	if elapsed := time.Since(start); elapsed > 3*time.Second {
 		t.Errorf("deploy returned after %v", elapsed)
 	}
@@ -268,7 +270,7 @@ func TestCancelBetweenStatements(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := engine.Deploy(ctx, s.conn, files("deploy.sql", "CREATE TABLE never (id int);"), engine.Options{})
-	wantKind(t, err, engine.KindCanceled)
+	wantKind(t, err, fault.Canceled)
 	if !strings.Contains(err.Error(), "nothing was left running") {
 		t.Errorf("error %q", err)
 	}
@@ -296,7 +298,7 @@ func TestInvalidPatternIsExecutionError(t *testing.T) {
 		"deploy.sql", "BEGIN;\nCALL pgmi_test('(');\nCOMMIT;",
 		"__test__/test_a.sql", "SELECT 1;",
 	), engine.Options{})
-	wantKind(t, err, engine.KindExecution)
+	wantKind(t, err, fault.Execution)
 	if !strings.Contains(err.Error(), "Invalid regex pattern") {
 		t.Errorf("error = %v", err)
 	}
@@ -407,7 +409,7 @@ func TestFileChangedDuringDeployFails(t *testing.T) {
 	s := newSession(t)
 	fsys := &changingFS{MapFS: files("deploy.sql", "CREATE TABLE nope (id int);", "a.sql", "SELECT 'original';"), name: "a.sql"}
 	_, err := engine.Deploy(context.Background(), s.conn, fsys, engine.Options{})
-	if engine.KindOf(err) != engine.KindConfig || !strings.Contains(err.Error(), "changed while it was being deployed") {
+	if fault.KindOf(err) != fault.Config || !strings.Contains(err.Error(), "changed while it was being deployed") {
 		t.Fatalf("err = %v", err)
 	}
 	if n := query[int64](t, s.db, "SELECT count(*) FROM pg_class WHERE relname = 'nope'"); n[0] != 0 {

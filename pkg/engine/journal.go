@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // Journal makes a deployment resumable after its deployer dies. The caller
@@ -129,11 +131,11 @@ func (j *Journal) resumeCheck(digest string, units int) error {
 		return nil
 	}
 	if j.ResumeScript != "" && !strings.EqualFold(j.ResumeScript, digest) {
-		return Errorf(KindConfig, "cannot resume the interrupted deployment: its first %d execution unit(s) are committed, "+
+		return fault.Errorf(fault.Config, "cannot resume the interrupted deployment: its first %d execution unit(s) are committed, "+
 			"but deploy.sql now expands to a different script (the parameters or the test files changed); deploy a new bundle", j.Resume)
 	}
 	if j.Resume > units {
-		return Errorf(KindConfig, "cannot resume the interrupted deployment: it recorded %d execution units done, but deploy.sql has %d", j.Resume, units)
+		return fault.Errorf(fault.Config, "cannot resume the interrupted deployment: it recorded %d execution units done, but deploy.sql has %d", j.Resume, units)
 	}
 	return nil
 }

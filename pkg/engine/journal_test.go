@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // testJournal records marks in a table of the session's database.
@@ -66,7 +67,7 @@ func TestJournalFailedHeadLeavesNoMark(t *testing.T) {
 	want, _ := plain.deploy(t, files("deploy.sql", sql), engine.Options{})
 	s := newSession(t)
 	res, err := s.deploy(t, files("deploy.sql", sql), engine.Options{Journal: testJournal(t, s)})
-	wantKind(t, err, engine.KindExecution)
+	wantKind(t, err, fault.Execution)
 	if len(marks(t, s.db)) != 0 {
 		t.Fatal("a failed head left a mark")
 	}
@@ -81,7 +82,7 @@ func TestJournalHeadErrorAtCommit(t *testing.T) {
 	s := newSession(t)
 	sql := "CREATE TABLE p (id int PRIMARY KEY);\nCREATE TABLE c (p int REFERENCES p DEFERRABLE INITIALLY DEFERRED);\nBEGIN;\nINSERT INTO c VALUES (1);\nCOMMIT;\nSELECT 1;\n"
 	_, err := s.deploy(t, files("deploy.sql", sql), engine.Options{Journal: testJournal(t, s)})
-	wantKind(t, err, engine.KindExecution)
+	wantKind(t, err, fault.Execution)
 	if len(marks(t, s.db)) != 0 {
 		t.Fatal("a head whose COMMIT failed left a mark")
 	}
@@ -114,10 +115,10 @@ func TestJournalResume(t *testing.T) {
 	}
 	resume.ResumeScript = strings.Repeat("0", 64)
 	_, err = s.deploy(t, files("deploy.sql", sql), engine.Options{Journal: &resume})
-	wantKind(t, err, engine.KindConfig)
+	wantKind(t, err, fault.Config)
 	resume.ResumeScript, resume.Resume = res.ScriptSHA256, 3
 	_, err = s.deploy(t, files("deploy.sql", sql), engine.Options{Journal: &resume})
-	wantKind(t, err, engine.KindConfig)
+	wantKind(t, err, fault.Config)
 }
 
 // A script that is one statement that cannot run in a transaction block

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // The loader streams every file of the project into the session with one
@@ -264,22 +266,22 @@ func (c *copyWriter) content(fsys fs.FS, name, rel string, size int64, checksum 
 	c.sep()
 	f, err := fsys.Open(name)
 	if err != nil {
-		return Wrap(KindInternal, err, "cannot reopen %s", rel)
+		return fault.Wrap(fault.Internal, err, "cannot reopen %s", rel)
 	}
 	defer f.Close()
 	var r io.Reader = f
 	if bom {
 		if _, err := io.CopyN(io.Discard, f, int64(len(bomBytes))); err != nil {
-			return Wrap(KindInternal, err, "cannot read %s", rel)
+			return fault.Wrap(fault.Internal, err, "cannot read %s", rel)
 		}
 	}
 	h := sha256.New()
 	n, err := io.Copy(escapeSink{c, h}, io.LimitReader(r, size+1))
 	if err != nil {
-		return Wrap(KindInternal, err, "cannot read %s", rel)
+		return fault.Wrap(fault.Internal, err, "cannot read %s", rel)
 	}
 	if n != size || hex.EncodeToString(h.Sum(nil)) != checksum {
-		return Errorf(KindConfig, "file %s changed while it was being deployed; nothing was applied, run the deploy again", rel)
+		return fault.Errorf(fault.Config, "file %s changed while it was being deployed; nothing was applied, run the deploy again", rel)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgmi-cloud/pgmi/internal/backoff"
 	"github.com/pgmi-cloud/pgmi/internal/lockkey"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // The deploy lock's key is built in one place, internal/lockkey, which
@@ -45,7 +46,7 @@ func (s *session) lock(ctx context.Context) error {
 		var ok bool
 		err := s.roundTrips(func() (err error) { ok, err = TryLock(ctx, s.conn); return err })
 		if err != nil {
-			return false, s.kept(KindInternal, err, "taking the deployment lock")
+			return false, s.kept(fault.Internal, err, "taking the deployment lock")
 		}
 		return ok, nil
 	})
@@ -54,7 +55,7 @@ func (s *session) lock(ctx context.Context) error {
 		s.locked = true
 		return nil
 	case errors.Is(err, backoff.ErrDeadline):
-		return Errorf(KindConcurrent, "concurrent deployment in progress: another pgmi deployment is already running against %q", s.res.Database)
+		return fault.Errorf(fault.Concurrent, "concurrent deployment in progress: another pgmi deployment is already running against %q", s.res.Database)
 	}
 	return err
 }

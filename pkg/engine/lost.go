@@ -9,15 +9,12 @@ import (
 	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
-// ErrSessionLost is fault.ErrSessionLost: see there.
-var ErrSessionLost = fault.ErrSessionLost
-
 // sessionLost marks a cause as a lost session.
 type sessionLost struct{ err error }
 
 func (l *sessionLost) Error() string        { return l.err.Error() }
 func (l *sessionLost) Unwrap() error        { return l.err }
-func (l *sessionLost) Is(target error) bool { return target == ErrSessionLost }
+func (l *sessionLost) Is(target error) bool { return target == fault.ErrSessionLost }
 
 // lost reports whether err ended the session: a server error of class 08
 // or 57P01–57P03, or any failure after which the connection is closed.

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // Mask returns a copy of sql with the same length in bytes in which nothing
@@ -82,7 +84,7 @@ var testMacro = regexp.MustCompile(`(?i)CALL\s+(?:pg_temp\.)?pgmi_test\s*\(\s*(?
 // call inside a string, comment, quoted identifier or dollar body (a DO
 // block, say) is not a macro, and neither is one whose arguments are not
 // plain '…' strings (or NULL for the pattern). Arguments are taken from sql
-// itself. A callback that is not [schema.]function is a KindExecution error
+// itself. A callback that is not [schema.]function is a fault.Execution error
 // naming its line. sql that is not valid UTF-8 has no macros.
 func FindTestMacros(sql string) ([]Macro, error) {
 	mask, ok := Mask(sql)
@@ -106,7 +108,7 @@ func FindTestMacros(sql string) ([]Macro, error) {
 		}
 		m := Macro{Start: loc[0], End: loc[1], Pattern: group(sql, loc, 1), Callback: group(sql, loc, 2)}
 		if !validCallback(m.Callback) {
-			return nil, Errorf(KindExecution, "invalid callback name %q in pgmi_test() at deploy.sql line %d: expected [schema.]function",
+			return nil, fault.Errorf(fault.Execution, "invalid callback name %q in pgmi_test() at deploy.sql line %d: expected [schema.]function",
 				m.Callback, 1+strings.Count(sql[:m.Start], "\n"))
 		}
 		macros = append(macros, m)

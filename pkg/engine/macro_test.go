@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 func TestMask(t *testing.T) {
@@ -115,9 +118,9 @@ func TestFindTestMacrosCallbackValidation(t *testing.T) {
 	for _, cb := range invalid {
 		sql := "SELECT 1;\n\n  CALL pgmi_test(NULL, '" + cb + "');"
 		_, err := FindTestMacros(sql)
-		var e *Error
-		if !errors.As(err, &e) || e.Kind != KindExecution || ExitCode(err) != 13 {
-			t.Errorf("%q: want a KindExecution error, got %v", cb, err)
+		var e *fault.Error
+		if !errors.As(err, &e) || e.Kind != fault.Execution || exitcode.Of(err) != 13 {
+			t.Errorf("%q: want a fault.Execution error, got %v", cb, err)
 			continue
 		}
 		want := fmt.Sprintf("invalid callback name %q in pgmi_test() at deploy.sql line 3: expected [schema.]function", cb)
@@ -238,7 +241,7 @@ func FuzzMask(f *testing.F) {
 		if again, _ := Mask(mask); len(again) != len(mask) {
 			t.Fatal("masking the mask changed its length")
 		}
-		if _, err := FindTestMacros(sql); err != nil && KindOf(err) != KindExecution {
+		if _, err := FindTestMacros(sql); err != nil && fault.KindOf(err) != fault.Execution {
 			t.Fatalf("FindTestMacros: %v", err)
 		}
 	})

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // Metadata is a file's <pgmi-meta> block (ENGINE-REFERENCE §6).
@@ -40,7 +42,7 @@ type metaXML struct {
 // It looks at every top-level block comment (nested comments belong to the
 // outer one; comments inside strings, quoted identifiers and dollar bodies
 // do not count). It returns nil, nil when no comment holds a block. Every
-// failure is a KindConfig *Error: "invalid PGMI metadata in <path>:" with a
+// failure is a fault.Config *fault.Error: "invalid PGMI metadata in <path>:" with a
 // numbered list of problems, or "metadata error in <path>: …" when the
 // comments or the XML themselves are unusable.
 func ExtractMetadata(path string, content []byte) (*Metadata, error) {
@@ -50,7 +52,7 @@ func ExtractMetadata(path string, content []byte) (*Metadata, error) {
 	}
 	var m metaXML
 	if err := xml.NewDecoder(strings.NewReader(body)).Decode(&m); err != nil {
-		return nil, Wrap(KindConfig, err, "metadata error in %s", path)
+		return nil, fault.Wrap(fault.Config, err, "metadata error in %s", path)
 	}
 	return m.validate(path)
 }
@@ -65,18 +67,18 @@ func findMetaBlock(path string, content []byte) (string, error) {
 		}
 		body := bytes.TrimSpace(content[sp.bodyStart:sp.bodyEnd])
 		if metaOldTag.Match(body) {
-			return "", Errorf(KindConfig, "metadata error in %s: the old <pgmi:meta> form is no longer read: rename the element to <pgmi-meta>", path)
+			return "", fault.Errorf(fault.Config, "metadata error in %s: the old <pgmi:meta> form is no longer read: rename the element to <pgmi-meta>", path)
 		}
 		if !metaOpenTag.Match(body) {
 			continue
 		}
 		if found != nil {
-			return "", Errorf(KindConfig, "metadata error in %s: Multiple metadata blocks found: keep one <pgmi-meta> block per file", path)
+			return "", fault.Errorf(fault.Config, "metadata error in %s: Multiple metadata blocks found: keep one <pgmi-meta> block per file", path)
 		}
 		found = body
 	}
 	if len(found) > maxMetaBytes {
-		return "", Errorf(KindConfig, "metadata error in %s: the <pgmi-meta> block is %d bytes, more than the limit of %d", path, len(found), maxMetaBytes)
+		return "", fault.Errorf(fault.Config, "metadata error in %s: the <pgmi-meta> block is %d bytes, more than the limit of %d", path, len(found), maxMetaBytes)
 	}
 	return string(found), nil
 }
@@ -97,7 +99,7 @@ func (m *metaXML) validate(path string) (*Metadata, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, Errorf(KindConfig, "invalid PGMI metadata in %s:%s", path, numbered(problems))
+		return nil, fault.Errorf(fault.Config, "invalid PGMI metadata in %s:%s", path, numbered(problems))
 	}
 	return &Metadata{ID: id, Idempotent: idempotent, SortKeys: m.SortKeys, Description: m.Description}, nil
 }

@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 const metaPath = "./migrations/001.sql"
@@ -110,9 +113,9 @@ func TestExtractMetadataErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("no error; got %+v", got)
 			}
-			var e *Error
-			if !errors.As(err, &e) || e.Kind != KindConfig || ExitCode(err) != 10 {
-				t.Fatalf("want a KindConfig *Error (exit 10), got %T %v", err, err)
+			var e *fault.Error
+			if !errors.As(err, &e) || e.Kind != fault.Config || exitcode.Of(err) != 10 {
+				t.Fatalf("want a fault.Config *fault.Error (exit 10), got %T %v", err, err)
 			}
 			msg, rest := err.Error(), err.Error()
 			for _, w := range tt.want {
@@ -216,7 +219,7 @@ func TestMetaGolden(t *testing.T) {
 	})
 }
 
-// FuzzExtractMetadata: never panics; errors are always KindConfig.
+// FuzzExtractMetadata: never panics; errors are always fault.Config.
 func FuzzExtractMetadata(f *testing.F) {
 	for _, s := range []string{
 		metaBlock(validID+` idempotent="true"`, "<description>d</description><sortKeys><key>k</key></sortKeys>"),
@@ -233,7 +236,7 @@ func FuzzExtractMetadata(f *testing.F) {
 	f.Fuzz(func(t *testing.T, content []byte) {
 		m, err := ExtractMetadata("./f.sql", content)
 		if err != nil {
-			if m != nil || KindOf(err) != KindConfig {
+			if m != nil || fault.KindOf(err) != fault.Config {
 				t.Fatalf("error %v with result %+v", err, m)
 			}
 			return

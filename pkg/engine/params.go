@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // Params are deployment parameters: each becomes a row of
@@ -60,10 +62,10 @@ func (p Params) Get(key string) (string, bool) {
 func ParseParamFlag(s string) (key, value string, err error) {
 	key, value, ok := strings.Cut(s, "=")
 	if !ok {
-		return "", "", Errorf(KindConfig, "invalid --param %q: expected key=value", s)
+		return "", "", fault.Errorf(fault.Config, "invalid --param %q: expected key=value", s)
 	}
 	if key == "" {
-		return "", "", Errorf(KindConfig, "invalid --param %q: the key is empty", s)
+		return "", "", fault.Errorf(fault.Config, "invalid --param %q: the key is empty", s)
 	}
 	return key, value, nil
 }
@@ -82,16 +84,16 @@ func ParseParamsFile(name string, data []byte) (Params, error) {
 		}
 		key, value, ok := strings.Cut(line, "=")
 		if !ok {
-			return Params{}, Errorf(KindConfig, "params file %s: line %d: invalid format, expected KEY=VALUE", name, n)
+			return Params{}, fault.Errorf(fault.Config, "params file %s: line %d: invalid format, expected KEY=VALUE", name, n)
 		}
 		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
 		if key == "" {
-			return Params{}, Errorf(KindConfig, "params file %s: line %d: the key is empty", name, n)
+			return Params{}, fault.Errorf(fault.Config, "params file %s: line %d: the key is empty", name, n)
 		}
 		out.Set(key, unquote(value))
 	}
 	if err := sc.Err(); err != nil {
-		return Params{}, Wrap(KindConfig, err, "params file %s", name)
+		return Params{}, fault.Wrap(fault.Config, err, "params file %s", name)
 	}
 	return out, nil
 }
@@ -113,15 +115,15 @@ func (p Params) Validate() error {
 	seen := map[string]string{}
 	for _, k := range p.Keys() {
 		if !paramKey.MatchString(k) {
-			return Errorf(KindConfig, "invalid parameter key %q: keys start with a letter or '_' and hold only letters, digits and '_' (at most 63)", k)
+			return fault.Errorf(fault.Config, "invalid parameter key %q: keys start with a letter or '_' and hold only letters, digits and '_' (at most 63)", k)
 		}
 		v := p.values[k]
 		if strings.IndexByte(v, 0) >= 0 || !utf8.ValidString(v) {
-			return Errorf(KindConfig, "invalid value for parameter %q: it must be UTF-8 text without NUL bytes", k)
+			return fault.Errorf(fault.Config, "invalid value for parameter %q: it must be UTF-8 text without NUL bytes", k)
 		}
 		lower := strings.ToLower(k)
 		if other, ok := seen[lower]; ok {
-			return Errorf(KindConfig, "parameters %q and %q collide: keys are case-insensitive in the session (both become pgmi.%s)", other, k, lower)
+			return fault.Errorf(fault.Config, "parameters %q and %q collide: keys are case-insensitive in the session (both become pgmi.%s)", other, k, lower)
 		}
 		seen[lower] = k
 	}

@@ -2,23 +2,23 @@ package engine
 
 import (
 	"errors"
-	"regexp"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // Envelope is pgmi's --json document: keys marshal in alphabetical order
 // (encoding/json sorts map keys), 2-space indented by the caller.
 type Envelope map[string]any
 
-var failedInFile = regexp.MustCompile(`Failed in (\S+\.sql)`)
-
 // NewEnvelope builds the JSON envelope for a deployment's result and error.
 // res may be nil for failures before the deploy started (configuration
 // errors): then only status, exitCode and the error fields are present.
 // Every text field is redacted.
 func NewEnvelope(res *Result, err error) Envelope {
-	env := Envelope{"status": "success", "exitCode": ExitCode(err)}
+	env := Envelope{"status": "success", "exitCode": exitcode.Of(err)}
 	if res != nil {
 		env["database"] = res.Database
 		env["durationMs"] = res.Duration.Milliseconds()
@@ -35,7 +35,7 @@ func NewEnvelope(res *Result, err error) Envelope {
 			env["script"] = "deploy.sql"
 			env["line"] = res.Position.Line
 			env["column"] = res.Position.Column
-			env["sourceLine"] = Redact(res.Position.SourceLine)
+			env["sourceLine"] = fault.Redact(res.Position.SourceLine)
 			env["scriptExpanded"] = res.Position.Expanded
 		}
 	}
@@ -43,7 +43,7 @@ func NewEnvelope(res *Result, err error) Envelope {
 		return env
 	}
 	env["status"] = "failed"
-	env["error"] = Redact(err.Error())
+	env["error"] = fault.Redact(err.Error())
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		env["sqlstate"] = pgErr.Code
@@ -51,14 +51,14 @@ func NewEnvelope(res *Result, err error) Envelope {
 		setIf(env, "hint", pgErr.Hint)
 		setIf(env, "where", pgErr.Where)
 	}
-	if m := failedInFile.FindStringSubmatch(err.Error()); m != nil {
-		env["failedFile"] = m[1]
+	if res != nil && res.FailedFile != "" {
+		env["failedFile"] = res.FailedFile
 	}
 	return env
 }
 
 func setIf(env Envelope, key, value string) {
 	if value != "" {
-		env[key] = Redact(value)
+		env[key] = fault.Redact(value)
 	}
 }

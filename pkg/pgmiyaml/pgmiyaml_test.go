@@ -6,7 +6,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 func TestParse(t *testing.T) {
@@ -34,7 +34,7 @@ func TestParseRejects(t *testing.T) {
 		"not a map":         "- a\n- b\n",
 	} {
 		_, err := Parse([]byte(doc))
-		if engine.KindOf(err) != engine.KindConfig {
+		if fault.KindOf(err) != fault.Config {
 			t.Errorf("%s: err = %v, want a configuration error", name, err)
 		}
 		if err != nil && strings.Contains(err.Error(), "hunter2") {

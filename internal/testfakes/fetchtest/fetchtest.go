@@ -21,9 +21,9 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes"
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
 // Cloud is one cloud's fake, seen through the operations the suite needs.
@@ -166,8 +166,8 @@ func pinnedVersion(t *testing.T, c Cloud) {
 	}
 	_, err := bundle.Fetch(context.Background(), c.URL(key), v1, fast)
 	fe := fetchError(t, err, gcerrors.FailedPrecondition)
-	if fe.Retryable() || engine.ExitCode(fe) != 10 || !strings.Contains(err.Error(), "changed") {
-		t.Fatalf("stale version: retryable %v, exit code %d, message %q; want a permanent \"changed\" error", fe.Retryable(), engine.ExitCode(fe), err)
+	if fe.Retryable() || exitcode.Of(fe) != 10 || !strings.Contains(err.Error(), "changed") {
+		t.Fatalf("stale version: retryable %v, exit code %d, message %q; want a permanent \"changed\" error", fe.Retryable(), exitcode.Of(fe), err)
 	}
 }
 
@@ -192,8 +192,8 @@ func notFound(t *testing.T, c Cloud) {
 	t.Cleanup(c.Faults.Clear)
 	_, err := bundle.FetchFrom(context.Background(), c.Bucket(t), key, "", fast)
 	fe := fetchError(t, err, gcerrors.NotFound)
-	if fe.Retryable() || engine.ExitCode(fe) != 10 {
-		t.Fatalf("missing object: retryable %v, exit code %d", fe.Retryable(), engine.ExitCode(fe))
+	if fe.Retryable() || exitcode.Of(fe) != 10 {
+		t.Fatalf("missing object: retryable %v, exit code %d", fe.Retryable(), exitcode.Of(fe))
 	}
 	if n := reads.Seen(); n != 1 {
 		t.Fatalf("%d reads of a missing object; not-found must not be retried", n)
@@ -221,8 +221,8 @@ func denied(t *testing.T, c Cloud) {
 	t.Cleanup(c.Faults.Clear)
 	_, err := bundle.FetchFrom(context.Background(), c.Bucket(t), key, version, fast)
 	fe := fetchError(t, err, c.DeniedCode)
-	if fe.Retryable() || engine.ExitCode(fe) != 10 || !strings.Contains(err.Error(), "403") {
-		t.Fatalf("denied: retryable %v, exit code %d, message %q; want permanent, naming the 403", fe.Retryable(), engine.ExitCode(fe), err)
+	if fe.Retryable() || exitcode.Of(fe) != 10 || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("denied: retryable %v, exit code %d, message %q; want permanent, naming the 403", fe.Retryable(), exitcode.Of(fe), err)
 	}
 	if n := f.Failed(); n != 1 {
 		t.Fatalf("denied read sent %d times; a permission error must not be retried", n)
@@ -251,7 +251,7 @@ func givesUp(t *testing.T, c Cloud) {
 	t.Cleanup(c.Faults.Clear)
 	_, err := bundle.FetchFrom(context.Background(), c.Bucket(t), key, version, fast)
 	var fe *bundle.FetchError
-	if !errors.As(err, &fe) || !fe.Retryable() || engine.ExitCode(fe) != 1 {
+	if !errors.As(err, &fe) || !fe.Retryable() || exitcode.Of(fe) != 1 {
 		t.Fatalf("persistent 503: %v; want a retryable *bundle.FetchError (exit code 1) for the platform to retry later", err)
 	}
 	if n, want := f.Failed(), 1+fast.Retries; n != want {
@@ -288,8 +288,8 @@ func malformed(t *testing.T, c Cloud) {
 	c.Put(t, key, Pack(t, "SELECT 1;"))
 	_, err := bundle.Fetch(context.Background(), c.URL(key), "\x00not a version", fast)
 	fe := fetchError(t, err, gcerrors.InvalidArgument)
-	if fe.Retryable() || engine.ExitCode(fe) != 10 {
-		t.Errorf("retryable %v, exit %d; want permanent, exit 10: %v", fe.Retryable(), engine.ExitCode(fe), err)
+	if fe.Retryable() || exitcode.Of(fe) != 10 {
+		t.Errorf("retryable %v, exit %d; want permanent, exit 10: %v", fe.Retryable(), exitcode.Of(fe), err)
 	}
 }
 

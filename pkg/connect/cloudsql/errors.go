@@ -11,7 +11,6 @@ import (
 	"cloud.google.com/go/compute/metadata"
 	"google.golang.org/api/googleapi"
 
-	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
@@ -24,7 +23,7 @@ type failure struct {
 
 func (f *failure) Error() string   { return f.err.Error() }
 func (f *failure) Unwrap() error   { return f.err }
-func (f *failure) Transient() bool { return f.transient }
+func (f *failure) Retryable() bool { return f.transient }
 
 func fail(kind fault.Kind, transient bool, cause error, format string, args ...any) error {
 	return &failure{err: fault.Wrap(kind, redacted{cause}, format, args...), transient: transient}
@@ -59,7 +58,7 @@ func (p *provider) explain(ctx context.Context, err error) error {
 		return fail(fault.Connection, true, err,
 			"cannot reach Cloud SQL instance %q over its %s address: %s", inst, p.s.ipType, networkHint(p.s.ipType))
 	}
-	return fail(fault.Connection, connect.Transient(err), err, "cannot connect to Cloud SQL instance %q", inst)
+	return fail(fault.Connection, fault.Retryable(err), err, "cannot connect to Cloud SQL instance %q", inst)
 }
 
 // apiFailure explains an error status from the Cloud SQL Admin API.
@@ -118,7 +117,7 @@ func credentialsTransient(err error) bool {
 	case errors.As(err, &authErr) && authErr.Response != nil:
 		return authErr.Response.StatusCode == http.StatusTooManyRequests || authErr.Response.StatusCode >= 500
 	}
-	return connect.Transient(err)
+	return fault.Retryable(err)
 }
 
 // redacted hides secrets in an underlying error's text.

@@ -12,12 +12,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/gcpfake"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/connect/cloudsql"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
 	"github.com/pgmi-cloud/pgmi/pkg/fault"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
@@ -147,7 +147,7 @@ func dial(t *testing.T, tg *connect.Target, db string) (*pgx.Conn, error) {
 }
 
 // exitCode is the exit code pgmi would end with.
-func exitCode(err error) int { return engine.ExitCodeFor(fault.KindOf(err)) }
+func exitCode(err error) int { return exitcode.For(fault.KindOf(err)) }
 
 // noSecrets fails when any token the metadata server made appears in text.
 func (c *cloud) noSecrets(t *testing.T, texts ...string) {

@@ -11,7 +11,7 @@ type tokenError struct {
 
 func (e *tokenError) Error() string   { return e.msg + ": " + fault.Redact(e.err.Error()) }
 func (e *tokenError) Unwrap() error   { return e.err }
-func (e *tokenError) Transient() bool { return false }
+func (e *tokenError) Retryable() bool { return false }
 
 // redacted hides secrets in an SDK error's text.
 type redacted struct{ err error }

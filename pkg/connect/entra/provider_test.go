@@ -11,10 +11,10 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/azurefake"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
@@ -167,8 +167,8 @@ func TestManagedIdentityFailures(t *testing.T) {
 			f.Auth["azure-client-id"] = azurefake.NewID()
 			start := time.Now()
 			_, err := target(t, f, baseEnv(t), tc.opts).Dial(t.Context(), "postgres")
-			if engine.ExitCode(err) != 11 {
-				t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+			if exitcode.Of(err) != 11 {
+				t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 			}
 			for _, want := range []string{"user-assigned managed identity with client id " + f.Auth["azure-client-id"], "IDENTITY_ENDPOINT", "AZURE_CLIENT_SECRET"} {
 				if !strings.Contains(err.Error(), want) {
@@ -197,8 +197,8 @@ func TestRejectedTokenIsExit11WithoutTheToken(t *testing.T) {
 	f := flags(roleWithToken(t, "entra_rejected", "an-older-token"))
 	f.Auth["azure-client-id"] = id
 	_, err := target(t, f, baseEnv(t), nil).Dial(t.Context(), "postgres")
-	if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), "azure token") || !strings.Contains(err.Error(), "was rejected") {
-		t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 11 || !strings.Contains(err.Error(), "azure token") || !strings.Contains(err.Error(), "was rejected") {
+		t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 	}
 	assertNoSecrets(t, errTexts(err), token, mi.Header)
 }
@@ -240,8 +240,8 @@ func TestServicePrincipalWithSecret(t *testing.T) {
 	t.Run("wrong secret", func(t *testing.T) {
 		t.Setenv("AZURE_CLIENT_SECRET", "an-expired-Secret-value")
 		_, err := target(t, f, baseEnv(t), opts).Dial(t.Context(), "postgres")
-		if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), "service principal "+client+" in tenant "+tenant) || !strings.Contains(err.Error(), "current secret") {
-			t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+		if exitcode.Of(err) != 11 || !strings.Contains(err.Error(), "service principal "+client+" in tenant "+tenant) || !strings.Contains(err.Error(), "current secret") {
+			t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 		}
 		assertNoSecrets(t, errTexts(err), "an-expired-Secret-value", secret, token)
 	})
@@ -249,8 +249,8 @@ func TestServicePrincipalWithSecret(t *testing.T) {
 		g := f
 		g.Auth = map[string]string{"azure": "true", "azure-client-id": f.Auth["azure-client-id"]}
 		_, err := target(t, g, baseEnv(t), opts).Dial(t.Context(), "postgres")
-		if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), "needs its tenant") {
-			t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+		if exitcode.Of(err) != 10 || !strings.Contains(err.Error(), "needs its tenant") {
+			t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 		}
 		assertNoSecrets(t, errTexts(err), secret)
 	})

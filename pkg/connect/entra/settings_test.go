@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/azurefake"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
 func envOf(kv ...string) func(string) (string, bool) {
@@ -55,8 +55,8 @@ func TestPickIdentity(t *testing.T) {
 				t.Errorf("source %d, want %d", id.source, tc.source)
 			}
 			if tc.desc == "" {
-				if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), "needs its tenant") {
-					t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+				if exitcode.Of(err) != 10 || !strings.Contains(err.Error(), "needs its tenant") {
+					t.Errorf("exit %d: %v", exitcode.Of(err), err)
 				}
 				return
 			}
@@ -107,8 +107,8 @@ func TestRefusedSettings(t *testing.T) {
 			c := &connect.Config{Hosts: []string{"mydb.postgres.database.azure.com"}, User: "deployer", Database: "app", Auth: AuthMethod}
 			tc.change(c)
 			_, err := NewFactory(nil)(t.Context(), c, nil)
-			if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+			if exitcode.Of(err) != 10 || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("exit %d: %v", exitcode.Of(err), err)
 			}
 		})
 	}
@@ -171,8 +171,8 @@ func TestDefaultChainWithNothingAvailable(t *testing.T) {
 	opts := &connect.Options{Factory: NewFactory(&Options{Scope: "https://pgmi-test-nothing.invalid/.default"})}
 	start := time.Now()
 	_, err := target(t, flags(newRole(t, "entra_none")), baseEnv(t), opts).Dial(t.Context(), "postgres")
-	if engine.ExitCode(err) != 11 {
-		t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 11 {
+		t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 	}
 	for _, want := range []string{"from DefaultAzureCredential", "az login", "EnvironmentCredential", "ManagedIdentityCredential"} {
 		if !strings.Contains(err.Error(), want) {

@@ -29,7 +29,7 @@ type tokenError struct {
 
 func (e *tokenError) Error() string   { return e.msg + ": " + fault.Redact(e.err.Error()) }
 func (e *tokenError) Unwrap() error   { return e.err }
-func (e *tokenError) Transient() bool { return false }
+func (e *tokenError) Retryable() bool { return false }
 
 // credentialsError says what to check when no token could be signed.
 func (p *provider) credentialsError(ctx context.Context, err error) error {

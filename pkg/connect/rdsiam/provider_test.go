@@ -14,10 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/rds/auth"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/awsfake"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
@@ -184,8 +184,8 @@ func TestRejectedTokenIsExit11WithoutTheToken(t *testing.T) {
 		return newProvider(ctx, c, log, &Options{RoleSessionName: "pgmi"}, sign)
 	}
 	_, err := target(t, flags(role, "us-east-1"), withFactory(f)).Dial(t.Context(), "postgres")
-	if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), "was rejected") {
-		t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 11 || !strings.Contains(err.Error(), "was rejected") {
+		t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 	}
 	if len(signed) != 1 {
 		t.Errorf("signed %d tokens; an authentication failure is not retried", len(signed))
@@ -244,8 +244,8 @@ func TestAssumeRoleDenied(t *testing.T) {
 	f := flags(newRole(t, "iam_denied"), "us-east-2")
 	f.Auth["aws-role-arn"] = "arn:aws:iam::333333333333:role/not-trusted"
 	_, err := target(t, f, nil).Dial(t.Context(), "postgres")
-	if engine.ExitCode(err) != 11 {
-		t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 11 {
+		t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 	}
 	for _, want := range []string{"assume role " + f.Auth["aws-role-arn"], "AccessDenied", "trust policy", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
 		if !strings.Contains(err.Error(), want) {
@@ -266,8 +266,8 @@ func TestUnreachableCredentialsEndpoint(t *testing.T) {
 	t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", authToken)
 	start := time.Now()
 	_, err := target(t, flags(newRole(t, "iam_nocreds"), "us-east-1"), nil).Dial(t.Context(), "postgres")
-	if engine.ExitCode(err) != 11 {
-		t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 11 {
+		t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 	}
 	for _, want := range []string{"no AWS credentials", "container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI)", "default chain"} {
 		if !strings.Contains(err.Error(), want) {
@@ -284,7 +284,7 @@ func TestNoCredentialSourceAtAll(t *testing.T) {
 	testpg.Require(t, pgErr)
 	awsfake.Isolate(t)
 	_, err := target(t, flags(newRole(t, "iam_none"), "us-east-1"), nil).Dial(t.Context(), "postgres")
-	if engine.ExitCode(err) != 11 || !strings.Contains(err.Error(), "EC2 instance metadata, which AWS_EC2_METADATA_DISABLED turns off") {
-		t.Fatalf("exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 11 || !strings.Contains(err.Error(), "EC2 instance metadata, which AWS_EC2_METADATA_DISABLED turns off") {
+		t.Fatalf("exit %d: %v", exitcode.Of(err), err)
 	}
 }

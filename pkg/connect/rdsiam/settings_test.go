@@ -10,10 +10,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/awsfake"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
-	"github.com/pgmi-cloud/pgmi/pkg/engine"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
@@ -91,16 +91,16 @@ func TestMissingRegionIsExit10(t *testing.T) {
 	creds := awsfake.StartContainerEndpoint(t)
 	creds.Use(t)
 	_, err := connect.ResolveWith(connect.Flags{Auth: map[string]string{"aws": "true"}, Host: "mydb.example.com", User: "deployer", Database: "app"}, baseEnv(t), pgmiyaml.Connection{}, nil)
-	if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), "region") {
-		t.Errorf("resolver: exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 10 || !strings.Contains(err.Error(), "region") {
+		t.Errorf("resolver: exit %d: %v", exitcode.Of(err), err)
 	}
 	tgt, err := connect.NewTarget(baseConfig(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = tgt.Dial(t.Context(), "app")
-	if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), "--aws-region") || !strings.Contains(err.Error(), "AWS_DEFAULT_REGION") {
-		t.Errorf("provider: exit %d: %v", engine.ExitCode(err), err)
+	if exitcode.Of(err) != 10 || !strings.Contains(err.Error(), "--aws-region") || !strings.Contains(err.Error(), "AWS_DEFAULT_REGION") {
+		t.Errorf("provider: exit %d: %v", exitcode.Of(err), err)
 	}
 	if creds.Fetches() != 0 {
 		t.Errorf("%d credential fetches before the region was known", creds.Fetches())
@@ -129,8 +129,8 @@ func TestRefusedSettings(t *testing.T) {
 			c.AuthSettings = c.AuthSettings.With(SettingRegion, "eu-west-1", "test")
 			tc.change(c)
 			_, err := NewFactory(nil)(t.Context(), c, nil)
-			if engine.ExitCode(err) != 10 || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("exit %d: %v", engine.ExitCode(err), err)
+			if exitcode.Of(err) != 10 || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("exit %d: %v", exitcode.Of(err), err)
 			}
 			if creds.Fetches() != 0 {
 				t.Errorf("%d credential fetches", creds.Fetches())
@@ -169,8 +169,8 @@ func TestTLSOnlyDropsPlaintextAttempts(t *testing.T) {
 	cfg := &pgx.ConnConfig{}
 	cfg.Host, cfg.Port = "db", 5432
 	cfg.Fallbacks = []*pgconn.FallbackConfig{{Host: "db", Port: 5432}}
-	if err := connect.TLSOnly(cfg, "AWS RDS IAM"); engine.ExitCode(err) != 10 {
-		t.Errorf("no TLS attempt at all: exit %d: %v", engine.ExitCode(err), err)
+	if err := connect.TLSOnly(cfg, "AWS RDS IAM"); exitcode.Of(err) != 10 {
+		t.Errorf("no TLS attempt at all: exit %d: %v", exitcode.Of(err), err)
 	}
 	cfg.Fallbacks = []*pgconn.FallbackConfig{{Host: "db", Port: 5432, TLSConfig: &tls.Config{ServerName: "db"}}}
 	if err := connect.TLSOnly(cfg, "AWS RDS IAM"); err != nil || cfg.TLSConfig == nil || len(cfg.Fallbacks) != 0 {
