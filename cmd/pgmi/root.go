@@ -53,7 +53,8 @@ func newRoot(s streams) *cobra.Command {
 	root.SetOut(s.out)
 	root.SetErr(s.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDeployCommand(s), newBundleCommand(s), newPublishCommand(s), newStatusCommand(s), newHistoryCommand(s), newLocalCommand(s), newVersionCommand(s))
+	root.AddCommand(newDeployCommand(s), newBundleCommand(s), newPublishCommand(s), newStatusCommand(s), newHistoryCommand(s), newLocalCommand(s), newVersionCommand(s),
+		newInitCommand(s), newTemplatesCommand(s), newMetadataCommand(s), newInfoCommand(s))
 	return root
 }
 
