@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,7 +34,7 @@ type deployFlags struct {
 	timeout        time.Duration
 	compat         string
 	json           bool
-	verbose        bool
+	verbose        bool // the global -v/--verbose
 	trustedSigners string
 	allowUnsigned  bool
 	bundleVersion  string
@@ -42,6 +46,44 @@ func newDeployCommand(s streams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "deploy <project_path>",
 		Short: "Deploy a pgmi project (a directory with deploy.sql) to a database",
+		Long: `pgmi deploy runs a project's deploy.sql in one session on the target database,
+after loading every project file and parameter into the session's pg_temp
+tables and views. <project_path> is a project directory, a bundle file
+(.tar.gz, .tgz, .zip) or a bundle URL (s3://, gs://, azblob://, file://).
+A bundle must be signed by a key of --trusted-signers, or deployed with
+--allow-unsigned; these and --bundle-version apply to bundles only.
+
+Exit codes:
+  0    deployed
+  1    unexpected internal failure
+  2    command-line usage (no JSON)
+  10   invalid configuration or project, found before anything touched the server
+  11   connection failed
+  12   --overwrite not approved
+  13   deploy.sql failed on the server (including failing tests)
+  14   no deploy.sql in the project root
+  15   another deployment holds the database's lock, or won the race to create it
+  16   --timeout expired
+  17   pgmi publish --wait: no deployer reported a result within --wait-timeout
+  130  interrupted`,
+		Example: `  # a project directory
+  pgmi deploy ./myapp -d myapp_dev
+
+  # with parameters, readable as current_setting('pgmi.env')
+  pgmi deploy ./myapp -d myapp_dev --param env=dev --param admin_email=ops@example.com
+
+  # drop and recreate the target database first, without the prompt
+  pgmi deploy ./myapp -d myapp_dev --overwrite --force
+
+  # a signed bundle file
+  pgmi deploy myapp-1.4.0.tgz -d myapp --trusted-signers allowed_signers
+
+  # a bundle URL, pinned to one object version
+  pgmi deploy s3://releases/myapp-1.4.0.tgz --bundle-version 3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY \
+      --trusted-signers allowed_signers -d myapp
+
+  # verbose: the resolved connection, server debug messages, timings
+  pgmi -v deploy ./myapp -d myapp_dev`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{errorf("deploy takes exactly one <project_path> (got %d arguments)", len(args))}
@@ -50,6 +92,10 @@ func newDeployCommand(s streams) *cobra.Command {
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.conn.Auth = authValues()
+			f.verbose = verboseFlag(cmd)
+			if err := bundleFlagsOnDirectory(cmd, args[0]); err != nil {
+				return err
+			}
 			d := &deployRun{s: s, f: f, timeoutSet: cmd.Flags().Changed("timeout"), start: time.Now()}
 			return d.run(cmd.Context(), args[0])
 		},
@@ -64,7 +110,6 @@ func newDeployCommand(s streams) *cobra.Command {
 	fl.DurationVar(&f.timeout, "timeout", defaultTimeout, "deadline for the whole deployment, 0 = none")
 	fl.StringVar(&f.compat, "compat", "", "session API version (only 1)")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
-	fl.BoolVarP(&f.verbose, "verbose", "v", false, "show server debug messages and more progress")
 	fl.StringVar(&f.trustedSigners, "trusted-signers", "", "allowed_signers file: a bundle must be signed by one of these keys")
 	fl.BoolVar(&f.allowUnsigned, "allow-unsigned", false, "deploy a bundle without checking its signature (bundles you built yourself)")
 	fl.StringVar(&f.bundleVersion, "bundle-version", "", "object version of a bundle URL (S3 versionId, GCS generation, Azure version or ETag)")
@@ -122,12 +167,15 @@ func (d *deployRun) deploy(ctx context.Context, projectPath string) (*engine.Res
 	project, err := engine.Scan(fsys, opts.Scan)
 	res := &engine.Result{}
 	if err != nil {
-		return res, err
+		return res, noDeploySQL(fsys, err)
 	}
 	res.FilesLoaded = project.Scanned
 	target, err := d.resolve(yml.Connection)
 	if err != nil {
 		return res, err
+	}
+	if d.f.verbose {
+		d.out.line(connectionBlock(target.Settings))
 	}
 	res.Database = target.Database()
 	if d.f.overwrite {
@@ -221,4 +269,61 @@ func (d *deployRun) open(ctx context.Context, target *connect.Target) (*pgx.Conn
 		return lc.Recreate(ctx, d.approver())
 	}
 	return lc.Open(ctx)
+}
+
+// bundleFlagsOnDirectory refuses the bundle-only flags with a project
+// directory instead of ignoring them.
+func bundleFlagsOnDirectory(cmd *cobra.Command, arg string) error {
+	if isBundleURL(arg) {
+		return nil
+	}
+	if info, err := os.Stat(arg); err != nil || !info.IsDir() {
+		return nil
+	}
+	var set []string
+	for _, name := range []string{"trusted-signers", "bundle-version", "allow-unsigned"} {
+		if cmd.Flags().Changed(name) {
+			set = append(set, "--"+name)
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	return usageError{errorf("%s: these flags apply to bundles only (a bundle file or URL), not to the project directory %s",
+		strings.Join(set, ", "), quoteName(arg))}
+}
+
+// noDeploySQL names the file a project directory lacks and how to start one.
+func noDeploySQL(fsys *source, err error) error {
+	if fault.KindOf(err) != fault.DeploySQLMissing || fsys.dir == "" {
+		return err
+	}
+	return fault.Errorf(fault.DeploySQLMissing, "deploy.sql not found in the project root (looked for %s): every pgmi project needs one; create a project with 'pgmi init <dir>'",
+		quoteName(filepath.Join(fsys.dir, "deploy.sql")))
+}
+
+// connectionBlock shows where the deploy connects, as pgmi does with
+// --verbose: never a password or a token.
+func connectionBlock(c *connect.Config) string {
+	var hosts, ports []string
+	for _, e := range c.Endpoints() {
+		hosts = append(hosts, e.Host)
+		ports = append(ports, strconv.Itoa(int(e.Port)))
+	}
+	sslMode, auth := firstNonEmpty(c.SSL.Mode, "prefer"), firstNonEmpty(string(c.Auth), string(connect.AuthPassword))
+	rows := [][2]string{
+		{"Host", strings.Join(hosts, ",")},
+		{"Port", strings.Join(ports, ",")},
+		{"User", c.User},
+		{"Database", c.Database},
+		{"Maintenance database", c.MaintenanceDatabase},
+		{"SSL mode", sslMode},
+		{"Auth method", auth},
+	}
+	var b strings.Builder
+	b.WriteString("[VERBOSE] Connection:")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "\n  %-21s %s", r[0]+":", escapeLine(r[1]))
+	}
+	return b.String()
 }

@@ -60,6 +60,7 @@ PGDATABASE (default "app"), created when missing; PGMI_ROUTES and the other
 PGMI_* variables of the functions apply.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.verbose = verboseFlag(cmd) // the global -v/--verbose
 			l := &localRun{s: s, f: f}
 			return l.run(cmd.Context())
 		},
@@ -77,7 +78,6 @@ PGMI_* variables of the functions apply.`,
 	fl.StringVar(&f.resetAllow, "reset-allow", "", "databases a reset may drop and recreate (PGMI_RESET_ALLOW)")
 	fl.DurationVar(&f.interval, "interval", 500*time.Millisecond, "how often to look at the folder")
 	fl.BoolVar(&f.once, "once", false, "deploy what is in the folder now, then exit (exit code of the first failure); a file still incomplete after 20 polls without change fails")
-	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print the engine's progress and server notices")
 	return cmd
 }
 

@@ -409,7 +409,7 @@ variable "trusted_signers" {
 }
 
 variable "trusted_signers_url" {
-  description = "PGMI_TRUSTED_SIGNERS_URL: s3:// URL of an allowed_signers object, read at cold start. The module grants read on that one object. Keep it where release uploaders cannot write."
+  description = "PGMI_TRUSTED_SIGNERS_URL: s3:// URL of an allowed_signers object, read at cold start and again every PGMI_TRUSTED_SIGNERS_TTL (5m) so a revoked key stops deploying. The module grants read on that one object. Keep it where release uploaders cannot write."
   type        = string
   default     = null
 

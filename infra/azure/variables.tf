@@ -282,7 +282,7 @@ variable "trusted_signers" {
 }
 
 variable "trusted_signers_url" {
-  description = "PGMI_TRUSTED_SIGNERS_URL: azblob://<container>/<blob> in the bundle storage account, read at cold start; the module grants read on that one blob. Keep it outside bundle_prefix, where uploaders cannot write."
+  description = "PGMI_TRUSTED_SIGNERS_URL: azblob://<container>/<blob> in the bundle storage account, read at cold start and again every PGMI_TRUSTED_SIGNERS_TTL (5m) so a revoked key stops deploying; the module grants read on that one blob. Keep it outside bundle_prefix, where uploaders cannot write."
   type        = string
   default     = null
 

@@ -210,7 +210,7 @@ func TestFifthAuthMethodTouchesOnlyItsFolder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(project, "deploy.sql"), []byte("SELECT 1;\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"deploy", project, "-h", "127.0.0.1", "-p", "1", "-U", "u", "-d", "app", "--allow-unsigned"}
+	base := []string{"deploy", project, "-h", "127.0.0.1", "-p", "1", "-U", "u", "-d", "app"}
 
 	// Offline validation, its own message, exit 10 (configuration).
 	out, code := run(nil, append(base, "--kerberos")...)

@@ -28,6 +28,10 @@ type Project struct {
 	TestDirs  []TestDir    // every directory holding a test file, ascending depth
 	DeploySQL string       // deploy.sql, BOM stripped, valid UTF-8
 	Scanned   int          // files scanned (pgmi's filesLoaded)
+	Paths     []string     // every scanned file's "./" path, in walk order (pgmi's scan order)
+	// Set only by an Inspect scan (see ScanOptions.Inspect).
+	DeploySQLMissing bool      // the root has no deploy.sql
+	Problems         []Problem // invalid <pgmi-meta> blocks, in walk order
 }
 
 // SourceFile is one non-test file of the project.
@@ -63,6 +67,11 @@ type TestDir struct {
 // ScanOptions tune the offline scan.
 type ScanOptions struct {
 	MaxFileSize int64 // 0 means DefaultMaxFileSize
+	// Inspect scans the way the offline tools (pgmi metadata, pgmi info)
+	// need: a missing deploy.sql, invalid <pgmi-meta> blocks and duplicate
+	// ids are recorded (Project.DeploySQLMissing, Project.Problems,
+	// Project.DuplicateIDs) instead of failing the scan. Deploy never sets it.
+	Inspect bool
 }
 
 var bomBytes = []byte{0xEF, 0xBB, 0xBF}
@@ -77,7 +86,10 @@ func Scan(fsys fs.FS, opts ScanOptions) (*Project, error) {
 	}
 	p := &Project{fsys: fsys}
 	if err := p.readDeploySQL(opts.MaxFileSize); err != nil {
-		return nil, err
+		if !opts.Inspect || fault.KindOf(err) != fault.DeploySQLMissing {
+			return nil, err
+		}
+		p.DeploySQLMissing = true
 	}
 	dirs := map[string]bool{}
 	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
@@ -96,12 +108,15 @@ func Scan(fsys fs.FS, opts ScanOptions) (*Project, error) {
 		if d.IsDir() {
 			return nil
 		}
-		return p.scanFile(name, d, opts.MaxFileSize, dirs)
+		return p.scanFile(name, d, opts, dirs)
 	})
 	if err != nil {
 		return nil, err
 	}
 	p.TestDirs = buildTestDirs(dirs)
+	if opts.Inspect {
+		return p, nil
+	}
 	if err := checkDuplicateIDs(p.Sources); err != nil {
 		return nil, err
 	}
@@ -148,7 +163,12 @@ func excluded(name string, isDir bool) bool {
 var dunderDir = regexp.MustCompile(`/__([^/]*)__/`)
 var testDirSegment = regexp.MustCompile(`/__tests?__/`)
 
-func (p *Project) scanFile(name string, d fs.DirEntry, limit int64, dirs map[string]bool) error {
+// IsTestPath reports whether a "./" path lies under a test directory
+// (__test__ or __tests__ at any depth): pgmi's test files.
+func IsTestPath(path string) bool { return testDirSegment.MatchString(path) }
+
+func (p *Project) scanFile(name string, d fs.DirEntry, opts ScanOptions, dirs map[string]bool) error {
+	limit := opts.MaxFileSize
 	rel := "./" + name
 	if d.Type()&fs.ModeSymlink != 0 {
 		return fault.Errorf(fault.Config, "refusing to read symlink %s: pgmi loads regular files only", rel)
@@ -176,6 +196,7 @@ func (p *Project) scanFile(name string, d fs.DirEntry, limit int64, dirs map[str
 		return err
 	}
 	p.Scanned++
+	p.Paths = append(p.Paths, rel)
 	if testDirSegment.MatchString(rel) {
 		p.addTest(rel, name, data, raw, bom, dirs)
 		return nil
@@ -183,7 +204,10 @@ func (p *Project) scanFile(name string, d fs.DirEntry, limit int64, dirs map[str
 	f := SourceFile{Path: rel, name: name, Size: int64(len(data)), Checksum: raw, PGMIChecksum: norm, bom: bom}
 	if IsSQLExtension(rel) {
 		if f.Meta, err = ExtractMetadata(rel, data); err != nil {
-			return err
+			if !opts.Inspect {
+				return err
+			}
+			p.Problems = append(p.Problems, Problem{Path: rel, Err: err})
 		}
 	}
 	p.Sources = append(p.Sources, f)
@@ -285,18 +309,9 @@ func testDirDepth(dir string) int {
 }
 
 func checkDuplicateIDs(files []SourceFile) error {
-	byID := map[string][]string{}
-	for _, f := range files {
-		if f.Meta != nil {
-			byID[f.Meta.ID] = append(byID[f.Meta.ID], f.Path)
-		}
-	}
 	var lines []string
-	for id, paths := range byID {
-		if len(paths) > 1 {
-			sort.Strings(paths)
-			lines = append(lines, fmt.Sprintf("%s: %s", id, strings.Join(paths, ", ")))
-		}
+	for _, d := range duplicateIDs(files) {
+		lines = append(lines, fmt.Sprintf("%s: %s", d.ID, strings.Join(d.Paths, ", ")))
 	}
 	if len(lines) == 0 {
 		return nil

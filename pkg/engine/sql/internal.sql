@@ -14,14 +14,18 @@ BEGIN
 END
 $pgmi$;
 
+-- Constraint and index names are pgmi's: one CHECK per rule, so a failing
+-- row names the rule it broke.
 CREATE TEMP TABLE _pgmi_parameter (
-  key text PRIMARY KEY CHECK (key ~ '^\w+$'),
+  key text PRIMARY KEY,
   value text,
-  type text NOT NULL DEFAULT 'text' CHECK (type IN (
-    'text', 'int', 'integer', 'bigint', 'numeric', 'boolean', 'bool', 'uuid', 'timestamp', 'timestamptz', 'name')),
+  type text NOT NULL DEFAULT 'text',
   required boolean NOT NULL DEFAULT false,
   default_value text,
-  description text
+  description text,
+  CONSTRAINT chk_key_format CHECK (key ~ '^\w+$'),
+  CONSTRAINT chk_type_valid CHECK (type IN (
+    'text', 'int', 'integer', 'bigint', 'numeric', 'boolean', 'bool', 'uuid', 'timestamp', 'timestamptz', 'name'))
 );
 
 CREATE TEMP TABLE _pgmi_source (
@@ -38,22 +42,29 @@ CREATE TEMP TABLE _pgmi_source (
   is_sql_file boolean NOT NULL,
   is_test_file boolean NOT NULL,
   parent_folder_name text,
-  CHECK (path LIKE './%' AND position('\' IN path) = 0 AND position('//' IN path) = 0),
-  CHECK (position('/' IN name) = 0 AND btrim(name) <> ''),
-  CHECK (directory ~ '^\./(?:[^/]+/)*$'),
-  CHECK (extension ~ '^(\.[a-zA-Z0-9]+)?$'),
-  CHECK (depth BETWEEN 0 AND 100),
-  CHECK (octet_length(content) = size_bytes),
-  CHECK (checksum ~ '^[a-fA-F0-9]{32,64}$'),
-  CHECK (pgmi_checksum ~ '^[a-fA-F0-9]{32,64}$'),
-  CHECK (array_length(path_parts, 1) = depth + 2
-         AND path_parts[1] = '.'
-         AND path_parts[array_length(path_parts, 1)] = name
-         AND NOT ('' = ANY (path_parts))),
-  CHECK ((parent_folder_name IS NULL) = (depth = 0)),
-  CHECK (position('/' IN parent_folder_name) = 0),
-  CHECK (path = directory || name),
-  CHECK (NOT path ~ '/__tests?__/')
+  CONSTRAINT chk_path_format CHECK (path LIKE './%'),
+  CONSTRAINT chk_path_no_backslash CHECK (position('\' IN path) = 0),
+  CONSTRAINT chk_path_no_double_slash CHECK (position('//' IN path) = 0),
+  CONSTRAINT chk_path_directory_match CHECK (path = directory || name),
+  CONSTRAINT chk_path_is_not_test CHECK (path !~ '/__tests?__/'),
+  CONSTRAINT chk_name_format CHECK (position('/' IN name) = 0),
+  CONSTRAINT chk_name_no_whitespace_only CHECK (btrim(name) <> ''),
+  CONSTRAINT chk_directory_format CHECK (directory ~ '^\./(?:[^/]+/)*$'),
+  CONSTRAINT chk_directory_no_backslash CHECK (position('\' IN directory) = 0),
+  CONSTRAINT chk_extension_format CHECK (extension ~ '^(\.[a-zA-Z0-9]+)?$'),
+  CONSTRAINT chk_depth CHECK (depth >= 0),
+  CONSTRAINT chk_depth_reasonable CHECK (depth <= 100),
+  CONSTRAINT chk_depth_path_parts CHECK (array_length(path_parts, 1) = depth + 2),
+  CONSTRAINT chk_size_bytes CHECK (size_bytes >= 0),
+  CONSTRAINT chk_content_size_match CHECK (octet_length(content) = size_bytes),
+  CONSTRAINT chk_checksum_format CHECK (checksum ~ '^[a-fA-F0-9]{32,64}$'),
+  CONSTRAINT chk_pgmi_checksum_format CHECK (pgmi_checksum ~ '^[a-fA-F0-9]{32,64}$'),
+  CONSTRAINT chk_path_parts_not_empty CHECK (cardinality(path_parts) > 0),
+  CONSTRAINT chk_path_parts_first_element CHECK (path_parts[1] = '.'),
+  CONSTRAINT chk_path_parts_last_element CHECK (path_parts[array_length(path_parts, 1)] = name),
+  CONSTRAINT chk_path_parts_no_empty_strings CHECK (NOT ('' = ANY (path_parts))),
+  CONSTRAINT chk_parent_folder_depth CHECK ((parent_folder_name IS NULL) = (depth = 0)),
+  CONSTRAINT chk_parent_folder_no_slash CHECK (position('/' IN parent_folder_name) = 0)
 );
 
 CREATE TEMP TABLE _pgmi_source_metadata (
@@ -63,23 +74,27 @@ CREATE TEMP TABLE _pgmi_source_metadata (
   sort_keys text[] NOT NULL DEFAULT '{}',
   description text
 );
-CREATE INDEX ON pg_temp._pgmi_source_metadata USING gin (sort_keys);
+CREATE INDEX ix_pgmi_source_metadata_sort_keys ON pg_temp._pgmi_source_metadata USING gin (sort_keys);
 
 CREATE TEMP TABLE _pgmi_test_directory (
-  path text PRIMARY KEY CHECK (path LIKE './%' AND path ~ '/__tests?__/' AND path LIKE '%/'),
+  path text PRIMARY KEY,
   parent_path text,
-  depth integer NOT NULL DEFAULT 0
+  depth integer NOT NULL DEFAULT 0,
+  CONSTRAINT chk_test_dir_path_format CHECK (path LIKE './%' AND path ~ '/__tests?__/'),
+  CONSTRAINT chk_test_dir_ends_slash CHECK (path LIKE '%/')
 );
-CREATE INDEX ON pg_temp._pgmi_test_directory (parent_path);
+CREATE INDEX ix_pgmi_test_directory_parent ON pg_temp._pgmi_test_directory (parent_path);
 
 CREATE TEMP TABLE _pgmi_test_source (
-  path text PRIMARY KEY CHECK (path LIKE './%'),
-  directory text NOT NULL REFERENCES pg_temp._pgmi_test_directory (path),
+  path text PRIMARY KEY,
+  directory text NOT NULL,
   filename text NOT NULL,
   content text NOT NULL,
-  is_fixture boolean NOT NULL DEFAULT false
+  is_fixture boolean NOT NULL DEFAULT false,
+  CONSTRAINT chk_test_source_path_format CHECK (path LIKE './%'),
+  CONSTRAINT fk_test_source_directory FOREIGN KEY (directory) REFERENCES pg_temp._pgmi_test_directory (path)
 );
-CREATE INDEX ON pg_temp._pgmi_test_source (directory);
+CREATE INDEX ix_pgmi_test_source_directory ON pg_temp._pgmi_test_source (directory);
 
 GRANT SELECT ON pg_temp._pgmi_parameter, pg_temp._pgmi_source, pg_temp._pgmi_source_metadata,
   pg_temp._pgmi_test_directory, pg_temp._pgmi_test_source TO PUBLIC;

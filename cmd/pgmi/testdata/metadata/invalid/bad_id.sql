@@ -1,0 +1,5 @@
+/*
+<pgmi-meta id="nope" idempotent="true">
+</pgmi-meta>
+*/
+SELECT 1;

@@ -1,0 +1,1 @@
+SELECT 'bang sorts before dot';

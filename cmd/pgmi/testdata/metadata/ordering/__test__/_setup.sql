@@ -1,0 +1,1 @@
+CREATE TEMP TABLE fx (id int);

@@ -1,0 +1,1 @@
+SELECT 'space in name';

@@ -1,0 +1,2 @@
+-- every fixture file is only loaded; nothing runs it
+SELECT 1;

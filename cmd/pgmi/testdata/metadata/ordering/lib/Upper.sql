@@ -1,0 +1,1 @@
+SELECT 'upper case sorts first in C';

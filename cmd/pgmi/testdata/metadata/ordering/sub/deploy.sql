@@ -1,0 +1,1 @@
+SELECT 'nested deploy.sql is an ordinary file';

@@ -1,0 +1,1 @@
+SELECT 'unicode path, no metadata';
