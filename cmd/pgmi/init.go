@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"embed"
 	"errors"
 	"fmt"
 	"io"
@@ -16,14 +15,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgmi-cloud/pgmi/internal/templates"
 	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
-// templateFS holds the project templates, one directory per template. The
-// all: prefix keeps __test__/ and .gitignore, which go:embed skips otherwise.
-//
-//go:embed all:templates
-var templateFS embed.FS
+// templateFS holds the project templates, one directory per template
+// (internal/templates, which the function suites deploy too).
+var templateFS = templates.FS
 
 // projectTemplate is one template pgmi init can write.
 type projectTemplate struct {
@@ -85,7 +83,7 @@ func unknownTemplate(name string) error {
 // files lists the template's files, slash-separated, relative to the project
 // root, in lexical order.
 func (t projectTemplate) files() []string {
-	root := "templates/" + t.name
+	root := t.name
 	var out []string
 	_ = fs.WalkDir(templateFS, root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -263,7 +261,7 @@ func writeTemplate(t projectTemplate, dir string, kept map[string]bool) (written
 			skipped = append(skipped, rel)
 			continue
 		}
-		data, err := templateFS.ReadFile("templates/" + t.name + "/" + rel)
+		data, err := templateFS.ReadFile(t.name + "/" + rel)
 		if err != nil {
 			return written, skipped, err
 		}

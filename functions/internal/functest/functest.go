@@ -112,6 +112,7 @@ func Run(t *testing.T, s *Setup, h Harness) {
 	t.Run("Reset", func(t *testing.T) { reset(t, s, h, main) })
 	t.Run("Unreachable", func(t *testing.T) { unreachable(t, s, h) })
 	t.Run("Deadline", func(t *testing.T) { deadline(t, s, h) })
+	t.Run("Templates", func(t *testing.T) { templatesDeploy(t, s, h) })
 	t.Run("NoSecretsInLogs", func(t *testing.T) { noSecrets(t, s, rec) })
 }
 
