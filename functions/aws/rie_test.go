@@ -288,8 +288,11 @@ func sleepers(t *testing.T, db, marker string) int {
 }
 
 // rieHardTimeoutTakeover: with PGMI_TIMEOUT_MARGIN=0 the function gets no
-// time to stop on its own, so RIE's timer ends the invocation ("Task timed
-// out") and kills the runtime mid-deploy, leaving the ledger row running.
+// time to stop on its own, and the first run's sleep ignores the cancel the
+// function sends at its deadline (a PL/pgSQL loop that catches
+// query_canceled), so the function would wait CancelGrace before answering:
+// RIE's timer always ends the invocation first ("Task timed out") and kills
+// the runtime mid-deploy, leaving the ledger row running.
 // The next invocation of the same event (Lambda's retry) cold-starts a new
 // runtime, takes the dead run's row over and deploys; a third is a
 // duplicate. The deploy's head ran exactly once (its CREATE TABLE would fail
@@ -302,7 +305,10 @@ func rieHardTimeoutTakeover(t *testing.T, h *rieHarness) {
 	pg.Exec(t, "postgres", "ALTER DATABASE "+db+" SET pgmi_rie.sleep = '7'")
 	f := h.startRIE(t, rieOptions{Timeout: 3, Options: functest.Options{Env: map[string]string{"PGDATABASE": db, "PGMI_TIMEOUT_MARGIN": "0s"}}})
 	obj := h.upload(t, "rie/takeover.tgz", signed(t, h.harness,
-		"BEGIN; CREATE TABLE rie_takeover (id int); SELECT pg_sleep(current_setting('pgmi_rie.sleep')::float8); COMMIT;"))
+		"BEGIN; CREATE TABLE rie_takeover (id int);\n"+
+			"DO $$ DECLARE until timestamptz := clock_timestamp() + make_interval(secs => current_setting('pgmi_rie.sleep')::float8);\n"+
+			"BEGIN WHILE clock_timestamp() < until LOOP BEGIN PERFORM pg_sleep(0.05); EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; END $$;\n"+
+			"COMMIT;"))
 	event := h.s3Notification(obj)
 
 	resp := f.invoke(t, event)
