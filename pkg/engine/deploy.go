@@ -164,7 +164,7 @@ func (s *session) prepare(ctx context.Context) error {
 		}
 	}
 	s.progress("Preparing session: scanning files, loading parameters")
-	if err := s.exec(ctx, internalSQL); err != nil {
+	if err := s.exec(ctx, internalSQL+contentCompressionSQL); err != nil {
 		return s.failed(fault.Internal, err, "creating the session objects")
 	}
 	if err := s.roundTrips(func() error { return loadProject(ctx, s.pg, s.p) }); err != nil {

@@ -226,6 +226,26 @@ func (p *Project) addTest(rel, name string, data []byte, raw string, bom bool, d
 	})
 }
 
+// readSized reads r to its end into a buffer of the expected size (one
+// allocation when the size is right, instead of io.ReadAll's growth from
+// 512 bytes), growing it only when more comes.
+func readSized(r io.Reader, expected int64) ([]byte, error) {
+	data := make([]byte, 0, expected)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, err := r.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return data, err
+		}
+	}
+}
+
 // readCapped reads a whole file, refusing it when it is (or grows) larger than limit.
 func readCapped(fsys fs.FS, name string, size, limit int64) ([]byte, error) {
 	rel := "./" + name
@@ -237,7 +257,7 @@ func readCapped(fsys fs.FS, name string, size, limit int64) ([]byte, error) {
 		return nil, fault.Wrap(fault.Config, err, "cannot read %s", rel)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	data, err := readSized(io.LimitReader(f, limit+1), min(size, limit)+1)
 	if err != nil {
 		return nil, fault.Wrap(fault.Config, err, "cannot read %s", rel)
 	}
