@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -34,10 +35,32 @@ func project1MB(b *testing.B) map[string]string {
 // ledger, result object) for a 1 MiB bundle, against the baseline of the
 // engine alone deploying the same project over an open connection in the
 // same run. Each iteration deploys a new object, so none is a duplicate.
-func BenchmarkPipeline1MB(b *testing.B) {
+// It measures the steady state: one untimed event first creates the
+// database's ledger (once per database) and warms the engine's session.
+func BenchmarkPipeline1MB(b *testing.B) { benchPipeline(b, false) }
+
+// BenchmarkPipelinePhases runs the same events as BenchmarkPipeline1MB
+// through deploy.RunPhases (the pipeline's own steps, timed one by one) and
+// reports each phase's ms per event and its share of the event, next to
+// the engine-only baseline of the same run. Steady state, as above.
+func BenchmarkPipelinePhases(b *testing.B) { benchPipeline(b, true) }
+
+type phaseTotals [16]time.Duration
+
+func benchPipeline(b *testing.B, phases bool) {
 	testpg.Require(b, pgErr)
 	files := project1MB(b)
 	f := newBenchFixture(b)
+	event := func(req deploy.Request, pt *phaseTotals) *deploy.Outcome {
+		if !phases {
+			return f.d.Run(context.Background(), req)
+		}
+		o, ph := deploy.RunPhases(context.Background(), f.d, req)
+		for i, d := range ph {
+			pt[i] += d
+		}
+		return o
+	}
 	data := testbundle.Pack(b, f.key, "bench", files)
 
 	fsys := fstest.MapFS{}
@@ -45,24 +68,110 @@ func BenchmarkPipeline1MB(b *testing.B) {
 		fsys[p] = &fstest.MapFile{Data: []byte(d), Mode: 0o644}
 	}
 	conn := pg.Connect(b, f.db)
-	var base, full time.Duration
-	for i := 0; i < b.N; i++ {
+	ctx := context.Background()
+	// engineOnly waits (untimed) for the pipeline's closed session to let
+	// go of the deploy lock: the server releases it when the backend exits,
+	// a little after the client closed the connection.
+	engineOnly := func() time.Duration {
+		for {
+			ok, err := engine.TryLock(ctx, conn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if ok {
+				if err := engine.Unlock(ctx, conn); err != nil {
+					b.Fatal(err)
+				}
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
 		start := time.Now()
-		if _, err := engine.Deploy(context.Background(), conn, fsys, engine.Options{}); err != nil {
+		if _, err := engine.Deploy(ctx, conn, fsys, engine.Options{}); err != nil {
 			b.Fatal(err)
 		}
-		base += time.Since(start)
-
+		return time.Since(start)
+	}
+	var warm phaseTotals
+	run := func(i int, pt *phaseTotals) time.Duration {
 		req := f.put(fmt.Sprintf("bench/%d-%d.tgz", time.Now().UnixNano(), i), data, "")
+		start := time.Now()
+		o := event(req, pt)
+		d := time.Since(start)
+		if o.Status != deploy.StatusDeployed || o.ResultErr != nil {
+			b.Fatalf("outcome %s: %v (result: %v)", o.Status, o.Err, o.ResultErr)
+		}
+		return d
+	}
+	// Warm-up, untimed: the first event creates the ledger.
+	engineOnly()
+	run(-1, &warm)
+
+	// References for the phase table (BenchmarkPipelinePhases only): the
+	// engine's own scan of the project from memory, and the engine alone on
+	// a new session (connect included), as every event has one.
+	freshSession := func() (scan, fresh time.Duration) {
+		start := time.Now()
+		if _, err := engine.Scan(fsys, engine.ScanOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		scan = time.Since(start)
 		start = time.Now()
-		o := f.d.Run(context.Background(), req)
-		full += time.Since(start)
-		if o.Status != deploy.StatusDeployed {
-			b.Fatalf("outcome %s: %v", o.Status, o.Err)
+		c := pg.Connect(b, f.db)
+		if _, err := engine.Deploy(ctx, c, fsys, engine.Options{LockWait: 10 * time.Second}); err != nil {
+			b.Fatal(err)
+		}
+		fresh = time.Since(start)
+		c.Close(ctx)
+		return scan, fresh
+	}
+
+	var base, full, scanRef, freshRef, verifyAlone, scanAlone time.Duration
+	var pt phaseTotals
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		base += engineOnly()
+		full += run(i, &pt)
+		if phases {
+			s, fr := freshSession()
+			scanRef, freshRef = scanRef+s, freshRef+fr
+			v, sc, err := deploy.PiecesAlone(ctx, f.d, data)
+			if err != nil {
+				b.Fatal(err)
+			}
+			verifyAlone, scanAlone = verifyAlone+v, scanAlone+sc
 		}
 	}
-	b.ReportMetric(float64(full.Milliseconds())/float64(b.N), "ms/event")
-	b.ReportMetric(float64(base.Milliseconds())/float64(b.N), "ms/engine-only")
+	n := float64(b.N)
+	b.ReportMetric(float64(full.Microseconds())/1e3/n, "ms/event")
+	b.ReportMetric(float64(base.Microseconds())/1e3/n, "ms/engine-only")
 	b.ReportMetric(float64(full)/float64(base), "x/engine-only")
 	b.ReportMetric(float64(len(data))/(1<<20), "MiB/bundle")
+	if pt == (phaseTotals{}) || (b.N == 1 && !testing.Verbose()) { // the table of the sized run only
+		return
+	}
+	var sum time.Duration
+	for i := range deploy.PhaseNames {
+		sum += pt[i]
+	}
+	// Two phases a line: go test shows at most 10 lines of a benchmark's log.
+	table := fmt.Sprintf("steady state (ledger created before timing), %d events:", b.N)
+	for i, name := range deploy.PhaseNames {
+		ms := float64(pt[i].Microseconds()) / 1e3 / n
+		share := 100 * float64(pt[i]) / float64(sum)
+		if i%2 == 0 {
+			table += "\n"
+		}
+		table += fmt.Sprintf("%-18s %8.2f ms %5.1f%%    ", name, ms, share)
+		b.ReportMetric(ms, "ms/"+strings.ReplaceAll(name, " ", "_"))
+	}
+	table += fmt.Sprintf("\n%-18s %8.2f ms 100.0%%    %-18s %8.2f ms (engine phase / engine-only %.2f)", "sum of phases",
+		float64(sum.Microseconds())/1e3/n, "engine-only", float64(base.Microseconds())/1e3/n, float64(pt[deploy.PhEngine])/float64(base))
+	table += fmt.Sprintf("\n%-18s %8.2f ms    %-18s %8.2f ms (what verify+scan overlaps, each alone)", "alone: verify",
+		float64(verifyAlone.Microseconds())/1e3/n, "alone: open+scan", float64(scanAlone.Microseconds())/1e3/n)
+	table += fmt.Sprintf("\n%-18s %8.2f ms (engine.Scan of the project in memory, inside engine-only)", "ref: engine scan",
+		float64(scanRef.Microseconds())/1e3/n)
+	table += fmt.Sprintf("\n%-18s %8.2f ms (connect + engine on a new session; event / this = %.2f)", "ref: fresh session",
+		float64(freshRef.Microseconds())/1e3/n, float64(full)/float64(freshRef))
+	b.Log(table)
 }

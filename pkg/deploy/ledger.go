@@ -70,7 +70,7 @@ func (l *ledger) progressFunction() string {
 func (l *ledger) ensure(ctx context.Context) error {
 	var ready, schema bool
 	err := l.conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL AND to_regprocedure($2) IS NOT NULL, to_regnamespace($3) IS NOT NULL",
-		l.table.String(), l.progressFunction()+"(bigint, integer, text, text)", quoteIdent(l.table.Schema)).Scan(&ready, &schema)
+		oneTrip, l.table.String(), l.progressFunction()+"(bigint, integer, text, text)", quoteIdent(l.table.Schema)).Scan(&ready, &schema)
 	if err != nil || ready {
 		return err
 	}
@@ -137,6 +137,16 @@ GRANT EXECUTE ON FUNCTION %[3]s(bigint, integer, text, text) TO PUBLIC;`
 
 const entryColumns = `id, bundle, bucket, version, sha256, sequencer, action, status, retryable, coalesce(error, ''), coalesce(exit_code, 0), attempts,
 	started_at, finished_at, coalesce(backend_pid, 0), units_done, coalesce(script_sha256, '')`
+
+// oneTrip runs a statement in a single round trip (the extended protocol
+// with an unnamed statement, parameters typed by the server from their
+// context) instead of preparing it first: every deploy session is new, so a
+// prepared statement would never be reused and would cost a round trip of
+// its own. It is used only where the parameters are plain text, integers
+// and booleans and the results are booleans and integers, whose text forms
+// do not depend on session settings (rows with timestamps are read in the
+// connection's default mode, in binary).
+const oneTrip = pgx.QueryExecModeExec
 
 func scanEntry(row pgx.Row) (*Entry, error) {
 	e := &Entry{}
@@ -206,13 +216,13 @@ func (l *ledger) start(ctx context.Context, k ledgerKey, c claim, prev *Entry) (
 		err := l.conn.QueryRow(ctx, `UPDATE `+l.table.String()+` SET status = 'running', retryable = false, error = NULL,
 			exit_code = NULL, attempts = attempts + 1, sequencer = $2, signer = $3, platform = $4, invocation_id = $5,
 			claim_token = $6, backend_pid = pg_backend_pid(), started_at = clock_timestamp(), finished_at = NULL
-			WHERE id = $1 RETURNING id, attempts`, prev.ID, c.Sequencer, c.Signer, c.Platform, c.Invocation, a.token).Scan(&a.id, &a.number)
+			WHERE id = $1 RETURNING id, attempts`, oneTrip, prev.ID, c.Sequencer, c.Signer, c.Platform, c.Invocation, a.token).Scan(&a.id, &a.number)
 		return a, err
 	}
 	err := l.conn.QueryRow(ctx, `INSERT INTO `+l.table.String()+` (bundle, version, sha256, sequencer, action, schedule, status,
 		manifest_name, manifest_ver, signer, platform, invocation_id, bucket, claim_token, backend_pid)
 		VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13, pg_backend_pid())
-		RETURNING id, attempts`,
+		RETURNING id, attempts`, oneTrip,
 		k.Bundle, k.Version, k.SHA256, c.Sequencer, string(k.Action), k.Schedule,
 		c.Manifest, c.ManifestVersion, c.Signer, c.Platform, c.Invocation, c.Bucket, a.token).Scan(&a.id, &a.number)
 	return a, err
@@ -244,7 +254,7 @@ func (l *ledger) finish(ctx context.Context, a attempt, err error, exitCode int,
 		status, msg = ledgerFailed, truncate(err.Error(), 4000)
 	}
 	tag, e := l.conn.Exec(ctx, `UPDATE `+l.table.String()+` SET status = $2, error = nullif($3, ''), exit_code = $4,
-		retryable = $5, finished_at = clock_timestamp() WHERE id = $1 AND claim_token = $6`, a.id, status, msg, exitCode, retryable, a.token)
+		retryable = $5, finished_at = clock_timestamp() WHERE id = $1 AND claim_token = $6`, oneTrip, a.id, status, msg, exitCode, retryable, a.token)
 	if e == nil && tag.RowsAffected() == 0 {
 		return errTakenOver
 	}

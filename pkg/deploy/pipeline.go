@@ -19,6 +19,7 @@ import (
 
 	"github.com/pgmi-cloud/pgmi/internal/backoff"
 	"github.com/pgmi-cloud/pgmi/internal/exitcode"
+	"github.com/pgmi-cloud/pgmi/internal/lockkey"
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
@@ -99,20 +100,22 @@ func (d *Deployer) targetInfo(db string) TargetInfo {
 
 // run is one Request going through the pipeline.
 type run struct {
-	d         *Deployer
-	req       Request
-	rep       *Report
-	start     time.Time
-	bucketURL string
-	key       string
-	database  string
-	params    engine.Params
-	bucket    *blob.Bucket
-	remote    *bundle.Remote
-	verified  *bundle.Verified
-	project   *engine.Project
-	fsys      *bundle.Bundle
-	resultOK  bool // a result object may be written (never for keys under the results prefix)
+	d          *Deployer
+	req        Request
+	rep        *Report
+	start      time.Time
+	bucketURL  string
+	key        string
+	database   string
+	params     engine.Params
+	bucket     *blob.Bucket
+	remote     *bundle.Remote
+	verified   *bundle.Verified
+	project    *engine.Project
+	fsys       *bundle.Bundle
+	resultOK   bool               // a result object may be written (never for keys under the results prefix)
+	spooled    []byte             // the bundle's bytes, when spool held them in memory
+	cancelScan context.CancelFunc // ends the context fsys was opened with (scanAhead)
 }
 
 func (r *run) run(ctx context.Context) (Status, error) {
@@ -141,6 +144,9 @@ func (d *Deployer) isResult(key string) bool {
 func (r *run) close() {
 	if r.fsys != nil {
 		_ = r.fsys.Close()
+	}
+	if r.cancelScan != nil {
+		r.cancelScan()
 	}
 	if r.remote != nil {
 		_ = r.remote.Close()
@@ -182,41 +188,154 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 // load fetches the pinned object, verifies all of it, and scans it as a
 // project: every offline check, before any connection.
 func (r *run) load(ctx context.Context) error {
+	open, err := r.fetch(ctx)
+	if err != nil {
+		return err
+	}
+	return r.verifyAndScan(ctx, open)
+}
+
+// fetch opens the pinned object and spools it (spool).
+func (r *run) fetch(ctx context.Context) (bundle.Opener, error) {
 	b, err := r.d.openBucket(ctx, r.bucketURL)
 	if err != nil {
-		return &bundle.FetchError{URL: r.req.Bundle, Version: r.req.Version, Code: codeOf(err), Err: err}
+		return nil, &bundle.FetchError{URL: r.req.Bundle, Version: r.req.Version, Code: codeOf(err), Err: err}
 	}
 	r.bucket = b
 	if r.remote, err = bundle.FetchFrom(ctx, b, r.key, r.req.Version, nil); err != nil {
-		return err
+		return nil, err
 	}
 	r.rep.Bundle.Size = r.remote.Size
-	open, err := r.spool(ctx)
+	return r.spool(ctx)
+}
+
+// verifyAndScan is load's part after the download: verification, and the
+// scan of the verified bundle (overlapping it, for a spooled bundle).
+func (r *run) verifyAndScan(ctx context.Context, open bundle.Opener) error {
+	opts, err := r.trustedOptions(ctx)
+	var early *ahead
+	if err == nil && r.spooled != nil {
+		early = r.scanAhead(ctx, open, *opts)
+	}
+	if err == nil {
+		opts, err = r.verifyTrusted(ctx, open, opts)
+	}
+	var sc scanned
+	switch {
+	case early != nil && err != nil:
+		early.cancel()
+		<-early.done
+		early.res.close()
+	case early != nil:
+		<-early.done
+		if early.trusted != opts.Trusted {
+			// Verified against freshly read signers: open it with those.
+			early.res.close()
+			early.cancel()
+			sc = r.open(ctx, open, opts)
+			break
+		}
+		if early.panicked != nil {
+			panic(early.panicked) // where the sequential scan would have
+		}
+		sc = early.res
+	case err == nil:
+		sc = r.open(ctx, open, opts)
+	}
 	if err != nil {
+		if r.spooled != nil && r.verified == nil {
+			// A refused bundle's report still says exactly which bytes
+			// were refused. (Verification hashes the archive as it reads
+			// it, so an accepted one is not hashed twice.)
+			sum := sha256.Sum256(r.spooled)
+			r.rep.Bundle.SHA256 = hex.EncodeToString(sum[:])
+		}
 		return err
 	}
-	opts, err := r.verifyTrusted(ctx, open)
-	if err != nil {
-		return err
+	r.fsys, r.cancelScan = sc.fsys, sc.cancel
+	if sc.openErr != nil {
+		return sc.openErr
 	}
-	if r.fsys, err = bundle.Open(ctx, open, opts); err != nil {
-		return err
+	if sc.ymlErr != nil {
+		return sc.ymlErr
 	}
-	yml, err := pgmiyaml.Load(r.fsys)
-	if err != nil {
-		return err
-	}
-	if !yml.Connection.IsZero() {
+	if !sc.yml.Connection.IsZero() {
 		r.d.log.Warn("ignoring the connection block of the bundle's pgmi.yaml: the deployer's own settings apply")
 	}
-	params := EngineParams(yml)
+	params := EngineParams(sc.yml)
 	params.Merge(r.params)
 	if err := params.Validate(); err != nil {
 		return err
 	}
 	r.params = params
-	r.project, err = engine.Scan(r.fsys, engine.ScanOptions{MaxFileSize: r.d.cfg.Limits.MaxFileSize}) // PGMI_MAX_FILE_SIZE, as pgmi deploy
-	return err
+	r.project = sc.project
+	return sc.scanErr // PGMI_MAX_FILE_SIZE, as pgmi deploy
+}
+
+// scanned is a bundle opened and scanned as a project (r.open): the
+// errors are kept apart so load reports the first in pipeline order.
+type scanned struct {
+	opts                     bundle.ReadOptions
+	fsys                     *bundle.Bundle
+	yml                      pgmiyaml.File
+	project                  *engine.Project
+	openErr, ymlErr, scanErr error
+	cancel                   context.CancelFunc // ends the context fsys reads with; nil for ctx itself
+}
+
+func (sc *scanned) close() {
+	if sc.fsys != nil {
+		_ = sc.fsys.Close()
+	}
+	if sc.cancel != nil {
+		sc.cancel()
+	}
+}
+
+// open opens the verified bundle and scans it: the engine's project, and
+// its pgmi.yaml. Nothing here leaves the process (the bundle is read
+// through open).
+func (r *run) open(ctx context.Context, open bundle.Opener, opts *bundle.ReadOptions) scanned {
+	sc := scanned{opts: *opts}
+	if sc.fsys, sc.openErr = bundle.Open(ctx, open, opts); sc.openErr != nil {
+		return sc
+	}
+	if sc.yml, sc.ymlErr = pgmiyaml.Load(sc.fsys); sc.ymlErr != nil {
+		return sc
+	}
+	sc.project, sc.scanErr = engine.Scan(sc.fsys, engine.ScanOptions{MaxFileSize: r.d.cfg.Limits.MaxFileSize})
+	return sc
+}
+
+// ahead is a scanAhead under way: res is its outcome once done is closed.
+type ahead struct {
+	trusted  *bundle.AllowedSigners // the signers it opened the bundle with
+	cancel   context.CancelFunc
+	done     chan struct{}
+	res      scanned
+	panicked any
+}
+
+// scanAhead opens and scans a spooled bundle while it is being verified,
+// so the two passes over its bytes (each decompresses it) overlap. Its
+// outcome is used only once verification has passed with the same trusted
+// signers (load); it reads nothing but the bytes in memory, and reports
+// nothing until then. opts is a copy: verification may replace its
+// signers.
+func (r *run) scanAhead(ctx context.Context, open bundle.Opener, opts bundle.ReadOptions) *ahead {
+	sctx, cancel := context.WithCancel(ctx)
+	a := &ahead{trusted: opts.Trusted, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		defer func() {
+			if p := recover(); p != nil {
+				a.panicked = p
+			}
+		}()
+		a.res = r.open(sctx, open, &opts)
+		a.res.cancel = cancel
+	}()
+	return a
 }
 
 // SpoolLimit is the largest bundle held in memory after one download, so
@@ -243,29 +362,35 @@ func (r *run) spool(ctx context.Context) (bundle.Opener, error) {
 	if len(data) > SpoolLimit {
 		return r.remote.Open, nil // grew since it was listed; stream it
 	}
-	// Known before verification, so a refused bundle's report still says
-	// exactly which bytes were refused.
-	sum := sha256.Sum256(data)
-	r.rep.Bundle.SHA256, r.rep.Bundle.Size = hex.EncodeToString(sum[:]), int64(len(data))
+	r.rep.Bundle.Size = int64(len(data))
+	r.spooled = data
 	return func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, nil
 }
 
-// verifyTrusted verifies the spooled bundle against the current trusted
-// signers; a bundle refused for its signer is checked once more against a
-// fresh read of PGMI_TRUSTED_SIGNERS_URL when that changed (signerSource).
-// It returns the options the bundle is then opened with.
-func (r *run) verifyTrusted(ctx context.Context, open bundle.Opener) (*bundle.ReadOptions, error) {
+// trustedOptions are the options a bundle is verified and opened with:
+// the current trusted signers (PGMI_TRUSTED_SIGNERS, or as last read from
+// PGMI_TRUSTED_SIGNERS_URL: signerSource).
+func (r *run) trustedOptions(ctx context.Context) (*bundle.ReadOptions, error) {
 	cfg := r.d.cfg
 	opts := &bundle.ReadOptions{Trusted: cfg.Trusted, AllowUnsigned: cfg.AllowUnsigned, Limits: cfg.Limits}
 	if cfg.signers == nil {
-		return opts, r.verify(ctx, open, opts)
+		return opts, nil
 	}
 	var err error
 	if opts.Trusted, err = cfg.signers.current(ctx); err != nil {
 		return nil, err
 	}
-	err = r.verify(ctx, open, opts)
-	if !signerRefused(err) {
+	return opts, nil
+}
+
+// verifyTrusted verifies the spooled bundle against opts (trustedOptions);
+// a bundle refused for its signer is checked once more against a fresh
+// read of PGMI_TRUSTED_SIGNERS_URL when that changed (signerSource).
+// It returns the options the bundle is then opened with.
+func (r *run) verifyTrusted(ctx context.Context, open bundle.Opener, opts *bundle.ReadOptions) (*bundle.ReadOptions, error) {
+	cfg := r.d.cfg
+	err := r.verify(ctx, open, opts)
+	if cfg.signers == nil || !signerRefused(err) {
 		return opts, err
 	}
 	fresh, changed, rerr := cfg.signers.refresh(ctx, opts.Trusted)
@@ -425,6 +550,10 @@ func (r *run) stale(ctx context.Context, lg *ledger, self int64) (Status, error)
 // lockPolicy polls a busy deploy lock every 200 ms.
 var lockPolicy = backoff.Policy{Base: 200 * time.Millisecond, Factor: 1}
 
+// tryLockSQL is engine.TryLock's statement (the key from internal/lockkey),
+// sent in one round trip: a fresh session has nothing prepared.
+var tryLockSQL = "SELECT pg_try_advisory_lock(" + lockkey.SQL("current_database()") + ")"
+
 // lockDatabase takes the deploy advisory lock (the engine's own key, so a
 // pgmi CLI deploy and a function exclude each other), polling until
 // waitUntil.
@@ -432,7 +561,8 @@ func lockDatabase(ctx context.Context, conn *pgx.Conn, waitUntil time.Time) erro
 	start := time.Now()
 	var tryErr error
 	err := lockPolicy.Poll(ctx, waitUntil, func() (bool, error) {
-		ok, err := engine.TryLock(ctx, conn)
+		var ok bool
+		err := conn.QueryRow(ctx, tryLockSQL, oneTrip).Scan(&ok)
 		if err != nil {
 			tryErr = fault.Wrap(fault.Connection, err, "taking the deploy lock")
 		}
