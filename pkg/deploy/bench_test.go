@@ -167,7 +167,7 @@ func benchPipeline(b *testing.B, phases bool) {
 	}
 	table += fmt.Sprintf("\n%-18s %8.2f ms 100.0%%    %-18s %8.2f ms (engine phase / engine-only %.2f)", "sum of phases",
 		float64(sum.Microseconds())/1e3/n, "engine-only", float64(base.Microseconds())/1e3/n, float64(pt[deploy.PhEngine])/float64(base))
-	table += fmt.Sprintf("\n%-18s %8.2f ms    %-18s %8.2f ms (what verify+scan overlaps, each alone)", "alone: verify",
+	table += fmt.Sprintf("\n%-18s %8.2f ms    %-18s %8.2f ms (the two parts of verify+scan, each alone)", "alone: verify",
 		float64(verifyAlone.Microseconds())/1e3/n, "alone: open+scan", float64(scanAlone.Microseconds())/1e3/n)
 	table += fmt.Sprintf("\n%-18s %8.2f ms (engine.Scan of the project in memory, inside engine-only)", "ref: engine scan",
 		float64(scanRef.Microseconds())/1e3/n)

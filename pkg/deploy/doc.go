@@ -92,10 +92,7 @@
 // A bundle of at most SpoolLimit (32 MiB) is downloaded once and held in
 // memory for the verification pass and the engine's reads; a larger one is
 // read from the bucket for each pass, pinned to the same version, with only
-// the reader's buffers in memory. A spooled bundle is opened and scanned as
-// a project while it is being verified (the two passes over its bytes
-// overlap, in memory); what that scan found is used, and reported, only
-// once the verification has passed.
+// the reader's buffers in memory.
 //
 // # Time
 //

@@ -14,8 +14,8 @@ import (
 )
 
 // Phase names, in pipeline order, as RunPhases reports them.
-// "verify+scan" is verification and the scan of the bundle as a project,
-// which overlap (scanAhead); PiecesAlone times each by itself.
+// "verify+scan" is verification and then the scan of the bundle as a
+// project; PiecesAlone times each by itself.
 var PhaseNames = []string{"fetch+spool", "verify+scan", "connect", "lock+ledger check", "ledger claim",
 	"engine", "ledger record", "result write", "close"}
 
@@ -121,8 +121,8 @@ func (r *run) phases(ctx context.Context, lap func(int)) (Status, error) {
 	return StatusDeployed, nil
 }
 
-// PiecesAlone times, one after the other on the bytes of a bundle, what
-// verifyAndScan overlaps: verification, and opening + scanning the bundle.
+// PiecesAlone times the two parts of verifyAndScan on the bytes of a
+// bundle: verification, and opening + scanning the bundle.
 func PiecesAlone(ctx context.Context, d *Deployer, data []byte) (verify, scan time.Duration, err error) {
 	r := &run{d: d, rep: &Report{}}
 	open := func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
@@ -139,6 +139,8 @@ func PiecesAlone(ctx context.Context, d *Deployer, data []byte) (verify, scan ti
 	start = time.Now()
 	sc := r.open(ctx, open, opts)
 	scan = time.Since(start)
-	sc.close()
+	if sc.fsys != nil {
+		_ = sc.fsys.Close()
+	}
 	return verify, scan, errors.Join(sc.openErr, sc.ymlErr, sc.scanErr)
 }

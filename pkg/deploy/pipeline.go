@@ -100,22 +100,21 @@ func (d *Deployer) targetInfo(db string) TargetInfo {
 
 // run is one Request going through the pipeline.
 type run struct {
-	d          *Deployer
-	req        Request
-	rep        *Report
-	start      time.Time
-	bucketURL  string
-	key        string
-	database   string
-	params     engine.Params
-	bucket     *blob.Bucket
-	remote     *bundle.Remote
-	verified   *bundle.Verified
-	project    *engine.Project
-	fsys       *bundle.Bundle
-	resultOK   bool               // a result object may be written (never for keys under the results prefix)
-	spooled    []byte             // the bundle's bytes, when spool held them in memory
-	cancelScan context.CancelFunc // ends the context fsys was opened with (scanAhead)
+	d         *Deployer
+	req       Request
+	rep       *Report
+	start     time.Time
+	bucketURL string
+	key       string
+	database  string
+	params    engine.Params
+	bucket    *blob.Bucket
+	remote    *bundle.Remote
+	verified  *bundle.Verified
+	project   *engine.Project
+	fsys      *bundle.Bundle
+	resultOK  bool   // a result object may be written (never for keys under the results prefix)
+	spooled   []byte // the bundle's bytes, when spool held them in memory
 }
 
 func (r *run) run(ctx context.Context) (Status, error) {
@@ -144,9 +143,6 @@ func (d *Deployer) isResult(key string) bool {
 func (r *run) close() {
 	if r.fsys != nil {
 		_ = r.fsys.Close()
-	}
-	if r.cancelScan != nil {
-		r.cancelScan()
 	}
 	if r.remote != nil {
 		_ = r.remote.Close()
@@ -209,38 +205,12 @@ func (r *run) fetch(ctx context.Context) (bundle.Opener, error) {
 	return r.spool(ctx)
 }
 
-// verifyAndScan is load's part after the download: verification, and the
-// scan of the verified bundle (overlapping it, for a spooled bundle).
+// verifyAndScan is load's part after the download: verification of the
+// whole bundle, then its scan as a project.
 func (r *run) verifyAndScan(ctx context.Context, open bundle.Opener) error {
 	opts, err := r.trustedOptions(ctx)
-	var early *ahead
-	if err == nil && r.spooled != nil {
-		early = r.scanAhead(ctx, open, *opts)
-	}
 	if err == nil {
 		opts, err = r.verifyTrusted(ctx, open, opts)
-	}
-	var sc scanned
-	switch {
-	case early != nil && err != nil:
-		early.cancel()
-		<-early.done
-		early.res.close()
-	case early != nil:
-		<-early.done
-		if early.trusted != opts.Trusted {
-			// Verified against freshly read signers: open it with those.
-			early.res.close()
-			early.cancel()
-			sc = r.open(ctx, open, opts)
-			break
-		}
-		if early.panicked != nil {
-			panic(early.panicked) // where the sequential scan would have
-		}
-		sc = early.res
-	case err == nil:
-		sc = r.open(ctx, open, opts)
 	}
 	if err != nil {
 		if r.spooled != nil && r.verified == nil {
@@ -252,7 +222,8 @@ func (r *run) verifyAndScan(ctx context.Context, open bundle.Opener) error {
 		}
 		return err
 	}
-	r.fsys, r.cancelScan = sc.fsys, sc.cancel
+	sc := r.open(ctx, open, opts)
+	r.fsys = sc.fsys
 	if sc.openErr != nil {
 		return sc.openErr
 	}
@@ -275,28 +246,17 @@ func (r *run) verifyAndScan(ctx context.Context, open bundle.Opener) error {
 // scanned is a bundle opened and scanned as a project (r.open): the
 // errors are kept apart so load reports the first in pipeline order.
 type scanned struct {
-	opts                     bundle.ReadOptions
 	fsys                     *bundle.Bundle
 	yml                      pgmiyaml.File
 	project                  *engine.Project
 	openErr, ymlErr, scanErr error
-	cancel                   context.CancelFunc // ends the context fsys reads with; nil for ctx itself
-}
-
-func (sc *scanned) close() {
-	if sc.fsys != nil {
-		_ = sc.fsys.Close()
-	}
-	if sc.cancel != nil {
-		sc.cancel()
-	}
 }
 
 // open opens the verified bundle and scans it: the engine's project, and
 // its pgmi.yaml. Nothing here leaves the process (the bundle is read
 // through open).
 func (r *run) open(ctx context.Context, open bundle.Opener, opts *bundle.ReadOptions) scanned {
-	sc := scanned{opts: *opts}
+	var sc scanned
 	if sc.fsys, sc.openErr = bundle.Open(ctx, open, opts); sc.openErr != nil {
 		return sc
 	}
@@ -305,37 +265,6 @@ func (r *run) open(ctx context.Context, open bundle.Opener, opts *bundle.ReadOpt
 	}
 	sc.project, sc.scanErr = engine.Scan(sc.fsys, engine.ScanOptions{MaxFileSize: r.d.cfg.Limits.MaxFileSize})
 	return sc
-}
-
-// ahead is a scanAhead under way: res is its outcome once done is closed.
-type ahead struct {
-	trusted  *bundle.AllowedSigners // the signers it opened the bundle with
-	cancel   context.CancelFunc
-	done     chan struct{}
-	res      scanned
-	panicked any
-}
-
-// scanAhead opens and scans a spooled bundle while it is being verified,
-// so the two passes over its bytes (each decompresses it) overlap. Its
-// outcome is used only once verification has passed with the same trusted
-// signers (load); it reads nothing but the bytes in memory, and reports
-// nothing until then. opts is a copy: verification may replace its
-// signers.
-func (r *run) scanAhead(ctx context.Context, open bundle.Opener, opts bundle.ReadOptions) *ahead {
-	sctx, cancel := context.WithCancel(ctx)
-	a := &ahead{trusted: opts.Trusted, cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(a.done)
-		defer func() {
-			if p := recover(); p != nil {
-				a.panicked = p
-			}
-		}()
-		a.res = r.open(sctx, open, &opts)
-		a.res.cancel = cancel
-	}()
-	return a
 }
 
 // SpoolLimit is the largest bundle held in memory after one download, so
