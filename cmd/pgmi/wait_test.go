@@ -62,8 +62,9 @@ func TestPublishWaitLocal(t *testing.T) {
 	w = startPublishWait(t, failing, url2, "--sign-key", keyFile, "--wait", "--wait-timeout", "60s", "--json")
 	w.wait(t)
 	if w.code != 13 || !strings.Contains(w.stderr, "LOCATION: deploy.sql line 3, column 16") ||
-		!strings.Contains(w.stderr, `relation "no_such_table" does not exist`) || !strings.Contains(w.stderr, "✗ "+f.db+": app/2.tgz failed") {
-		t.Fatalf("exit %d, want 13 naming line 3, column 16 and the server's message", w.code)
+		!strings.Contains(w.stderr, `relation "no_such_table" does not exist`) || !strings.Contains(w.stderr, "✗ "+f.db+": app/2.tgz failed") ||
+		strings.Contains(w.stderr, "pgmi: error: exit") {
+		t.Fatalf("exit %d, want 13 naming line 3, column 16 and the server's message (and no \"pgmi: error: exit 13\" after it)", w.code)
 	}
 	var rep deploy.Report
 	if err := json.Unmarshal([]byte(w.stdout), &rep); err != nil || rep.Outcome != deploy.StatusFailed || rep.ExitCode != 13 {
