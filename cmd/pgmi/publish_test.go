@@ -47,6 +47,9 @@ func TestPublishToFolderPrintsWhatDeployAccepts(t *testing.T) {
 			if code != 0 || len(fields) != 2 || fields[0] != url {
 				t.Fatalf("want 0 and one line: URL, tab, version")
 			}
+			if sidecars, _ := filepath.Glob(strings.TrimPrefix(url, "file://") + ".attrs"); len(sidecars) != 0 {
+				t.Errorf("publish left %v beside the bundle", sidecars)
+			}
 			db := freshName(t)
 			dropAfter(t, db)
 			code, _, stderr = cli{}.run(t, "deploy", url, "--bundle-version", fields[1], "--trusted-signers", allowed,

@@ -55,6 +55,7 @@ func newRoot(s streams) *cobra.Command {
 		Args: unknownCommand,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
+	root.SetVersionTemplate(versionLine()) // --version says what pgmi version says
 	root.SetOut(s.out)
 	root.SetErr(s.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
@@ -135,8 +136,13 @@ func newVersionCommand(s streams) *cobra.Command {
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintf(s.out, "pgmi %s (compat %s)\n", version, engine.SupportedAPIVersions[len(engine.SupportedAPIVersions)-1])
+			fmt.Fprint(s.out, versionLine())
 			return nil
 		},
 	}
+}
+
+// versionLine is what pgmi version and pgmi --version print.
+func versionLine() string {
+	return fmt.Sprintf("pgmi %s (compat %s)\n", version, engine.SupportedAPIVersions[len(engine.SupportedAPIVersions)-1])
 }

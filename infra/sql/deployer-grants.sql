@@ -12,7 +12,7 @@
 -- Variables: deployer (the login role), database (the target database),
 -- ledger_schema (optional; the schema of PGMI_LEDGER_TABLE, default
 -- pgmi_ledger), profile (optional; what else deploy.sql may do, see
--- README.md "Grant profiles"):
+-- README.md, the grant profiles under "What a deploy needs"):
 --
 --   least    (default) the session and the ledger; deploy.sql works in
 --            schemas the deployer owns or was granted

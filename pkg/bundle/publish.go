@@ -83,18 +83,22 @@ func Publish(ctx context.Context, objectURL string, r io.Reader, progress func(s
 	return &Published{URL: safe, Version: version, Size: body.sent}, nil
 }
 
-// withCreateDir asks fileblob to create a file:// bucket's folder (unless
-// the URL says otherwise); other URLs are returned as they are.
+// withCreateDir asks fileblob to create a file:// bucket's folder and to
+// write no .attrs sidecar next to the bundle (a folder a deployer watches
+// holds bundles only), unless the URL says otherwise; other URLs are
+// returned as they are.
 func withCreateDir(bucketURL string) string {
 	u, err := url.Parse(bucketURL)
 	if err != nil || u.Scheme != "file" {
 		return bucketURL
 	}
 	q := u.Query()
-	if !q.Has("create_dir") {
-		q.Set("create_dir", "true")
-		u.RawQuery = q.Encode()
+	for k, v := range map[string]string{"create_dir": "true", "metadata": "skip"} {
+		if !q.Has(k) {
+			q.Set(k, v)
+		}
 	}
+	u.RawQuery = q.Encode()
 	return u.String()
 }
 
