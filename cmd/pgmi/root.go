@@ -49,13 +49,20 @@ func newRoot(s streams) *cobra.Command {
 		Short:         "Deploy pgmi projects to PostgreSQL",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       version,
 		// Runnable, so that an unknown command is a usage error (exit 2)
 		// rather than cobra printing the help and exiting 0.
 		Args: unknownCommand,
-		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// --version is ours, not cobra's Version field: cobra renders that
+			// through text/template, whose reflection keeps every method of the
+			// binary alive (+14 MiB), and prints another line than pgmi version.
+			if v, _ := cmd.Flags().GetBool("version"); v {
+				fmt.Fprint(s.out, versionLine())
+				return nil
+			}
+			return cmd.Help()
+		},
 	}
-	root.SetVersionTemplate(versionLine()) // --version says what pgmi version says
 	root.SetOut(s.out)
 	root.SetErr(s.err)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
