@@ -240,3 +240,50 @@ func TestZipBundle(t *testing.T) {
 		t.Fatalf("Verify zip: %v", err)
 	}
 }
+
+// VerifyOpen's verification pass is the bundle's only read when its files
+// fit the cache: the engine's reads (twice over, as scan and load do) are
+// served from memory, with the same bytes. A bundle larger than the cache
+// is read again for the files not kept, still correctly.
+func TestVerifyOpenReadsTheSourceOnce(t *testing.T) {
+	k := newKey(t)
+	proj := testProject()
+	proj["data/big.txt"] = &fstest.MapFile{Data: bytes.Repeat([]byte("0123456789abcdef\n"), 4096), Mode: 0o644}
+	data, m := pack(t, proj, &PackOptions{Signer: k.signer})
+	trusted := k.allowed(t, "*")
+	for _, c := range []struct {
+		name      string
+		cache     int64
+		wantOpens int
+	}{
+		{"within the cache", 0, 1},
+		{"cache too small", 1 << 10, 3}, // the big file, read twice, takes a pass each time
+		{"no cache", -1, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			opens := 0
+			v, b, err := VerifyOpen(context.Background(), bytesOpener(data, &opens), &ReadOptions{Trusted: trusted, Limits: Limits{CacheSize: c.cache}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			if v.ArchiveSHA256 != sha(data) || v.ArchiveSize != int64(len(data)) || v.Signer == nil || len(v.Manifest.Files) != len(m.Files) {
+				t.Fatalf("verified %+v", v)
+			}
+			for range 2 {
+				for _, f := range m.Files {
+					got, err := b.ReadFile(f.Path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if sha(got) != f.SHA256 {
+						t.Fatalf("%s: wrong contents", f.Path)
+					}
+				}
+			}
+			if opens != c.wantOpens || b.Passes() != c.wantOpens {
+				t.Fatalf("source opened %d times (passes %d), want %d", opens, b.Passes(), c.wantOpens)
+			}
+		})
+	}
+}

@@ -23,6 +23,20 @@ func FuzzReadArchive(f *testing.F) {
 		if (err == nil) != (oerr == nil) && oerr != nil {
 			t.Fatalf("Verify accepted what Open refused: %v", oerr)
 		}
+		vo, vb, verr := VerifyOpen(context.Background(), bytesOpener(in, nil), opts)
+		checkFuzzErr(t, verr)
+		if (err == nil) != (verr == nil) {
+			t.Fatalf("Verify and VerifyOpen disagree: %v / %v", err, verr)
+		}
+		if verr == nil {
+			if vo.ArchiveSHA256 != v.ArchiveSHA256 || vo.ArchiveSize != v.ArchiveSize {
+				t.Fatalf("VerifyOpen hashed %s/%d, Verify %s/%d", vo.ArchiveSHA256, vo.ArchiveSize, v.ArchiveSHA256, v.ArchiveSize)
+			}
+			if rerr := readEverything(vb); rerr != nil {
+				t.Fatalf("VerifyOpen accepted, reading failed: %v", rerr)
+			}
+			vb.Close()
+		}
 		if oerr != nil {
 			return
 		}

@@ -99,6 +99,11 @@ func TestHostileArchives(t *testing.T) {
 			}
 			_, err := Verify(context.Background(), bytes.NewReader(c.data), opts)
 			wantRule(t, err, c.rule)
+			v, vb, err := VerifyOpen(context.Background(), bytesOpener(c.data, nil), opts)
+			if v != nil || vb != nil {
+				t.Fatal("VerifyOpen returned a bundle it refused")
+			}
+			wantRule(t, err, c.rule)
 			if c.rule == ErrTrailingData {
 				return // Open serves files and stops at the tar end marker
 			}

@@ -107,14 +107,22 @@ func (t *tarContent) open(i int) (io.ReadCloser, error) {
 		t.fail()
 		return nil, err
 	}
-	f := t.manifest.Files[i]
-	tf := &tarFile{t: t, v: newVerifier(t.cur.tr, f), index: i}
-	if f.Size <= t.lim.CacheSize-t.cached {
-		tf.keep = make([]byte, 0, f.Size)
-	}
+	tf := t.newFile(i)
 	t.active, t.pending = tf, false
 	t.pos = i + 1
 	return tf, nil
+}
+
+// newFile starts reading entry i from the current pass, keeping its
+// contents for the cache when they fit and are not cached already (a
+// later pass only re-verifies what it skips over).
+func (t *tarContent) newFile(i int) *tarFile {
+	f := t.manifest.Files[i]
+	tf := &tarFile{t: t, v: newVerifier(t.cur.tr, f), index: i}
+	if _, cached := t.cache[i]; !cached && f.Size <= t.lim.CacheSize-t.cached {
+		tf.keep = make([]byte, 0, f.Size)
+	}
+	return tf
 }
 
 // seek positions the stream at the header of entry i, re-opening the source
@@ -139,11 +147,7 @@ func (t *tarContent) seek(i int) error {
 				return err
 			}
 		}
-		f := t.manifest.Files[t.pos]
-		tf := &tarFile{t: t, v: newVerifier(t.cur.tr, f), index: t.pos}
-		if f.Size <= t.lim.CacheSize-t.cached {
-			tf.keep = make([]byte, 0, f.Size)
-		}
+		tf := t.newFile(t.pos)
 		t.pending, t.active = false, tf
 		t.pos++
 		if err := t.drain(tf); err != nil {

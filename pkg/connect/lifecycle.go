@@ -65,6 +65,13 @@ func (l *Lifecycle) log(format string, args ...any) {
 	}
 }
 
+// Connect connects to the target as it is, probed like every connection
+// the Lifecycle opens: a missing database is an error (IsMissingDatabase),
+// never created, so it changes nothing on the server. Open does the rest.
+func (l *Lifecycle) Connect(ctx context.Context) (*pgx.Conn, error) {
+	return l.dial(ctx, l.database())
+}
+
 // Open connects to the target, creating it through the maintenance database
 // when it does not exist. The returned connection is the deploy session.
 func (l *Lifecycle) Open(ctx context.Context) (*pgx.Conn, error) {

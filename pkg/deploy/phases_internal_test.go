@@ -15,8 +15,9 @@ import (
 
 // Phase names, in pipeline order, as RunPhases reports them.
 // "verify+scan" is verification and then the scan of the bundle as a
-// project; PiecesAlone times each by itself.
-var PhaseNames = []string{"fetch+spool", "verify+scan", "connect", "lock+ledger check", "ledger claim",
+// project; PiecesAlone times each by itself. The session is opened while
+// those run (connectEarly): "connect (rest)" is the wait left after them.
+var PhaseNames = []string{"fetch+spool", "verify+scan", "connect (rest)", "lock+ledger check", "ledger claim",
 	"engine", "ledger record", "result write", "close"}
 
 // Indices into PhaseNames.
@@ -70,17 +71,21 @@ func (r *run) phases(ctx context.Context, lap func(int)) (Status, error) {
 	if r.params, err = routeParams(route); err != nil {
 		return StatusFailed, err
 	}
+	lc := &connect.Lifecycle{Target: r.d.cfg.Target, Database: r.database, Log: r.d.log}
+	early := connectEarly(ctx, lc)
+	defer early.cancel()
 	open, err := r.fetch(ctx)
 	if err != nil {
+		early.discard(ctx)
 		return StatusFailed, err
 	}
 	lap(0)
 	if err := r.verifyAndScan(ctx, open); err != nil {
+		early.discard(ctx)
 		return StatusFailed, err
 	}
 	lap(1)
-	lc := &connect.Lifecycle{Target: r.d.cfg.Target, Database: r.database, Log: r.d.log}
-	conn, err := lc.Open(ctx)
+	conn, err := early.take(ctx, lc)
 	if err != nil {
 		return StatusFailed, err
 	}
@@ -122,7 +127,7 @@ func (r *run) phases(ctx context.Context, lap func(int)) (Status, error) {
 }
 
 // PiecesAlone times the two parts of verifyAndScan on the bytes of a
-// bundle: verification, and opening + scanning the bundle.
+// bundle: verification (which opens it), and scanning it.
 func PiecesAlone(ctx context.Context, d *Deployer, data []byte) (verify, scan time.Duration, err error) {
 	r := &run{d: d, rep: &Report{}}
 	open := func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
@@ -131,16 +136,14 @@ func PiecesAlone(ctx context.Context, d *Deployer, data []byte) (verify, scan ti
 		return 0, 0, err
 	}
 	start := time.Now()
-	rc, _ := open(ctx)
-	if _, err := bundle.Verify(ctx, rc, opts); err != nil {
+	_, b, err := bundle.VerifyOpen(ctx, open, opts)
+	if err != nil {
 		return 0, 0, err
 	}
+	defer b.Close()
 	verify = time.Since(start)
 	start = time.Now()
-	sc := r.open(ctx, open, opts)
+	sc := r.scan(b)
 	scan = time.Since(start)
-	if sc.fsys != nil {
-		_ = sc.fsys.Close()
-	}
-	return verify, scan, errors.Join(sc.openErr, sc.ymlErr, sc.scanErr)
+	return verify, scan, errors.Join(sc.ymlErr, sc.scanErr)
 }

@@ -166,14 +166,17 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 	if r.params, err = routeParams(route); err != nil {
 		return StatusFailed, fault.Wrap(fault.Config, err, "PGMI_ROUTES")
 	}
+	lc := &connect.Lifecycle{Target: r.d.cfg.Target, Database: r.database, Log: r.d.log}
+	early := connectEarly(ctx, lc)
+	defer early.cancel()
 	if err := r.load(ctx); err != nil {
+		early.discard(ctx)
 		if superseded(err, r.req) {
 			return StatusStale, fmt.Errorf("the object was replaced after this event, so a newer upload supersedes it: %w", err)
 		}
 		return StatusFailed, err
 	}
-	lc := &connect.Lifecycle{Target: r.d.cfg.Target, Database: r.database, Log: r.d.log}
-	conn, err := lc.Open(ctx)
+	conn, err := early.take(ctx, lc)
 	if err != nil {
 		return StatusFailed, err
 	}
@@ -181,8 +184,54 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 	return r.session(ctx, conn)
 }
 
+// earlyConn is the deploy session being opened while the bundle is
+// fetched, verified and scanned: connecting is mostly the server's (and
+// the identity provider's) time, so the two overlap. It only connects
+// (Lifecycle.Connect): a database that does not exist yet is created after
+// the bundle passed, and a refused bundle leaves the server as it was.
+type earlyConn struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	conn   *pgx.Conn
+	err    error
+}
+
+func connectEarly(ctx context.Context, lc *connect.Lifecycle) *earlyConn {
+	ctx, cancel := context.WithCancel(ctx)
+	e := &earlyConn{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		e.conn, e.err = lc.Connect(ctx)
+	}()
+	return e
+}
+
+// take waits for the connection, and opens the database the usual way
+// when it was missing (Lifecycle.Open creates it).
+func (e *earlyConn) take(ctx context.Context, lc *connect.Lifecycle) (*pgx.Conn, error) {
+	<-e.done
+	if e.err == nil {
+		return e.conn, nil
+	}
+	if connect.IsMissingDatabase(e.err) {
+		return lc.Open(ctx)
+	}
+	return nil, e.err
+}
+
+// discard stops the connection attempt (the bundle was refused) and closes
+// what it opened; the attempt's own error is not the run's.
+func (e *earlyConn) discard(ctx context.Context) {
+	e.cancel()
+	<-e.done
+	if e.conn != nil {
+		e.conn.Close(context.WithoutCancel(ctx))
+	}
+}
+
 // load fetches the pinned object, verifies all of it, and scans it as a
-// project: every offline check, before any connection.
+// project: every offline check, before anything is asked of the session
+// (which connectEarly may be opening meanwhile).
 func (r *run) load(ctx context.Context) error {
 	open, err := r.fetch(ctx)
 	if err != nil {
@@ -210,7 +259,7 @@ func (r *run) fetch(ctx context.Context) (bundle.Opener, error) {
 func (r *run) verifyAndScan(ctx context.Context, open bundle.Opener) error {
 	opts, err := r.trustedOptions(ctx)
 	if err == nil {
-		opts, err = r.verifyTrusted(ctx, open, opts)
+		err = r.verifyTrusted(ctx, open, opts)
 	}
 	if err != nil {
 		if r.spooled != nil && r.verified == nil {
@@ -222,11 +271,7 @@ func (r *run) verifyAndScan(ctx context.Context, open bundle.Opener) error {
 		}
 		return err
 	}
-	sc := r.open(ctx, open, opts)
-	r.fsys = sc.fsys
-	if sc.openErr != nil {
-		return sc.openErr
-	}
+	sc := r.scan(r.fsys)
 	if sc.ymlErr != nil {
 		return sc.ymlErr
 	}
@@ -243,27 +288,23 @@ func (r *run) verifyAndScan(ctx context.Context, open bundle.Opener) error {
 	return sc.scanErr // PGMI_MAX_FILE_SIZE, as pgmi deploy
 }
 
-// scanned is a bundle opened and scanned as a project (r.open): the
-// errors are kept apart so load reports the first in pipeline order.
+// scanned is a verified bundle scanned as a project (r.scan): the errors
+// are kept apart so load reports the first in pipeline order.
 type scanned struct {
-	fsys                     *bundle.Bundle
-	yml                      pgmiyaml.File
-	project                  *engine.Project
-	openErr, ymlErr, scanErr error
+	yml             pgmiyaml.File
+	project         *engine.Project
+	ymlErr, scanErr error
 }
 
-// open opens the verified bundle and scans it: the engine's project, and
-// its pgmi.yaml. Nothing here leaves the process (the bundle is read
-// through open).
-func (r *run) open(ctx context.Context, open bundle.Opener, opts *bundle.ReadOptions) scanned {
+// scan reads the verified bundle as the engine's project, and its
+// pgmi.yaml. Nothing here leaves the process: a bundle within the read
+// cache is served from what verification kept (bundle.VerifyOpen).
+func (r *run) scan(b *bundle.Bundle) scanned {
 	var sc scanned
-	if sc.fsys, sc.openErr = bundle.Open(ctx, open, opts); sc.openErr != nil {
+	if sc.yml, sc.ymlErr = pgmiyaml.Load(b); sc.ymlErr != nil {
 		return sc
 	}
-	if sc.yml, sc.ymlErr = pgmiyaml.Load(sc.fsys); sc.ymlErr != nil {
-		return sc
-	}
-	sc.project, sc.scanErr = engine.Scan(sc.fsys, engine.ScanOptions{MaxFileSize: r.d.cfg.Limits.MaxFileSize})
+	sc.project, sc.scanErr = engine.Scan(b, engine.ScanOptions{MaxFileSize: r.d.cfg.Limits.MaxFileSize})
 	return sc
 }
 
@@ -284,7 +325,7 @@ func (r *run) spool(ctx context.Context) (bundle.Opener, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, SpoolLimit+1))
+	data, err := readSpool(rc, r.remote.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -294,6 +335,23 @@ func (r *run) spool(ctx context.Context) (bundle.Opener, error) {
 	r.rep.Bundle.Size = int64(len(data))
 	r.spooled = data
 	return func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, nil
+}
+
+// readSpool reads at most SpoolLimit+1 bytes of an object listed at size
+// bytes into one buffer of that size (io.ReadAll's growth from 512 bytes
+// cost more than the read); the object may still differ from its listing.
+func readSpool(rc io.Reader, size int64) ([]byte, error) {
+	lr := io.LimitReader(rc, SpoolLimit+1)
+	buf := make([]byte, size+1)
+	n, err := io.ReadFull(lr, buf)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return buf[:n], nil
+	case err != nil:
+		return nil, err
+	}
+	rest, err := io.ReadAll(lr) // longer than listed
+	return append(buf, rest...), err
 }
 
 // trustedOptions are the options a bundle is verified and opened with:
@@ -315,32 +373,29 @@ func (r *run) trustedOptions(ctx context.Context) (*bundle.ReadOptions, error) {
 // verifyTrusted verifies the spooled bundle against opts (trustedOptions);
 // a bundle refused for its signer is checked once more against a fresh
 // read of PGMI_TRUSTED_SIGNERS_URL when that changed (signerSource).
-// It returns the options the bundle is then opened with.
-func (r *run) verifyTrusted(ctx context.Context, open bundle.Opener, opts *bundle.ReadOptions) (*bundle.ReadOptions, error) {
+// An accepted bundle is left open in r.fsys.
+func (r *run) verifyTrusted(ctx context.Context, open bundle.Opener, opts *bundle.ReadOptions) error {
 	cfg := r.d.cfg
 	err := r.verify(ctx, open, opts)
 	if cfg.signers == nil || !signerRefused(err) {
-		return opts, err
+		return err
 	}
 	fresh, changed, rerr := cfg.signers.refresh(ctx, opts.Trusted)
 	if rerr != nil || !changed {
-		return opts, err
+		return err
 	}
 	opts.Trusted = fresh
-	return opts, r.verify(ctx, open, opts)
+	return r.verify(ctx, open, opts)
 }
 
+// verify verifies the bundle and opens it in the same pass: what it
+// verified is what the engine reads, inflated once (bundle.VerifyOpen).
 func (r *run) verify(ctx context.Context, open bundle.Opener, opts *bundle.ReadOptions) error {
-	rc, err := open(ctx)
+	v, b, err := bundle.VerifyOpen(ctx, open, opts)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	v, err := bundle.Verify(ctx, rc, opts)
-	if err != nil {
-		return err
-	}
-	r.verified = v
+	r.verified, r.fsys = v, b
 	m := v.Manifest
 	info := &r.rep.Bundle
 	info.SHA256, info.Size, info.Name, info.Release = v.ArchiveSHA256, v.ArchiveSize, m.Name, m.Version
