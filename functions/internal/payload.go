@@ -26,6 +26,9 @@ type Payload struct {
 	Version  string `json:"version"`
 	Database string `json:"database"`
 	Schedule string `json:"schedule"`
+	// Rollout makes the payload a fleet message (deploy.FleetMessage):
+	// one target of a rollout, honoured only as the rollout recorded it.
+	Rollout int64 `json:"rollout,omitempty"`
 }
 
 // IsPayload reports whether raw looks like an action payload: a JSON object
@@ -55,6 +58,7 @@ func ParsePayload(raw []byte, platform, source string) (deploy.Request, error) {
 		Bundle:   p.Bundle,
 		Version:  p.Version,
 		Database: p.Database,
+		Rollout:  p.Rollout,
 		Trigger:  deploy.Trigger{Platform: platform, Source: source, Schedule: p.Schedule},
 	}
 	if err := req.Validate(); err != nil {

@@ -95,6 +95,27 @@ data "aws_iam_policy_document" "deployer" {
     }
   }
 
+  # Fleet rollouts: publish the messages of a wave to the fleet queue, and
+  # let the event source mapping (which polls with this role) receive,
+  # delete and extend them. The fleet queue only.
+  dynamic "statement" {
+    for_each = var.fleet_enabled ? [1] : []
+    content {
+      sid       = "PublishFleetMessages"
+      actions   = ["sqs:SendMessage", "sqs:SendMessageBatch"]
+      resources = [aws_sqs_queue.fleet[0].arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.fleet_enabled ? [1] : []
+    content {
+      sid       = "ConsumeFleetMessages"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      resources = [aws_sqs_queue.fleet[0].arn]
+    }
+  }
+
   statement {
     sid       = "SendFailedEvents"
     actions   = [local.failure_send_action]

@@ -65,3 +65,18 @@ output "upload_example" {
     aws s3 ls s3://${local.bucket_name}/${var.results_prefix}${var.bundle_prefix}
   EOT
 }
+
+output "fleet_queue_url" {
+  description = "URL of the fleet queue (SQS) that carries one message per target database of a fleet rollout, or null without fleet_enabled."
+  value       = try(aws_sqs_queue.fleet[0].url, null)
+}
+
+output "fleet_topic" {
+  description = "PGMI_FLEET_TOPIC: the gocloud.dev/pubsub URL of the fleet queue (awssqs://…?region=…), or null without fleet_enabled."
+  value       = local.fleet_topic
+}
+
+output "fleet_dead_letter_queue_url" {
+  description = "URL of the fleet dead-letter queue: messages that failed fleet_max_deliveries times, or null without fleet_enabled."
+  value       = try(aws_sqs_queue.fleet_dead_letter[0].url, null)
+}

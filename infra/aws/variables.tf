@@ -502,3 +502,33 @@ variable "extra_environment" {
     error_message = "extra_environment: no passwords, secrets, tokens or keys; the function authenticates with its IAM role."
   }
 }
+
+# --- Fleet rollouts ------------------------------------------------------------
+
+variable "fleet_enabled" {
+  description = "Create the fleet queue (SQS, with a dead-letter queue) that carries one message per target database of a fleet rollout back to the function, the event source mapping that delivers it, and PGMI_FLEET_TOPIC. false: nothing fleet-related is created."
+  type        = bool
+  default     = false
+}
+
+variable "fleet_concurrency" {
+  description = "Concurrency ceiling of fleet rollouts: the event source mapping's scaling_config.maximum_concurrency, so at most this many fleet deploys run at once (whatever a route's own ceiling says)."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.fleet_concurrency >= 2 && var.fleet_concurrency <= 1000 && floor(var.fleet_concurrency) == var.fleet_concurrency
+    error_message = "fleet_concurrency: a whole number from 2 to 1000 (the range of an SQS event source mapping's maximum_concurrency)."
+  }
+}
+
+variable "fleet_max_deliveries" {
+  description = "Deliveries of one fleet message before SQS moves it to the fleet dead-letter queue (the redrive policy's maxReceiveCount)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.fleet_max_deliveries >= 1 && var.fleet_max_deliveries <= 1000 && floor(var.fleet_max_deliveries) == var.fleet_max_deliveries
+    error_message = "fleet_max_deliveries: a whole number from 1 to 1000 (SQS maxReceiveCount)."
+  }
+}

@@ -67,6 +67,20 @@ locals {
       PGMI_RESET_DATABASE = var.reset == null ? null : var.reset.database
       PGMI_RESET_BUNDLE   = try("azblob://${azurerm_storage_container.bundles.name}/${var.reset.bundle_blob}", null)
 
+      # Fleet rollouts (fleet.tf). The handler publishes to PGMI_FLEET_TOPIC
+      # (gocloud.dev/pubsub azuresb://<queue>; the namespace comes from
+      # SERVICEBUS_HOSTNAME, the credential from AZURE_CLIENT_ID). The Fleet
+      # function's serviceBusTrigger reads queueName %PGMI_FLEET_QUEUE% over
+      # the identity-based connection "FleetServiceBus". maxConcurrentCalls
+      # overrides host.json's extensions.serviceBus value.
+      PGMI_FLEET_TOPIC                                                  = local.fleet_topic
+      SERVICEBUS_HOSTNAME                                               = var.fleet_enabled ? local.fleet_hostname : null
+      PGMI_FLEET_QUEUE                                                  = var.fleet_enabled ? azurerm_servicebus_queue.fleet[0].name : null
+      FleetServiceBus__fullyQualifiedNamespace                          = var.fleet_enabled ? local.fleet_hostname : null
+      FleetServiceBus__credential                                       = var.fleet_enabled ? "managedidentity" : null
+      FleetServiceBus__clientId                                         = var.fleet_enabled ? azurerm_user_assigned_identity.deployer.client_id : null
+      AzureFunctionsJobHost__extensions__serviceBus__maxConcurrentCalls = var.fleet_enabled ? tostring(var.fleet_concurrency) : null
+
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING = var.application_insights_enabled ? "ClientId=${azurerm_user_assigned_identity.deployer.client_id};Authorization=AAD" : null
     } : k => v if v != null
   })

@@ -55,3 +55,18 @@ output "upload_example" {
     az storage blob list --auth-mode login --account-name ${azurerm_storage_account.bundles.name} --container-name ${azurerm_storage_container.bundles.name} --prefix ${var.results_prefix}${var.bundle_prefix} --output table
   EOT
 }
+
+output "fleet_topic" {
+  description = "PGMI_FLEET_TOPIC: the gocloud.dev/pubsub URL of the fleet queue (azuresb://<queue>), or null without fleet_enabled."
+  value       = local.fleet_topic
+}
+
+output "fleet_queue_name" {
+  description = "The fleet queue (Service Bus); dead letters are in <queue>/$deadletterqueue. null without fleet_enabled."
+  value       = try(azurerm_servicebus_queue.fleet[0].name, null)
+}
+
+output "fleet_namespace_hostname" {
+  description = "Host name of the fleet's Service Bus namespace (SERVICEBUS_HOSTNAME), or null without fleet_enabled."
+  value       = var.fleet_enabled ? local.fleet_hostname : null
+}

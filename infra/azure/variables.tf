@@ -384,3 +384,33 @@ variable "extra_app_settings" {
     error_message = "extra_app_settings: no passwords, secrets, tokens, keys or connection strings; the function authenticates with its managed identity."
   }
 }
+
+# --- Fleet rollouts ------------------------------------------------------------
+
+variable "fleet_enabled" {
+  description = "Create the fleet queue (a Service Bus Standard namespace and queue) that carries one message per target database of a fleet rollout back to the function app, the identity's send and receive grants on that queue, and the app settings the handler and the Fleet function's serviceBusTrigger read. false: nothing fleet-related is created."
+  type        = bool
+  default     = false
+}
+
+variable "fleet_concurrency" {
+  description = "Concurrency ceiling of fleet rollouts per instance: the Service Bus extension's maxConcurrentCalls, set as the app setting AzureFunctionsJobHost__extensions__serviceBus__maxConcurrentCalls (it overrides host.json, whose value 8 should match). The app-wide ceiling is this times the instances the Fleet function scales to (maximum_instance_count)."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.fleet_concurrency >= 1 && var.fleet_concurrency <= 1000 && floor(var.fleet_concurrency) == var.fleet_concurrency
+    error_message = "fleet_concurrency: a whole number from 1 to 1000."
+  }
+}
+
+variable "fleet_max_deliveries" {
+  description = "Deliveries of one fleet message before Service Bus moves it to the queue's dead-letter subqueue (the queue's max_delivery_count)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.fleet_max_deliveries >= 1 && var.fleet_max_deliveries <= 2000 && floor(var.fleet_max_deliveries) == var.fleet_max_deliveries
+    error_message = "fleet_max_deliveries: a whole number from 1 to 2000."
+  }
+}

@@ -46,6 +46,7 @@ locals {
       PGMI_TIMEOUT_MARGIN       = var.timeout_margin
       PGMI_LOCK_WAIT            = var.lock_wait
       PGMI_LEDGER_TABLE         = var.ledger_table
+      PGMI_FLEET_TOPIC          = local.fleet_topic
     } : k => v if v != null
   })
 }

@@ -45,3 +45,23 @@ output "upload_example" {
     gcloud storage ls gs://${local.bucket_name}/${var.results_prefix}${var.bundle_prefix}
   EOT
 }
+
+output "fleet_topic" {
+  description = "PGMI_FLEET_TOPIC: the gocloud.dev/pubsub URL of the fleet topic (gcppubsub://projects/…/topics/…), or null without fleet_enabled."
+  value       = local.fleet_topic
+}
+
+output "fleet_trigger_subscription" {
+  description = "The Pub/Sub subscription Eventarc created for the fleet trigger, or null without fleet_enabled."
+  value       = try(google_eventarc_trigger.fleet[0].transport[0].pubsub[0].subscription, null)
+}
+
+output "fleet_dead_letter_topic" {
+  description = "The fleet dead-letter topic, or null without fleet_enabled. Its subscription of the same name keeps what reaches it."
+  value       = try(google_pubsub_topic.fleet_dead_letter[0].id, null)
+}
+
+output "fleet_dead_letter_command" {
+  description = "Attaches the dead-letter policy to the fleet trigger's Eventarc-managed subscription (run once after apply; Terraform cannot set it on the trigger), or null without fleet_enabled."
+  value       = var.fleet_enabled ? "gcloud pubsub subscriptions update ${google_eventarc_trigger.fleet[0].transport[0].pubsub[0].subscription} --dead-letter-topic=${google_pubsub_topic.fleet_dead_letter[0].id} --max-delivery-attempts=${var.fleet_max_deliveries}" : null
+}

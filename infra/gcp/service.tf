@@ -15,8 +15,15 @@ resource "google_cloud_run_v2_service" "deployer" {
     timeout                          = "${var.timeout_seconds}s"
     max_instance_request_concurrency = 1
 
+    # Fleet rollouts: Cloud Run enforces the ceiling. With one request per
+    # instance (max_instance_request_concurrency above), max_instance_count
+    # is the number of deploys that can run at once; Eventarc's push
+    # subscription backs off when every instance is busy and redelivers
+    # later. The cap covers the whole service (fleet targets, uploads and
+    # resets share it), which is why fleet_concurrency replaces
+    # max_instances instead of adding to it.
     scaling {
-      max_instance_count = var.max_instances
+      max_instance_count = var.fleet_enabled ? var.fleet_concurrency : var.max_instances
     }
 
     dynamic "vpc_access" {

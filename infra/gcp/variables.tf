@@ -359,3 +359,33 @@ variable "extra_environment" {
     error_message = "extra_environment: no passwords, secrets, tokens or keys; the function logs in with its service account."
   }
 }
+
+# --- Fleet rollouts ------------------------------------------------------------
+
+variable "fleet_enabled" {
+  description = "Create the fleet topic (Pub/Sub) that carries one message per target database of a fleet rollout, its Eventarc trigger to the function, a dead-letter topic, and PGMI_FLEET_TOPIC; and cap the service's instances at fleet_concurrency. false: nothing fleet-related is created."
+  type        = bool
+  default     = false
+}
+
+variable "fleet_concurrency" {
+  description = "Concurrency ceiling of fleet rollouts. With fleet_enabled it replaces max_instances as the service's max_instance_count; each instance takes one request at a time, so at most this many deploys (fleet targets, uploads and resets together) run at once."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.fleet_concurrency >= 1 && var.fleet_concurrency <= 100 && floor(var.fleet_concurrency) == var.fleet_concurrency
+    error_message = "fleet_concurrency: a whole number from 1 to 100 (the range of max_instances)."
+  }
+}
+
+variable "fleet_max_deliveries" {
+  description = "Delivery attempts of one fleet message before Pub/Sub moves it to the fleet dead-letter topic, once the dead-letter policy is attached to the trigger's subscription (output fleet_dead_letter_command; README, Fleet rollouts)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.fleet_max_deliveries >= 5 && var.fleet_max_deliveries <= 100 && floor(var.fleet_max_deliveries) == var.fleet_max_deliveries
+    error_message = "fleet_max_deliveries: a whole number from 5 to 100 (Pub/Sub max_delivery_attempts)."
+  }
+}

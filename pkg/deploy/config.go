@@ -39,6 +39,7 @@ type Config struct {
 	TimeoutMargin time.Duration          // PGMI_TIMEOUT_MARGIN: stop this long before the platform's deadline
 	Timeout       time.Duration          // PGMI_TIMEOUT: the deadline when the platform gives none
 	LockWait      time.Duration          // PGMI_LOCK_WAIT: bounded wait for a busy database
+	FleetTopic    string                 // PGMI_FLEET_TOPIC: the gocloud pubsub URL fleet messages go to (needed by fleet routes)
 	Ledger        Table                  // PGMI_LEDGER_TABLE, schema.table
 	BucketParams  url.Values             // PGMI_BUCKET_URL_PARAMS: added to every bucket URL (endpoints, emulators)
 	Limits        bundle.Limits          // PGMI_MAX_*: bundle limits, the same pgmi bundle packs under
@@ -58,8 +59,13 @@ func (t Table) String() string { return t.Schema + "." + t.Name }
 // for the engine (on top of the bundle's pgmi.yaml params).
 type Route struct {
 	Prefix   string            `json:"prefix"`
-	Database string            `json:"database"`
-	Params   map[string]string `json:"params"`
+	Database string            `json:"database,omitempty"`
+	Params   map[string]string `json:"params,omitempty"`
+	// Fleet, instead of Database, deploys the route's uploads to many
+	// databases in waves (a rollout; see Fleet).
+	Fleet *Fleet `json:"fleet,omitempty"`
+
+	fleet *FleetSpec // Fleet, checked (checkRoutes)
 }
 
 // LoadOptions are what a composition root adds to the environment.
@@ -102,6 +108,15 @@ func LoadConfig(ctx context.Context, env connect.Env, opts *LoadOptions) (*Confi
 		func() (err error) { c.Ledger, err = parseTable(get("PGMI_LEDGER_TABLE")); return err },
 		func() (err error) { c.BucketParams, err = parseParams(get("PGMI_BUCKET_URL_PARAMS")); return err },
 		func() (err error) { c.Limits, err = bundle.LimitsFromEnv(env); return err },
+		func() error { return setString(&c.FleetTopic, get("PGMI_FLEET_TOPIC")) },
+		func() error {
+			for _, r := range c.Routes {
+				if r.fleet != nil && c.FleetTopic == "" {
+					return configErr("route %q deploys to a fleet, which needs a queue: set PGMI_FLEET_TOPIC (awssqs://…, gcppubsub://…, azuresb://…; mem://… in one process)", r.Prefix)
+				}
+			}
+			return nil
+		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -134,7 +149,7 @@ func parseRoutes(s string) ([]Route, error) {
 	}
 	routes, err := decodeRoutes(s)
 	if err != nil {
-		return nil, configErr("invalid PGMI_ROUTES: %v (want a JSON list of {\"prefix\":\"app/\",\"database\":\"app\",\"params\":{…}})", err)
+		return nil, configErr("invalid PGMI_ROUTES: %v (want a JSON list of {\"prefix\":\"app/\",\"database\":\"app\",\"params\":{…}} or {\"prefix\":\"tenants/\",\"fleet\":{…}})", err)
 	}
 	if err := checkRoutes(routes); err != nil {
 		return nil, configErr("invalid PGMI_ROUTES: %v", err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -32,6 +33,15 @@ func (r *run) finish(ctx context.Context, status Status, err error) *Outcome {
 		if status == StatusFailed {
 			r.rep.ExitCode = exitcode.Of(err)
 		}
+	}
+	if r.redeliver != nil {
+		o.Retryable, r.rep.Retryable = true, true
+		r.rep.Message = strings.TrimPrefix(r.rep.Message+"; "+r.redeliver.Error(), "; ")
+		o.Err = errors.Join(o.Err, r.redeliver)
+	}
+	if r.rollout != nil && r.resultOK {
+		o.Rollout = r.rollout
+		r.rep.RolloutResult = r.bucketURL + "/" + RolloutResultName(r.d.cfg.ResultsPrefix, r.key, rolloutVersion(r.rollout))
 	}
 	r.rep.fromPrevious()
 	if !r.resultOK {

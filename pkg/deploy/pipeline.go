@@ -10,12 +10,14 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
+	"gocloud.dev/pubsub"
 
 	"github.com/pgmi-cloud/pgmi/internal/backoff"
 	"github.com/pgmi-cloud/pgmi/internal/exitcode"
@@ -36,14 +38,21 @@ type Options struct {
 	// severity WARNING); its progress, the engine's and the other notices
 	// are detail of one deployment, logged at DEBUG. nil discards it all.
 	Log *slog.Logger
+	// Topics opens PGMI_FLEET_TOPIC; nil means pubsub.DefaultURLMux() (the
+	// drivers the composition root blank-imported).
+	Topics *pubsub.URLMux
 }
 
 // Deployer runs Requests through the pipeline. One is built per cold start
 // and shared by every invocation; Run is safe for concurrent use.
 type Deployer struct {
-	cfg *Config
-	mux *blob.URLMux
-	log *slog.Logger // never nil
+	cfg    *Config
+	mux    *blob.URLMux
+	topics *pubsub.URLMux
+	log    *slog.Logger // never nil
+
+	topicMu sync.Mutex
+	topic   *pubsub.Topic // PGMI_FLEET_TOPIC, opened on first use
 }
 
 // New builds a Deployer from a loaded configuration.
@@ -51,9 +60,12 @@ func New(cfg *Config, opts *Options) *Deployer {
 	if opts == nil {
 		opts = &Options{}
 	}
-	d := &Deployer{cfg: cfg, mux: opts.Mux, log: progressLog(opts.Log)}
+	d := &Deployer{cfg: cfg, mux: opts.Mux, topics: opts.Topics, log: progressLog(opts.Log)}
 	if d.mux == nil {
 		d.mux = blob.DefaultURLMux()
+	}
+	if d.topics == nil {
+		d.topics = pubsub.DefaultURLMux()
 	}
 	cfg.Target.Config.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { engine.LogNotice(d.log, n) }
 	return d
@@ -62,8 +74,32 @@ func New(cfg *Config, opts *Options) *Deployer {
 // Config is the configuration the Deployer was built with.
 func (d *Deployer) Config() *Config { return d.cfg }
 
-// Close releases the connection provider (a Cloud SQL dialer …).
-func (d *Deployer) Close() error { return d.cfg.Target.Close() }
+// Close releases the connection provider (a Cloud SQL dialer …) and the
+// fleet queue, after sending what it holds.
+func (d *Deployer) Close() error {
+	d.topicMu.Lock()
+	defer d.topicMu.Unlock()
+	var terr error
+	if d.topic != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		terr = d.topic.Shutdown(ctx)
+		cancel()
+		d.topic = nil
+	}
+	return errors.Join(d.cfg.Target.Close(), terr)
+}
+
+// FleetConcurrency is the largest concurrency of the configured fleets, 0
+// without fleets: the worker pool pgmi local runs fleet messages with.
+func (d *Deployer) FleetConcurrency() int {
+	n := 0
+	for _, r := range d.cfg.Routes {
+		if r.fleet != nil {
+			n = max(n, r.fleet.Concurrency)
+		}
+	}
+	return n
+}
 
 // Run does what req asks and reports the outcome. It always returns an
 // Outcome; the result object has been written, or left as it stood
@@ -74,6 +110,7 @@ func (d *Deployer) Run(ctx context.Context, req Request) *Outcome {
 		InvocationID: req.Trigger.InvocationID, EventID: req.Trigger.EventID, Schedule: req.Trigger.Schedule,
 		StartedAt: r.start.UTC(), Target: d.targetInfo(req.Database)}
 	r.rep.Bundle = BundleInfo{URL: req.Bundle, Version: req.Version, Sequencer: req.Sequencer}
+	r.rep.Rollout = req.Rollout
 	dctx, cancel := d.withDeadline(ctx)
 	defer cancel()
 	status, err := r.run(dctx)
@@ -113,8 +150,10 @@ type run struct {
 	verified  *bundle.Verified
 	project   *engine.Project
 	fsys      *bundle.Bundle
-	resultOK  bool   // a result object may be written (never for keys under the results prefix)
-	spooled   []byte // the bundle's bytes, when spool held them in memory
+	resultOK  bool           // a result object may be written (never for keys under the results prefix)
+	spooled   []byte         // the bundle's bytes, when spool held them in memory
+	rollout   *RolloutReport // the rollout this upload started, or this target's after it finished
+	redeliver error          // the outcome stands, but the platform must deliver the event again
 }
 
 func (r *run) run(ctx context.Context) (Status, error) {
@@ -157,10 +196,24 @@ func (r *run) deploy(ctx context.Context) (Status, error) {
 	if !ok {
 		return StatusIgnored, fmt.Errorf("no route in PGMI_ROUTES matches %q", r.key)
 	}
+	switch {
+	case route.fleet != nil && r.req.Rollout == 0:
+		return r.startRollout(ctx, route)
+	case route.fleet != nil:
+		return r.fleetTarget(ctx, route)
+	case r.req.Rollout != 0:
+		return StatusFailed, configErr("fleet message for rollout %d refused: %s routes to database %q, not to a fleet", r.req.Rollout, r.key, route.Database)
+	}
 	if err := r.d.cfg.checkPayloadDatabase(r.req.Database, route.Database); err != nil {
 		return StatusFailed, err
 	}
-	r.database = route.Database
+	return r.deployTo(ctx, route, route.Database)
+}
+
+// deployTo deploys the bundle to database, a route's (or a fleet target):
+// load, then the locked session.
+func (r *run) deployTo(ctx context.Context, route Route, database string) (Status, error) {
+	r.database = database
 	r.rep.Target.Database = r.database
 	var err error
 	if r.params, err = routeParams(route); err != nil {

@@ -22,6 +22,7 @@ const (
 	StatusStale     Status = "stale"     // a newer upload of the same key was already seen
 	StatusIgnored   Status = "ignored"   // not for this deployer (no route, a result object, not an upload)
 	StatusFailed    Status = "failed"    // see Outcome.Retryable
+	StatusStarted   Status = "started"   // a fleet rollout began; the rollout result follows it
 )
 
 // Outcome is the answer to one Request. Adapters map it onto their
@@ -40,6 +41,9 @@ type Outcome struct {
 	// this outcome, which did not execute, left it as it was.
 	ResultKept bool
 	ResultErr  error // writing the result object failed (the outcome stands)
+	// Rollout is the fleet rollout this upload started (or found), or the
+	// one a fleet target belongs to, as it stood when the run ended.
+	Rollout *RolloutReport
 }
 
 // Report is the result object (see ResultName for where it goes) next to
@@ -58,7 +62,9 @@ type Report struct {
 	Schedule          string          `json:"schedule,omitempty"`
 	Bundle            BundleInfo      `json:"bundle"`
 	Target            TargetInfo      `json:"target"`
-	Previous          *Entry          `json:"previous,omitempty"` // the ledger row that made this a duplicate or stale
+	Rollout           int64           `json:"rollout,omitempty"`       // the fleet rollout this upload started, or this target belongs to
+	RolloutResult     string          `json:"rolloutResult,omitempty"` // that rollout's result object
+	Previous          *Entry          `json:"previous,omitempty"`      // the ledger row that made this a duplicate or stale
 	Ledger            int64           `json:"ledgerId,omitempty"`
 	Attempt           int             `json:"attempt,omitempty"`           // this run's attempt on the ledger row (2+ after a takeover)
 	ResumedAfterUnits int             `json:"resumedAfterUnits,omitempty"` // deploy.sql units an earlier attempt committed, not run again
@@ -174,6 +180,9 @@ func resultTag(r *Report) string {
 			tag += "." + nameSegment(r.Schedule)
 		}
 		tag += ".reset"
+	}
+	if r.Rollout != 0 && r.Target.Database != "" { // a fleet target
+		tag += "@" + nameSegment(r.Target.Database)
 	}
 	return tag
 }

@@ -45,6 +45,10 @@ type Request struct {
 	// else. A reset names the database to drop and recreate, which must be
 	// in PGMI_RESET_ALLOW. Never a template or the maintenance database.
 	Database string
+	// Rollout, with Database, makes the request one target of a fleet
+	// rollout (a message from the fleet queue): honoured only when the
+	// rollout's control table records that target for this bundle.
+	Rollout int64
 	// Trigger says where the request came from, for the ledger, the result
 	// object and the log line.
 	Trigger Trigger
@@ -81,6 +85,9 @@ func (r *Request) Validate() error {
 		if _, _, err := r.split(); err != nil {
 			return err
 		}
+	}
+	if r.Rollout != 0 && (r.Action != ActionDeploy || r.Database == "" || r.Rollout < 0) {
+		return fmt.Errorf("a fleet message (rollout %d) needs action deploy, a bundle and a database", r.Rollout)
 	}
 	if r.Action == ActionReset && r.Database == "" {
 		return fmt.Errorf("a reset request needs a database")

@@ -31,18 +31,29 @@ func checkRoutes(routes []Route) error {
 		return fmt.Errorf("the list is empty (unset PGMI_ROUTES to send every key to PGDATABASE)")
 	}
 	seen := map[string]bool{}
-	for i, r := range routes {
-		if r.Database == "" {
-			return fmt.Errorf("route %d (prefix %q) has no database", i+1, r.Prefix)
-		}
-		if err := checkDatabase(r.Database); err != nil {
-			return fmt.Errorf("route %d (prefix %q): %v", i+1, r.Prefix, err)
+	for i := range routes {
+		r := &routes[i]
+		switch {
+		case r.Fleet != nil && r.Database != "":
+			return fmt.Errorf("route %d (prefix %q) names both a database and a fleet: give one", i+1, r.Prefix)
+		case r.Fleet != nil:
+			spec, err := r.Fleet.spec()
+			if err != nil {
+				return fmt.Errorf("route %d (prefix %q): %v", i+1, r.Prefix, err)
+			}
+			r.fleet = spec
+		case r.Database == "":
+			return fmt.Errorf("route %d (prefix %q) has no database (or fleet)", i+1, r.Prefix)
+		default:
+			if err := checkDatabase(r.Database); err != nil {
+				return fmt.Errorf("route %d (prefix %q): %v", i+1, r.Prefix, err)
+			}
 		}
 		if seen[r.Prefix] {
 			return fmt.Errorf("prefix %q appears twice", r.Prefix)
 		}
 		seen[r.Prefix] = true
-		if _, err := routeParams(r); err != nil {
+		if _, err := routeParams(*r); err != nil {
 			return fmt.Errorf("route %d: %v", i+1, err)
 		}
 	}

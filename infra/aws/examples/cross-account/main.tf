@@ -161,6 +161,10 @@ module "pgmi" {
   subnet_ids        = var.subnet_ids
 
   trusted_signers = var.trusted_signers
+
+  # The fleet queue lives in the target account, next to the function.
+  fleet_enabled     = var.fleet_enabled
+  fleet_concurrency = var.fleet_concurrency
 }
 
 # --- Build account: the notification to the target account's function ------------

@@ -107,3 +107,20 @@ variable "trusted_signers" {
     error_message = "trusted_signers: at least one allowed_signers line."
   }
 }
+
+variable "fleet_enabled" {
+  description = "Fleet rollouts: create the fleet queue in the target account and deliver its messages to the function (the module's fleet_enabled)."
+  type        = bool
+  default     = false
+}
+
+variable "fleet_concurrency" {
+  description = "At most this many fleet deploys at once (the module's fleet_concurrency: the event source mapping's maximum_concurrency)."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.fleet_concurrency >= 2 && var.fleet_concurrency <= 1000 && floor(var.fleet_concurrency) == var.fleet_concurrency
+    error_message = "fleet_concurrency: a whole number from 2 to 1000."
+  }
+}

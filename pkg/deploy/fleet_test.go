@@ -1,0 +1,256 @@
+package deploy_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gocloud.dev/pubsub"
+	_ "gocloud.dev/pubsub/mempubsub"
+
+	"github.com/pgmi-cloud/pgmi/pkg/deploy"
+)
+
+// fleetFixture is a deployer with one fleet route over n new databases
+// (fleet order = creation order) and a worker serving its mem:// queue.
+type fleetFixture struct {
+	*fixture
+	dbs    []string
+	topic  string
+	mu     sync.Mutex
+	seen   []*deploy.Outcome
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newFleetFixture(t *testing.T, n int, fleet string) *fleetFixture {
+	t.Helper()
+	suffix := make([]byte, 4)
+	rand.Read(suffix)
+	ff := &fleetFixture{topic: "mem://fleet-" + hex.EncodeToString(suffix)}
+	for i := range n {
+		db := fmt.Sprintf("tenant_%s_%02d", hex.EncodeToString(suffix), i+1)
+		pg.CreateDatabase(t, db)
+		ff.dbs = append(ff.dbs, db)
+	}
+	list, _ := json.Marshal(ff.dbs)
+	fleet = strings.ReplaceAll(fleet, "$DBS", string(list))
+	ff.fixture = newFixtureTB(t, func(e env) {
+		e["PGMI_ROUTES"] = `[{"prefix":"tenants/","fleet":` + fleet + `}]`
+		e["PGMI_FLEET_TOPIC"] = ff.topic
+	})
+	return ff
+}
+
+// serve starts the worker (the platform's queue trigger).
+func (ff *fleetFixture) serve(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	topic, err := pubsub.OpenTopic(ctx, ff.topic) // the queue exists before anything subscribes
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := pubsub.OpenSubscription(ctx, ff.topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ff.cancel, ff.done = cancel, make(chan struct{})
+	w := &deploy.FleetWorker{Deployer: ff.d, Sub: sub, RetryDelay: 50 * time.Millisecond,
+		Trigger: deploy.Trigger{Platform: "local", Source: "fleet"},
+		Outcome: func(o *deploy.Outcome) { ff.mu.Lock(); ff.seen = append(ff.seen, o); ff.mu.Unlock() }}
+	go func() {
+		defer close(ff.done)
+		if err := w.Serve(ctx); err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-ff.done
+		sub.Shutdown(context.Background())
+		topic.Shutdown(context.Background())
+	})
+}
+
+// rollout reads the rollout result of an upload's outcome.
+func (ff *fleetFixture) rollout(t *testing.T, o *deploy.Outcome) *deploy.RolloutReport {
+	t.Helper()
+	url := f2path(o.Report.RolloutResult)
+	data, err := os.ReadFile(url)
+	if err != nil {
+		t.Fatalf("rollout result: %v", err)
+	}
+	var rep deploy.RolloutReport
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return &rep
+}
+
+func f2path(u string) string { return strings.TrimPrefix(u, "file://") }
+
+// wait polls the rollout result until the rollout is done.
+func (ff *fleetFixture) wait(t *testing.T, o *deploy.Outcome) *deploy.RolloutReport {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		rep := ff.rollout(t, o)
+		if rep.Done() {
+			return rep
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rollout still %s after 90 s: %+v", rep.Status, rep.Waves)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stamped is deploy.sql recording when it ran in each database, and
+// failing in the databases named.
+func stamped(failIn ...string) string {
+	fail := ""
+	for _, db := range failIn {
+		fail += fmt.Sprintf("IF current_database() = '%s' THEN RAISE EXCEPTION 'planted failure in %%', current_database(); END IF;\n", db)
+	}
+	return `CREATE TABLE IF NOT EXISTS fleet_runs (at timestamptz DEFAULT clock_timestamp(), n int);
+DO $$ BEGIN ` + fail + ` END $$;
+INSERT INTO fleet_runs (n) VALUES (1);
+SELECT pg_sleep(0.05);`
+}
+
+func (ff *fleetFixture) runsIn(t *testing.T, db string) (n int, at time.Time) {
+	t.Helper()
+	if err := queryIn(t, pg, db, `SELECT count(*)::int, coalesce(min(at), 'epoch') FROM fleet_runs`, &n, &at); err != nil {
+		if strings.Contains(err.Error(), "42P01") {
+			return 0, time.Time{}
+		}
+		t.Fatal(err)
+	}
+	return n, at
+}
+
+// One upload deploys every database of the fleet, wave by wave: no
+// database of a wave starts before the previous wave finished. The upload
+// delivered again changes nothing.
+func TestFleetRolloutDeploysEveryTargetInWaves(t *testing.T) {
+	ff := newFleetFixture(t, 8, `{"databases":$DBS,"waves":[1,"50%","100%"],"concurrency":3}`)
+	ff.serve(t)
+	req := ff.put("tenants/r1.tgz", ff.signed(stamped()), "")
+	o := ff.run(req)
+	want(t, o, deploy.StatusStarted, false)
+	rep := ff.wait(t, o)
+	if rep.Status != "complete" || rep.Deployed != 8 || rep.Failed != 0 || len(rep.Waves) != 3 || rep.ExitCode != 0 {
+		t.Fatalf("rollout %s: %d deployed, %d failed, waves %+v", rep.Status, rep.Deployed, rep.Failed, rep.Waves)
+	}
+	if sizes := []int{rep.Waves[0].Size, rep.Waves[1].Size, rep.Waves[2].Size}; fmt.Sprint(sizes) != "[1 3 4]" {
+		t.Fatalf("wave sizes %v, want [1 3 4] (1, 50%% of 8 cumulative, the rest)", sizes)
+	}
+	var waveEnd [3]time.Time
+	var waveStart [3]time.Time
+	for i, tg := range rep.Targets {
+		if tg.Database != ff.dbs[i] || tg.Status != "deployed" || tg.Result == "" {
+			t.Fatalf("target %d: %+v", i, tg)
+		}
+		n, at := ff.runsIn(t, tg.Database)
+		if n != 1 {
+			t.Fatalf("%s ran %d times", tg.Database, n)
+		}
+		w := tg.Wave - 1
+		if waveStart[w].IsZero() || at.Before(waveStart[w]) {
+			waveStart[w] = at
+		}
+		if at.After(waveEnd[w]) {
+			waveEnd[w] = at
+		}
+	}
+	for w := 1; w < 3; w++ {
+		if !waveStart[w].After(waveEnd[w-1]) {
+			t.Fatalf("wave %d started at %v, before wave %d's last target (%v)", w+1, waveStart[w], w, waveEnd[w-1])
+		}
+	}
+	// The upload delivered again: the same rollout, nothing deployed again.
+	o2 := ff.run(req)
+	want(t, o2, deploy.StatusDuplicate, false)
+	time.Sleep(200 * time.Millisecond)
+	for _, db := range ff.dbs {
+		if n, _ := ff.runsIn(t, db); n != 1 {
+			t.Fatalf("%s ran %d times after the redelivery", db, n)
+		}
+	}
+	// A fleet message delivered again answers duplicate.
+	msg, _ := json.Marshal(deploy.FleetMessage{Action: deploy.ActionDeploy, Rollout: rep.Rollout, Database: ff.dbs[3], Bundle: req.Bundle, Bucket: req.Bucket})
+	again, err := deploy.ParseFleetMessage(msg, deploy.Trigger{Source: "fleet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, ff.run(again), deploy.StatusDuplicate, false)
+}
+
+// A failing target with no failure budget halts the rollout after its
+// wave; later waves never start. A fixed bundle rolls out completely.
+func TestFleetRolloutHaltsOnFailureBudget(t *testing.T) {
+	ff := newFleetFixture(t, 10, `{"databases":$DBS,"waves":[1,"10%","50%","100%"],"maxFailures":0,"concurrency":4}`)
+	ff.serve(t)
+	// Waves of 10: 1; 10% → 1, which adds nothing and is dropped; 50% → 5;
+	// 100%. The 4th target fails, in wave 2 (targets 2–5).
+	bad := ff.dbs[3]
+	o := ff.run(ff.put("tenants/r1.tgz", ff.signed(stamped(bad)), ""))
+	want(t, o, deploy.StatusStarted, false)
+	rep := ff.wait(t, o)
+	if rep.Status != "halted" || rep.ExitCode != 13 || len(rep.FailedTargets()) != 1 || rep.FailedTargets()[0].Database != bad {
+		t.Fatalf("rollout %s exit %d, failed %+v", rep.Status, rep.ExitCode, rep.FailedTargets())
+	}
+	if !strings.Contains(rep.Message, "halted after wave 2") {
+		t.Fatalf("message %q", rep.Message)
+	}
+	for i, db := range ff.dbs {
+		n, _ := ff.runsIn(t, db)
+		switch {
+		case i < 5 && i != 3 && n != 1, (i == 3 || i >= 5) && n != 0: // the failed one rolled back
+			t.Fatalf("%s (target %d) ran %d times", db, i+1, n)
+		}
+	}
+	o = ff.run(ff.put("tenants/r2.tgz", ff.signed(stamped()), ""))
+	rep = ff.wait(t, o)
+	if rep.Status != "complete" || rep.Deployed != 10 {
+		t.Fatalf("fixed bundle: rollout %s, %d deployed", rep.Status, rep.Deployed)
+	}
+}
+
+// A fleet message is honoured only as the rollout recorded it: another
+// database, another bundle or an unknown rollout is refused and changes
+// nothing.
+func TestFleetMessageCannotSteer(t *testing.T) {
+	ff := newFleetFixture(t, 2, `{"databases":$DBS,"waves":["100%"]}`)
+	ff.serve(t)
+	req := ff.put("tenants/r1.tgz", ff.signed(stamped()), "")
+	rep := ff.wait(t, ff.run(req))
+	other := pg.NewDatabase(t)
+	for _, m := range []deploy.FleetMessage{
+		{Rollout: rep.Rollout, Database: other, Bundle: req.Bundle, Bucket: req.Bucket},
+		{Rollout: rep.Rollout + 1000, Database: ff.dbs[0], Bundle: req.Bundle, Bucket: req.Bucket},
+		{Rollout: rep.Rollout, Database: ff.dbs[0], Bundle: req.Bundle + "x", Bucket: req.Bucket},
+	} {
+		m.Action = deploy.ActionDeploy
+		body, _ := json.Marshal(m)
+		r, err := deploy.ParseFleetMessage(body, deploy.Trigger{Source: "fleet"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := ff.run(r)
+		want(t, o, deploy.StatusFailed, false)
+		if o.Status == deploy.StatusFailed && !strings.Contains(o.Err.Error(), "records no target") && !strings.Contains(o.Err.Error(), "no route") {
+			t.Fatalf("refusal: %v", o.Err)
+		}
+	}
+	if n, _ := ff.runsIn(t, other); n != 0 {
+		t.Fatal("a fleet message deployed to a database its rollout does not list")
+	}
+}
