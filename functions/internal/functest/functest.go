@@ -102,6 +102,7 @@ func (l Line) Outcome() string { return l.str("outcome") }
 // Run runs every scenario, then checks that no instance logged a secret.
 func Run(t *testing.T, s *Setup, h Harness) {
 	rec := &recorder{Harness: h}
+	orig := h
 	h = rec
 	main := h.Start(t, Options{Concurrency: 5})
 	t.Run("Deploy", func(t *testing.T) { deployOnce(t, s, h, main) })
@@ -113,6 +114,7 @@ func Run(t *testing.T, s *Setup, h Harness) {
 	t.Run("Unreachable", func(t *testing.T) { unreachable(t, s, h) })
 	t.Run("Deadline", func(t *testing.T) { deadline(t, s, h) })
 	t.Run("Templates", func(t *testing.T) { templatesDeploy(t, s, h) })
+	t.Run("Fleet", func(t *testing.T) { fleet(t, s, &fleetRecorder{recorder: rec, fleet: orig}) })
 	t.Run("NoSecretsInLogs", func(t *testing.T) { noSecrets(t, s, rec) })
 }
 
@@ -129,6 +131,20 @@ func (r *recorder) Start(t *testing.T, opts Options) Instance {
 	defer r.mu.Unlock()
 	r.instances = append(r.instances, in)
 	return in
+}
+
+// fleetRecorder keeps the recorder's bookkeeping for a FleetHarness.
+type fleetRecorder struct {
+	*recorder
+	fleet Harness
+}
+
+func (f *fleetRecorder) FleetQueue(t *testing.T) (map[string]string, FleetQueue) {
+	fh, ok := f.fleet.(FleetHarness)
+	if !ok {
+		t.Fatalf("%T does not emulate the platform's fleet queue (FleetHarness)", f.fleet)
+	}
+	return fh.FleetQueue(t)
 }
 
 func noSecrets(t *testing.T, s *Setup, r *recorder) {
