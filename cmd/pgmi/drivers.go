@@ -1,11 +1,16 @@
 package main
 
 // The CLI is the one composition root that links every blob driver (each
-// pinner package registers its driver's URL scheme and version pinning) and,
-// as they land, every authentication provider.
+// pinner package registers its driver's URL scheme and version pinning),
+// every fleet queue driver (pgmi rollout resume publishes, pgmi local
+// serves mem://) and every authentication provider.
 import (
 	_ "gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/memblob"
+	_ "gocloud.dev/pubsub/awssnssqs"
+	_ "gocloud.dev/pubsub/azuresb"
+	_ "gocloud.dev/pubsub/gcppubsubv2"
+	_ "gocloud.dev/pubsub/mempubsub"
 
 	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/azpin"
 	_ "github.com/pgmi-cloud/pgmi/pkg/bundle/gcspin"

@@ -30,10 +30,13 @@ type binary struct {
 // imports, which bring in xDS and envoy. scripts/package.sh and the Makefile
 // must build with exactly these tags (TestShippingBuildsUseTheTags).
 var shipped = []binary{
-	{name: "aws", pkg: "functions/aws", tags: "lambda.norpc,grpcnotrace", budget: 19},
+	// Budgets rose with the fleet queue drivers (issue 17): aws 19 → 20
+	// (gocloud awssnssqs: SQS and SNS), gcp 32 → 33 (Pub/Sub v2),
+	// pgmi 34 → 36 (all four drivers, for pgmi rollout resume and local).
+	{name: "aws", pkg: "functions/aws", tags: "lambda.norpc,grpcnotrace", budget: 20},
 	{name: "azure", pkg: "functions/azure", tags: "grpcnotrace", budget: 21},
-	{name: "gcp", pkg: "functions/gcp", tags: "grpcnotrace,disable_grpc_modules", budget: 32},
-	{name: "pgmi", pkg: "cmd/pgmi", tags: "grpcnotrace,disable_grpc_modules", budget: 34},
+	{name: "gcp", pkg: "functions/gcp", tags: "grpcnotrace,disable_grpc_modules", budget: 33},
+	{name: "pgmi", pkg: "cmd/pgmi", tags: "grpcnotrace,disable_grpc_modules", budget: 36},
 }
 
 // shippedEnv is the target every budget and module list is measured for.
