@@ -42,6 +42,7 @@ func newFleetFixture(t *testing.T, n int, fleet string) *fleetFixture {
 	}
 	list, _ := json.Marshal(ff.dbs)
 	fleet = strings.ReplaceAll(fleet, "$DBS", string(list))
+	fleet = strings.ReplaceAll(fleet, "$SUFFIX", hex.EncodeToString(suffix))
 	ff.fixture = newFixtureTB(t, func(e env) {
 		e["PGMI_ROUTES"] = `[{"prefix":"tenants/","fleet":` + fleet + `}]`
 		e["PGMI_FLEET_TOPIC"] = ff.topic
@@ -113,11 +114,11 @@ func (ff *fleetFixture) wait(t *testing.T, o *deploy.Outcome) *deploy.RolloutRep
 }
 
 // stamped is deploy.sql recording when it ran in each database, and
-// failing in the databases named.
+// failing in the databases named until they have a table fleet_fixed.
 func stamped(failIn ...string) string {
 	fail := ""
 	for _, db := range failIn {
-		fail += fmt.Sprintf("IF current_database() = '%s' THEN RAISE EXCEPTION 'planted failure in %%', current_database(); END IF;\n", db)
+		fail += fmt.Sprintf("IF current_database() = '%s' AND to_regclass('fleet_fixed') IS NULL THEN RAISE EXCEPTION 'planted failure in %%', current_database(); END IF;\n", db)
 	}
 	return `CREATE TABLE IF NOT EXISTS fleet_runs (at timestamptz DEFAULT clock_timestamp(), n int);
 DO $$ BEGIN ` + fail + ` END $$;
@@ -196,7 +197,7 @@ func TestFleetRolloutDeploysEveryTargetInWaves(t *testing.T) {
 // A failing target with no failure budget halts the rollout after its
 // wave; later waves never start. A fixed bundle rolls out completely.
 func TestFleetRolloutHaltsOnFailureBudget(t *testing.T) {
-	ff := newFleetFixture(t, 10, `{"databases":$DBS,"waves":[1,"10%","50%","100%"],"maxFailures":0,"concurrency":4}`)
+	ff := newFleetFixture(t, 10, `{"databases":"SELECT datname FROM pg_database WHERE datname LIKE 'tenant\\_$SUFFIX\\_%' ORDER BY 1","waves":[1,"10%","50%","100%"],"maxFailures":0,"concurrency":4}`)
 	ff.serve(t)
 	// Waves of 10: 1; 10% → 1, which adds nothing and is dropped; 50% → 5;
 	// 100%. The 4th target fails, in wave 2 (targets 2–5).
@@ -217,10 +218,45 @@ func TestFleetRolloutHaltsOnFailureBudget(t *testing.T) {
 			t.Fatalf("%s (target %d) ran %d times", db, i+1, n)
 		}
 	}
+	// The database fixed, and a tenant onboarded meanwhile: resume
+	// re-resolves the fleet and completes the rollout.
+	pg.Exec(t, bad, "CREATE TABLE fleet_fixed ()")
+	late := strings.TrimSuffix(ff.dbs[0], "01") + "11"
+	pg.CreateDatabase(t, late)
+	rep, err := ff.d.ResumeRollout(context.Background(), rep.Bundle.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != "running" || rep.Total != 11 || rep.Failed != 0 {
+		t.Fatalf("resumed: %s, %d targets, %d failed", rep.Status, rep.Total, rep.Failed)
+	}
+	rep = ff.wait(t, o)
+	if rep.Status != "complete" || rep.Deployed != 11 || rep.ExitCode != 0 {
+		t.Fatalf("after resume: rollout %s, %d deployed", rep.Status, rep.Deployed)
+	}
+	if n, _ := ff.runsIn(t, late); n != 1 {
+		t.Fatalf("the tenant onboarded after the rollout started ran %d times after resume", n)
+	}
+	for _, db := range ff.dbs[:3] {
+		if n, _ := ff.runsIn(t, db); n != 1 {
+			t.Fatalf("%s ran %d times: resume deployed a done target again", db, n)
+		}
+	}
+	// A fixed bundle rolls out completely too.
 	o = ff.run(ff.put("tenants/r2.tgz", ff.signed(stamped()), ""))
 	rep = ff.wait(t, o)
-	if rep.Status != "complete" || rep.Deployed != 10 {
+	if rep.Status != "complete" || rep.Deployed != 11 {
 		t.Fatalf("fixed bundle: rollout %s, %d deployed", rep.Status, rep.Deployed)
+	}
+	// Abort stops a rollout: its later waves never start.
+	o = ff.run(ff.put("tenants/r3.tgz", ff.signed(stamped()), ""))
+	rep, err = ff.d.AbortRollout(context.Background(), rep.Bundle.URL[:strings.LastIndex(rep.Bundle.URL, "/")]+"/r3.tgz", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep = ff.wait(t, o)
+	if rep.Status != "aborted" || rep.Deployed > 5 {
+		t.Fatalf("aborted rollout: %s with %d deployed", rep.Status, rep.Deployed)
 	}
 }
 

@@ -137,23 +137,24 @@ func (d *Deployer) targetInfo(db string) TargetInfo {
 
 // run is one Request going through the pipeline.
 type run struct {
-	d         *Deployer
-	req       Request
-	rep       *Report
-	start     time.Time
-	bucketURL string
-	key       string
-	database  string
-	params    engine.Params
-	bucket    *blob.Bucket
-	remote    *bundle.Remote
-	verified  *bundle.Verified
-	project   *engine.Project
-	fsys      *bundle.Bundle
-	resultOK  bool           // a result object may be written (never for keys under the results prefix)
-	spooled   []byte         // the bundle's bytes, when spool held them in memory
-	rollout   *RolloutReport // the rollout this upload started, or this target's after it finished
-	redeliver error          // the outcome stands, but the platform must deliver the event again
+	d           *Deployer
+	req         Request
+	rep         *Report
+	start       time.Time
+	bucketURL   string
+	key         string
+	database    string
+	params      engine.Params
+	bucket      *blob.Bucket
+	remote      *bundle.Remote
+	verified    *bundle.Verified
+	project     *engine.Project
+	fsys        *bundle.Bundle
+	resultOK    bool           // a result object may be written (never for keys under the results prefix)
+	spooled     []byte         // the bundle's bytes, when spool held them in memory
+	rollout     *RolloutReport // the rollout this upload started, or this target's after it finished
+	redeliver   error          // the outcome stands, but the platform must deliver the event again
+	retryFailed bool           // a resumed fleet target: a failed ledger row of this bundle runs again
 }
 
 func (r *run) run(ctx context.Context) (Status, error) {
@@ -546,7 +547,7 @@ func (r *run) check(ctx context.Context, lg *ledger, k ledgerKey) (Status, *Entr
 	var takeover int64
 	if e != nil {
 		switch {
-		case e.Status == ledgerSucceeded || (e.Status == ledgerFailed && !e.Retryable):
+		case e.Status == ledgerSucceeded || (e.Status == ledgerFailed && !e.Retryable && !r.retryFailed):
 			r.rep.Previous = e
 			return StatusDuplicate, nil, nil
 		case e.Status == ledgerRunning:

@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS pgmi_fleet.targets (
     error       text,
     result      text,
     deliveries  integer     NOT NULL DEFAULT 0,
+    retry_failed boolean    NOT NULL DEFAULT false, -- resumed: a failed deploy of this bundle runs again
     updated_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (rollout, database)
 );
@@ -469,7 +470,7 @@ func (r *run) fleetTarget(ctx context.Context, route Route) (Status, error) {
 	if err != nil {
 		return StatusFailed, err
 	}
-	st, rollStatus, err := c.target(ctx, r.req)
+	st, rollStatus, retryFailed, err := c.target(ctx, r.req)
 	c.close(ctx)
 	if err != nil {
 		return StatusFailed, err
@@ -482,6 +483,7 @@ func (r *run) fleetTarget(ctx context.Context, route Route) (Status, error) {
 	case rollStatus != rolloutRunning:
 		return StatusIgnored, fmt.Errorf("rollout %d is %s: target %s is not deployed by it", r.req.Rollout, rollStatus, r.req.Database)
 	}
+	r.retryFailed = retryFailed
 	status, derr := r.deployTo(ctx, route, r.req.Database)
 	final := ""
 	switch {
@@ -529,18 +531,18 @@ func (r *run) completeTarget(ctx context.Context, final string, code int, msg st
 
 // target reads the target's status and its rollout's, checking the message
 // against what the rollout recorded.
-func (c *control) target(ctx context.Context, req Request) (target, rollout string, err error) {
-	err = c.conn.QueryRow(ctx, `SELECT t.status, r.status FROM pgmi_fleet.targets t JOIN pgmi_fleet.rollouts r ON r.id = t.rollout
+func (c *control) target(ctx context.Context, req Request) (target, rollout string, retryFailed bool, err error) {
+	err = c.conn.QueryRow(ctx, `SELECT t.status, r.status, t.retry_failed FROM pgmi_fleet.targets t JOIN pgmi_fleet.rollouts r ON r.id = t.rollout
 		WHERE t.rollout = $1 AND t.database = $2 AND r.bundle = $3 AND r.version = $4 AND r.bucket = $5`,
-		req.Rollout, req.Database, req.Bundle, req.Version, req.Bucket).Scan(&target, &rollout)
+		req.Rollout, req.Database, req.Bundle, req.Version, req.Bucket).Scan(&target, &rollout, &retryFailed)
 	if errors.Is(err, pgx.ErrNoRows) || sqlState(err) == "42P01" || sqlState(err) == "3F000" {
-		return "", "", configErr("fleet message refused: rollout %d records no target %q for %s (version %q); a queue message never chooses where a bundle goes",
+		return "", "", false, configErr("fleet message refused: rollout %d records no target %q for %s (version %q); a queue message never chooses where a bundle goes",
 			req.Rollout, req.Database, req.Bundle, req.Version)
 	}
 	if err != nil {
-		return "", "", fault.Wrap(fault.Connection, err, "reading the rollout's control table")
+		return "", "", false, fault.Wrap(fault.Connection, err, "reading the rollout's control table")
 	}
-	return target, rollout, nil
+	return target, rollout, retryFailed, nil
 }
 
 // complete records a target's final status and, when that leaves its wave
