@@ -28,6 +28,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if msg := os.Getenv(fleetChildMessage); msg != "" {
+		os.Exit(fleetChild(msg)) // a deployer process for one fleet message (fleet_die_test.go)
+	}
 	var stop func()
 	pg, stop, pgErr = testpg.StartMain()
 	code := m.Run()

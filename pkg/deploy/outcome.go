@@ -44,6 +44,10 @@ func (r *run) finish(ctx context.Context, status Status, err error) *Outcome {
 		r.rep.RolloutResult = r.bucketURL + "/" + RolloutResultName(r.d.cfg.ResultsPrefix, r.key, rolloutVersion(r.rollout))
 	}
 	r.rep.fromPrevious()
+	if r.recorded != "" {
+		o.ResultURL, o.ResultKept = r.recorded, true
+		return o
+	}
 	if !r.resultOK {
 		if r.req.Bundle == "" {
 			o.ResultErr = errNoBucket

@@ -155,6 +155,7 @@ type run struct {
 	rollout     *RolloutReport // the rollout this upload started, or this target's after it finished
 	redeliver   error          // the outcome stands, but the platform must deliver the event again
 	retryFailed bool           // a resumed fleet target: a failed ledger row of this bundle runs again
+	recorded    string         // a fleet target already done: the result its run wrote
 }
 
 func (r *run) run(ctx context.Context) (Status, error) {

@@ -470,7 +470,7 @@ func (r *run) fleetTarget(ctx context.Context, route Route) (Status, error) {
 	if err != nil {
 		return StatusFailed, err
 	}
-	st, rollStatus, retryFailed, err := c.target(ctx, r.req)
+	st, rollStatus, retryFailed, recorded, err := c.target(ctx, r.req)
 	c.close(ctx)
 	if err != nil {
 		return StatusFailed, err
@@ -479,6 +479,7 @@ func (r *run) fleetTarget(ctx context.Context, route Route) (Status, error) {
 	switch {
 	case st == targetDeployed || st == targetFailed:
 		r.rep.Message = fmt.Sprintf("target %s of rollout %d is already %s", r.req.Database, r.req.Rollout, st)
+		r.recorded = recorded // its result stands; this delivery writes none
 		return StatusDuplicate, nil
 	case rollStatus != rolloutRunning:
 		return StatusIgnored, fmt.Errorf("rollout %d is %s: target %s is not deployed by it", r.req.Rollout, rollStatus, r.req.Database)
@@ -531,18 +532,18 @@ func (r *run) completeTarget(ctx context.Context, final string, code int, msg st
 
 // target reads the target's status and its rollout's, checking the message
 // against what the rollout recorded.
-func (c *control) target(ctx context.Context, req Request) (target, rollout string, retryFailed bool, err error) {
-	err = c.conn.QueryRow(ctx, `SELECT t.status, r.status, t.retry_failed FROM pgmi_fleet.targets t JOIN pgmi_fleet.rollouts r ON r.id = t.rollout
+func (c *control) target(ctx context.Context, req Request) (target, rollout string, retryFailed bool, result string, err error) {
+	err = c.conn.QueryRow(ctx, `SELECT t.status, r.status, t.retry_failed, coalesce(t.result, '') FROM pgmi_fleet.targets t JOIN pgmi_fleet.rollouts r ON r.id = t.rollout
 		WHERE t.rollout = $1 AND t.database = $2 AND r.bundle = $3 AND r.version = $4 AND r.bucket = $5`,
-		req.Rollout, req.Database, req.Bundle, req.Version, req.Bucket).Scan(&target, &rollout, &retryFailed)
+		req.Rollout, req.Database, req.Bundle, req.Version, req.Bucket).Scan(&target, &rollout, &retryFailed, &result)
 	if errors.Is(err, pgx.ErrNoRows) || sqlState(err) == "42P01" || sqlState(err) == "3F000" {
-		return "", "", false, configErr("fleet message refused: rollout %d records no target %q for %s (version %q); a queue message never chooses where a bundle goes",
+		return "", "", false, "", configErr("fleet message refused: rollout %d records no target %q for %s (version %q); a queue message never chooses where a bundle goes",
 			req.Rollout, req.Database, req.Bundle, req.Version)
 	}
 	if err != nil {
-		return "", "", false, fault.Wrap(fault.Connection, err, "reading the rollout's control table")
+		return "", "", false, "", fault.Wrap(fault.Connection, err, "reading the rollout's control table")
 	}
-	return target, rollout, retryFailed, nil
+	return target, rollout, retryFailed, result, nil
 }
 
 // complete records a target's final status and, when that leaves its wave
