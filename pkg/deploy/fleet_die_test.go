@@ -102,7 +102,7 @@ func TestFleetDeployerKilledMidWave(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	if rep := ff.rolloutNow(t, o); rep.Deployed != 0 || rep.Waves[0].Pending != 1 {
+	if rep := ff.rollout(t, o); rep.Deployed != 0 || rep.Waves[0].Pending != 1 {
 		t.Fatalf("after the kill: %d deployed, wave 1 %+v", rep.Deployed, rep.Waves[0])
 	}
 
@@ -128,9 +128,4 @@ func TestFleetDeployerKilledMidWave(t *testing.T) {
 	// The wave message once more: a duplicate; nothing runs again.
 	want(t, ff.run(again), deploy.StatusDuplicate, false)
 	checkOnce()
-}
-
-// rolloutNow reads the rollout result as it stands.
-func (ff *fleetFixture) rolloutNow(t *testing.T, o *deploy.Outcome) *deploy.RolloutReport {
-	return ff.rollout(t, o)
 }

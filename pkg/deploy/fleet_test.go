@@ -51,7 +51,9 @@ func newFleetFixture(t *testing.T, n int, fleet string) *fleetFixture {
 }
 
 // serve starts the worker (the platform's queue trigger).
-func (ff *fleetFixture) serve(t *testing.T) {
+func (ff *fleetFixture) serve(t *testing.T) { ff.serveTB(t) }
+
+func (ff *fleetFixture) serveTB(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	topic, err := pubsub.OpenTopic(ctx, ff.topic) // the queue exists before anything subscribes
@@ -82,6 +84,10 @@ func (ff *fleetFixture) serve(t *testing.T) {
 
 // rollout reads the rollout result of an upload's outcome.
 func (ff *fleetFixture) rollout(t *testing.T, o *deploy.Outcome) *deploy.RolloutReport {
+	return ff.rolloutNowTB(t, o)
+}
+
+func (ff *fleetFixture) rolloutNowTB(t testing.TB, o *deploy.Outcome) *deploy.RolloutReport {
 	t.Helper()
 	url := f2path(o.Report.RolloutResult)
 	data, err := os.ReadFile(url)

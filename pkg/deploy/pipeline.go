@@ -51,8 +51,9 @@ type Deployer struct {
 	topics *pubsub.URLMux
 	log    *slog.Logger // never nil
 
-	topicMu sync.Mutex
-	topic   *pubsub.Topic // PGMI_FLEET_TOPIC, opened on first use
+	topicMu  sync.Mutex
+	topic    *pubsub.Topic // PGMI_FLEET_TOPIC, opened on first use
+	controls controlPool   // idle connections to the maintenance database (fleet control tables)
 }
 
 // New builds a Deployer from a loaded configuration.
@@ -86,6 +87,7 @@ func (d *Deployer) Close() error {
 		cancel()
 		d.topic = nil
 	}
+	d.controls.closeAll()
 	return errors.Join(d.cfg.Target.Close(), terr)
 }
 

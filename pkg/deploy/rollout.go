@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS pgmi_fleet.rollouts (
     results       text        NOT NULL DEFAULT '',
     started_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    reported_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
     UNIQUE (bundle, version, sha256)
 );
 CREATE TABLE IF NOT EXISTS pgmi_fleet.targets (
@@ -77,6 +78,7 @@ CREATE TABLE IF NOT EXISTS pgmi_fleet.targets (
     updated_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (rollout, database)
 );
+CREATE INDEX IF NOT EXISTS targets_open ON pgmi_fleet.targets (rollout, wave) WHERE status IN ('pending', 'queued');
 COMMENT ON TABLE pgmi_fleet.rollouts IS 'pgmi fleet rollouts: one row per upload to a fleet route (written by the pgmi deployer)';`
 
 // FleetMessage is the body of a fleet queue message: deploy Bundle (at
@@ -183,10 +185,12 @@ type control struct {
 }
 
 func (d *Deployer) openControl(ctx context.Context, create bool) (*control, error) {
-	lc := &connect.Lifecycle{Target: d.cfg.Target, Database: d.cfg.Target.Maintenance, Log: d.log}
-	conn, err := lc.Connect(ctx)
+	conn, err := d.controls.get(ctx)
 	if err != nil {
-		return nil, fault.Wrap(fault.Connection, err, "connecting to the maintenance database for the fleet's control tables")
+		lc := &connect.Lifecycle{Target: d.cfg.Target, Database: d.cfg.Target.Maintenance, Log: d.log}
+		if conn, err = lc.Connect(ctx); err != nil {
+			return nil, fault.Wrap(fault.Connection, err, "connecting to the maintenance database for the fleet's control tables")
+		}
 	}
 	c := &control{d: d, conn: conn}
 	if create {
@@ -198,7 +202,67 @@ func (d *Deployer) openControl(ctx context.Context, create bool) (*control, erro
 	return c, nil
 }
 
-func (c *control) close(ctx context.Context) { c.conn.Close(context.WithoutCancel(ctx)) }
+// close gives the connection back to the Deployer's idle control
+// connections: a warm function, or pgmi local's workers, reuse it.
+func (c *control) close(ctx context.Context) { c.d.controls.put(ctx, c.conn) }
+
+// controlPool keeps a few idle connections to the maintenance database.
+type controlPool struct {
+	mu   sync.Mutex
+	idle []*pgx.Conn
+}
+
+// maxIdleControls bounds the idle control connections a Deployer keeps.
+const maxIdleControls = 8
+
+// get returns an idle connection that answers, or an error when none.
+func (p *controlPool) get(ctx context.Context) (*pgx.Conn, error) {
+	for {
+		p.mu.Lock()
+		if len(p.idle) == 0 {
+			p.mu.Unlock()
+			return nil, errors.New("no idle control connection")
+		}
+		conn := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		p.mu.Unlock()
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := conn.Ping(pctx)
+		cancel()
+		if err == nil {
+			return conn, nil
+		}
+		conn.Close(context.WithoutCancel(ctx))
+	}
+}
+
+func (p *controlPool) put(ctx context.Context, conn *pgx.Conn) {
+	if conn.IsClosed() || conn.PgConn().TxStatus() != 'I' {
+		conn.Close(context.WithoutCancel(ctx))
+		return
+	}
+	p.mu.Lock()
+	if len(p.idle) < maxIdleControls {
+		p.idle = append(p.idle, conn)
+		conn = nil
+	}
+	p.mu.Unlock()
+	if conn != nil {
+		conn.Close(context.WithoutCancel(ctx))
+	}
+}
+
+func (p *controlPool) closeAll() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, conn := range idle {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn.Close(ctx)
+		cancel()
+	}
+}
 
 func (c *control) ensure(ctx context.Context) error {
 	var ready, schema bool
@@ -565,14 +629,28 @@ func (c *control) complete(ctx context.Context, id int64, db, status string, cod
 		WHERE rollout = $1 AND database = $2 AND status IN ('pending', 'queued')`, id, db, status, code, msg, result); err != nil {
 		return nil, fault.Wrap(fault.Internal, err, "recording the target's outcome")
 	}
+	closed := false
 	if rollStatus == rolloutRunning {
-		if err := c.advance(ctx, tx, id, wave, waves, budget); err != nil {
+		if closed, err = c.advance(ctx, tx, id, wave, waves, budget); err != nil {
 			return nil, err
 		}
 	}
-	rep, err := c.report(ctx, tx, id)
-	if err != nil {
-		return nil, err
+	// The rollout result is rewritten when a wave closes, and otherwise at
+	// most every reportEvery, so a wave of thousands is not serialized
+	// behind as many rewrites.
+	var rep *RolloutReport
+	due := closed
+	if !due {
+		err := tx.QueryRow(ctx, `UPDATE pgmi_fleet.rollouts SET reported_at = clock_timestamp()
+			WHERE id = $1 AND reported_at < clock_timestamp() - $2::interval RETURNING true`, id, reportEvery.String()).Scan(&due)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return nil, fault.Wrap(fault.Internal, err, "recording the rollout")
+		}
+	}
+	if due {
+		if rep, err = c.report(ctx, tx, id); err != nil {
+			return nil, err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fault.Wrap(fault.Connection, err, "committing the target's outcome")
@@ -580,18 +658,27 @@ func (c *control) complete(ctx context.Context, id int64, db, status string, cod
 	return rep, nil
 }
 
+// reportEvery is how often, at most, target completions rewrite the
+// rollout result between the waves' ends.
+const reportEvery = 2 * time.Second
+
 // advance closes wave when none of its targets is open: the rollout halts
 // when more targets failed than its budget, completes after its last wave,
 // or publishes the next wave that has open targets.
-func (c *control) advance(ctx context.Context, tx pgx.Tx, id int64, wave, waves, budget int) error {
+func (c *control) advance(ctx context.Context, tx pgx.Tx, id int64, wave, waves, budget int) (closed bool, err error) {
 	for {
-		var open, failed int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE wave <= $2 AND status IN ('pending', 'queued')),
-			count(*) FILTER (WHERE status = 'failed') FROM pgmi_fleet.targets WHERE rollout = $1`, id, wave).Scan(&open, &failed); err != nil {
-			return fault.Wrap(fault.Internal, err, "counting the wave")
+		var open bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pgmi_fleet.targets WHERE rollout = $1 AND wave = $2 AND status IN ('pending', 'queued'))`,
+			id, wave).Scan(&open); err != nil {
+			return closed, fault.Wrap(fault.Internal, err, "counting the wave")
 		}
-		if open > 0 {
-			return nil
+		if open {
+			return closed, nil
+		}
+		closed = true
+		var failed int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM pgmi_fleet.targets WHERE rollout = $1 AND status = 'failed'`, id).Scan(&failed); err != nil {
+			return closed, fault.Wrap(fault.Internal, err, "counting the failures")
 		}
 		status, msg, next := "", "", wave+1
 		switch {
@@ -603,20 +690,20 @@ func (c *control) advance(ctx context.Context, tx pgx.Tx, id int64, wave, waves,
 		if status != "" {
 			_, err := tx.Exec(ctx, `UPDATE pgmi_fleet.rollouts SET status = $2, message = nullif($3, ''), updated_at = clock_timestamp() WHERE id = $1`, id, status, msg)
 			if err != nil {
-				return fault.Wrap(fault.Internal, err, "closing the rollout")
+				return closed, fault.Wrap(fault.Internal, err, "closing the rollout")
 			}
 			line := fmt.Sprintf("rollout %d %s", id, status)
 			if msg != "" {
 				line += ": " + msg
 			}
 			c.d.log.Info(line)
-			return nil
+			return closed, nil
 		}
 		if _, err := tx.Exec(ctx, `UPDATE pgmi_fleet.rollouts SET wave = $2, updated_at = clock_timestamp() WHERE id = $1`, id, next); err != nil {
-			return fault.Wrap(fault.Internal, err, "advancing the rollout")
+			return closed, fault.Wrap(fault.Internal, err, "advancing the rollout")
 		}
 		if err := c.queueWave(ctx, tx, id, next); err != nil {
-			return err
+			return closed, err
 		}
 		wave = next
 	}
