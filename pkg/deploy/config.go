@@ -112,7 +112,7 @@ func LoadConfig(ctx context.Context, env connect.Env, opts *LoadOptions) (*Confi
 		func() error {
 			for _, r := range c.Routes {
 				if r.fleet != nil && c.FleetTopic == "" {
-					return configErr("route %q deploys to a fleet, which needs a queue: set PGMI_FLEET_TOPIC (awssqs://…, gcppubsub://…, azuresb://…; mem://… in one process)", r.Prefix)
+					return configErr("route %q deploys to a fleet, which needs a queue: set PGMI_FLEET_TOPIC (awssqs://…, gcppubsubv2://<project>/<topic>, azuresb://…; mem://… in one process)", r.Prefix)
 				}
 			}
 			return nil

@@ -53,7 +53,12 @@ func newFleetFixture(t *testing.T, n int, fleet string) *fleetFixture {
 // serve starts the worker (the platform's queue trigger).
 func (ff *fleetFixture) serve(t *testing.T) { ff.serveTB(t) }
 
-func (ff *fleetFixture) serveTB(t testing.TB) {
+func (ff *fleetFixture) serveTB(t testing.TB) { ff.subscribe(t)() }
+
+// subscribe opens the queue's subscription now (mem:// keeps only what is
+// published after a subscription exists) and returns the func that starts
+// the worker on it.
+func (ff *fleetFixture) subscribe(t testing.TB) (start func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	topic, err := pubsub.OpenTopic(ctx, ff.topic) // the queue exists before anything subscribes
@@ -68,18 +73,24 @@ func (ff *fleetFixture) serveTB(t testing.TB) {
 	w := &deploy.FleetWorker{Deployer: ff.d, Sub: sub, RetryDelay: 50 * time.Millisecond,
 		Trigger: deploy.Trigger{Platform: "local", Source: "fleet"},
 		Outcome: func(o *deploy.Outcome) { ff.mu.Lock(); ff.seen = append(ff.seen, o); ff.mu.Unlock() }}
-	go func() {
-		defer close(ff.done)
-		if err := w.Serve(ctx); err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	}()
+	started := false
 	t.Cleanup(func() {
 		cancel()
-		<-ff.done
+		if started {
+			<-ff.done
+		}
 		sub.Shutdown(context.Background())
 		topic.Shutdown(context.Background())
 	})
+	return func() {
+		started = true
+		go func() {
+			defer close(ff.done)
+			if err := w.Serve(ctx); err != nil {
+				t.Errorf("worker: %v", err)
+			}
+		}()
+	}
 }
 
 // rollout reads the rollout result of an upload's outcome.
@@ -294,5 +305,41 @@ func TestFleetMessageCannotSteer(t *testing.T) {
 	}
 	if n, _ := ff.runsIn(t, other); n != 0 {
 		t.Fatal("a fleet message deployed to a database its rollout does not list")
+	}
+}
+
+// Uploads of one key out of order: an older upload arriving after a newer
+// one's rollout starts none (stale), and a newer upload supersedes a
+// rollout of the key still running (its queued messages deploy nothing).
+func TestFleetOlderUploadsNeverWin(t *testing.T) {
+	ff := newFleetFixture(t, 3, `{"databases":$DBS,"waves":[1,"100%"],"concurrency":2}`)
+	version := func(v int) []byte {
+		return ff.signed(fmt.Sprintf("CREATE TABLE IF NOT EXISTS fleet_versions (v int, at timestamptz DEFAULT clock_timestamp()); INSERT INTO fleet_versions (v) VALUES (%d);", v))
+	}
+	// v3 starts (nothing serves the queue yet), v4 supersedes it.
+	start := ff.subscribe(t)
+	o3 := ff.run(ff.put("tenants/app.tgz", version(3), "0003"))
+	want(t, o3, deploy.StatusStarted, false)
+	o4 := ff.run(ff.put("tenants/app.tgz", version(4), "0004"))
+	want(t, o4, deploy.StatusStarted, false)
+	if rep := ff.rollout(t, o3); rep.Status != "aborted" || !strings.Contains(rep.Message, "superseded") {
+		t.Fatalf("the older rollout: %s %q", rep.Status, rep.Message)
+	}
+	start()
+	if rep := ff.wait(t, o4); rep.Status != "complete" || rep.Deployed != 3 {
+		t.Fatalf("the newer rollout: %s, %d deployed", rep.Status, rep.Deployed)
+	}
+	// v2 arrives late: stale, no rollout.
+	o2 := ff.run(ff.put("tenants/app.tgz", version(2), "0002"))
+	want(t, o2, deploy.StatusStale, false)
+	time.Sleep(300 * time.Millisecond)
+	for _, db := range ff.dbs {
+		var got []int
+		if err := queryIn(t, pg, db, "SELECT coalesce(array_agg(v ORDER BY at), '{}') FROM fleet_versions", &got); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != "[4]" {
+			t.Fatalf("%s deployed versions %v, want [4]", db, got)
+		}
 	}
 }

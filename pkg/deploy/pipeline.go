@@ -158,6 +158,7 @@ type run struct {
 	redeliver   error          // the outcome stands, but the platform must deliver the event again
 	retryFailed bool           // a resumed fleet target: a failed ledger row of this bundle runs again
 	recorded    string         // a fleet target already done: the result its run wrote
+	wantSHA     string         // a fleet target: the archive its rollout verified (an unversioned object may have changed since)
 }
 
 func (r *run) run(ctx context.Context) (Status, error) {
@@ -232,6 +233,11 @@ func (r *run) deployTo(ctx context.Context, route Route, database string) (Statu
 			return StatusStale, fmt.Errorf("the object was replaced after this event, so a newer upload supersedes it: %w", err)
 		}
 		return StatusFailed, err
+	}
+	if r.wantSHA != "" && r.verified.ArchiveSHA256 != r.wantSHA {
+		early.discard(ctx)
+		return StatusStale, fmt.Errorf("the object now holds another bundle (SHA-256 %.12s…, the rollout's is %.12s…): a newer upload of the key replaced it, and its own rollout deploys it",
+			r.verified.ArchiveSHA256, r.wantSHA)
 	}
 	conn, err := early.take(ctx, lc)
 	if err != nil {

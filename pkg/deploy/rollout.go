@@ -40,6 +40,7 @@ const (
 	targetQueued   = "queued"  // its message is on the fleet queue
 	targetDeployed = "deployed"
 	targetFailed   = "failed"
+	targetStale    = "stale" // a newer upload of the key was already deployed there
 )
 
 // fleetDDL creates the control tables in schema pgmi_fleet (which exists).
@@ -50,6 +51,7 @@ CREATE TABLE IF NOT EXISTS pgmi_fleet.rollouts (
     bucket        text        NOT NULL DEFAULT '',
     version       text        NOT NULL DEFAULT '',
     sha256        text        NOT NULL,
+    sequencer     text        NOT NULL DEFAULT '',
     prefix        text        NOT NULL,
     spec          jsonb       NOT NULL,
     status        text        NOT NULL CHECK (status IN ('running', 'halted', 'complete', 'aborted')),
@@ -69,7 +71,7 @@ CREATE TABLE IF NOT EXISTS pgmi_fleet.targets (
     database    text        NOT NULL,
     ord         integer     NOT NULL,
     wave        integer     NOT NULL,
-    status      text        NOT NULL CHECK (status IN ('pending', 'queued', 'deployed', 'failed')),
+    status      text        NOT NULL CHECK (status IN ('pending', 'queued', 'deployed', 'failed', 'stale')),
     exit_code   integer,
     error       text,
     result      text,
@@ -357,6 +359,10 @@ func (r *run) startRollout(ctx context.Context, route Route) (Status, error) {
 	}
 	defer c.close(ctx)
 	rep, created, err := c.start(ctx, r, route)
+	if errors.Is(err, errStale) {
+		r.rollout = rep
+		return StatusStale, fmt.Errorf("rollout %d of a newer upload of %s is recorded: this older upload starts none", rep.Rollout, r.key)
+	}
 	if err != nil {
 		return StatusFailed, err
 	}
@@ -379,11 +385,45 @@ func (c *control) start(ctx context.Context, r *run, route Route) (*RolloutRepor
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	sha := r.verified.ArchiveSHA256
+	// Rollouts of one object key start one at a time; an older upload's
+	// event arriving late starts nothing, and a newer upload supersedes
+	// the rollouts of that key still running.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('pgmi_fleet ' || $1, 0))`, r.req.Bundle); err != nil {
+		return nil, false, fault.Wrap(fault.Connection, err, "")
+	}
+	older, err := c.others(ctx, tx, r.req.Bundle, r.req.Version, sha)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, o := range older {
+		if r.req.Sequencer != "" && o.sequencer != "" && Newer(o.sequencer, r.req.Sequencer) {
+			rep, err := c.report(ctx, tx, o.id)
+			if err != nil {
+				return nil, false, err
+			}
+			return rep, false, errStale
+		}
+	}
 	var id int64
-	err = tx.QueryRow(ctx, `INSERT INTO pgmi_fleet.rollouts (bundle, bucket, version, sha256, prefix, spec, status, waves, max_failures, concurrency, results)
-		VALUES ($1, $2, $3, $4, $5, $6, 'running', 0, 0, $7, $8)
+	err = tx.QueryRow(ctx, `INSERT INTO pgmi_fleet.rollouts (bundle, bucket, version, sha256, sequencer, prefix, spec, status, waves, max_failures, concurrency, results)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', 0, 0, $8, $9)
 		ON CONFLICT (bundle, version, sha256) DO NOTHING RETURNING id`,
-		r.req.Bundle, r.req.Bucket, r.req.Version, sha, route.Prefix, string(specJSON), spec.Concurrency, r.d.cfg.ResultsPrefix).Scan(&id)
+		r.req.Bundle, r.req.Bucket, r.req.Version, sha, r.req.Sequencer, route.Prefix, string(specJSON), spec.Concurrency, r.d.cfg.ResultsPrefix).Scan(&id)
+	if err == nil {
+		for _, o := range older {
+			if o.status != rolloutRunning {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE pgmi_fleet.rollouts SET status = 'aborted', message = $2, updated_at = clock_timestamp() WHERE id = $1`,
+				o.id, fmt.Sprintf("superseded by rollout %d, a newer upload of the same key", id)); err != nil {
+				return nil, false, fault.Wrap(fault.Internal, err, "superseding an older rollout")
+			}
+			if _, err := c.report(ctx, tx, o.id); err != nil {
+				return nil, false, err
+			}
+			c.d.log.Info(fmt.Sprintf("rollout %d superseded by rollout %d (a newer upload of the same key)", o.id, id))
+		}
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		if err := tx.QueryRow(ctx, `SELECT id FROM pgmi_fleet.rollouts WHERE bundle = $1 AND version = $2 AND sha256 = $3`,
 			r.req.Bundle, r.req.Version, sha).Scan(&id); err != nil {
@@ -430,6 +470,34 @@ func (c *control) start(ctx context.Context, r *run, route Route) (*RolloutRepor
 		return nil, false, fault.Wrap(fault.Connection, err, "committing the rollout")
 	}
 	return rep, true, nil
+}
+
+// errStale is start's answer for an upload older than one whose rollout
+// is recorded.
+var errStale = errors.New("a newer upload of this key started a rollout")
+
+type otherRollout struct {
+	id                int64
+	sequencer, status string
+}
+
+// others are the rollouts of bundleURL other than this upload's.
+func (c *control) others(ctx context.Context, tx pgx.Tx, bundleURL, version, sha string) ([]otherRollout, error) {
+	rows, err := tx.Query(ctx, `SELECT id, sequencer, status FROM pgmi_fleet.rollouts
+		WHERE bundle = $1 AND NOT (version = $2 AND sha256 = $3) ORDER BY id`, bundleURL, version, sha)
+	if err != nil {
+		return nil, fault.Wrap(fault.Internal, err, "reading the rollouts of this key")
+	}
+	defer rows.Close()
+	var out []otherRollout
+	for rows.Next() {
+		var o otherRollout
+		if err := rows.Scan(&o.id, &o.sequencer, &o.status); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
 }
 
 // queueWave marks wave's pending targets queued and publishes a message for
@@ -534,26 +602,31 @@ func (r *run) fleetTarget(ctx context.Context, route Route) (Status, error) {
 	if err != nil {
 		return StatusFailed, err
 	}
-	st, rollStatus, retryFailed, recorded, err := c.target(ctx, r.req)
+	st, rollStatus, retryFailed, recorded, sequencer, sha, err := c.target(ctx, r.req)
 	c.close(ctx)
 	if err != nil {
 		return StatusFailed, err
 	}
 	r.rep.Target.Database = r.req.Database
 	switch {
-	case st == targetDeployed || st == targetFailed:
+	case st == targetDeployed || st == targetFailed || st == targetStale:
 		r.rep.Message = fmt.Sprintf("target %s of rollout %d is already %s", r.req.Database, r.req.Rollout, st)
 		r.recorded = recorded // its result stands; this delivery writes none
 		return StatusDuplicate, nil
 	case rollStatus != rolloutRunning:
 		return StatusIgnored, fmt.Errorf("rollout %d is %s: target %s is not deployed by it", r.req.Rollout, rollStatus, r.req.Database)
 	}
-	r.retryFailed = retryFailed
+	// The upload's sequencer, as its rollout recorded it: on each target,
+	// an older upload's deploy after a newer one's is stale (the ledger).
+	r.retryFailed, r.req.Sequencer, r.wantSHA = retryFailed, sequencer, sha
+	r.rep.Bundle.Sequencer = sequencer
 	status, derr := r.deployTo(ctx, route, r.req.Database)
 	final := ""
 	switch {
 	case status == StatusDeployed || status == StatusDuplicate && (r.rep.Previous == nil || r.rep.Previous.Status == ledgerSucceeded):
 		final = targetDeployed
+	case status == StatusStale:
+		final = targetStale
 	case status == StatusFailed && derr != nil && !retryable(derr), status == StatusDuplicate:
 		final = targetFailed
 	}
@@ -596,18 +669,18 @@ func (r *run) completeTarget(ctx context.Context, final string, code int, msg st
 
 // target reads the target's status and its rollout's, checking the message
 // against what the rollout recorded.
-func (c *control) target(ctx context.Context, req Request) (target, rollout string, retryFailed bool, result string, err error) {
-	err = c.conn.QueryRow(ctx, `SELECT t.status, r.status, t.retry_failed, coalesce(t.result, '') FROM pgmi_fleet.targets t JOIN pgmi_fleet.rollouts r ON r.id = t.rollout
+func (c *control) target(ctx context.Context, req Request) (target, rollout string, retryFailed bool, result, sequencer, sha string, err error) {
+	err = c.conn.QueryRow(ctx, `SELECT t.status, r.status, t.retry_failed, coalesce(t.result, ''), r.sequencer, r.sha256 FROM pgmi_fleet.targets t JOIN pgmi_fleet.rollouts r ON r.id = t.rollout
 		WHERE t.rollout = $1 AND t.database = $2 AND r.bundle = $3 AND r.version = $4 AND r.bucket = $5`,
-		req.Rollout, req.Database, req.Bundle, req.Version, req.Bucket).Scan(&target, &rollout, &retryFailed, &result)
+		req.Rollout, req.Database, req.Bundle, req.Version, req.Bucket).Scan(&target, &rollout, &retryFailed, &result, &sequencer, &sha)
 	if errors.Is(err, pgx.ErrNoRows) || sqlState(err) == "42P01" || sqlState(err) == "3F000" {
-		return "", "", false, "", configErr("fleet message refused: rollout %d records no target %q for %s (version %q); a queue message never chooses where a bundle goes",
+		return "", "", false, "", "", "", configErr("fleet message refused: rollout %d records no target %q for %s (version %q); a queue message never chooses where a bundle goes",
 			req.Rollout, req.Database, req.Bundle, req.Version)
 	}
 	if err != nil {
-		return "", "", false, "", fault.Wrap(fault.Connection, err, "reading the rollout's control table")
+		return "", "", false, "", "", "", fault.Wrap(fault.Connection, err, "reading the rollout's control table")
 	}
-	return target, rollout, retryFailed, result, nil
+	return target, rollout, retryFailed, result, sequencer, sha, nil
 }
 
 // complete records a target's final status and, when that leaves its wave
@@ -760,7 +833,7 @@ func readRollout(ctx context.Context, q querier, id int64) (*RolloutReport, stri
 		w.Size++
 		rep.Total++
 		switch t.Status {
-		case targetDeployed:
+		case targetDeployed, targetStale: // stale: a newer upload is there already
 			w.Deployed++
 			rep.Deployed++
 		case targetFailed:
