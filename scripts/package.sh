@@ -6,7 +6,8 @@
 #   scripts/package.sh aws [arm64|amd64]...   dist/aws/pgmi-aws-<arch>.zip: bootstrap (0755)
 #   scripts/package.sh gcp                    dist/gcp/: Dockerfile + function (linux/amd64), a build context
 #   scripts/package.sh azure                  dist/azure/pgmi-azure.zip: handler (0755), host.json,
-#                                             BlobCreated/function.json, Reset/function.json
+#                                             BlobCreated/function.json, Reset/function.json,
+#                                             Fleet/function.json
 #   scripts/package.sh all                    all of the above (aws for both architectures)
 #
 # Environment: DIST (output folder, default dist), GO (default go),
@@ -83,7 +84,7 @@ package_azure() {
 	mkdir -p "$stage" "$DIST/azure"
 	build amd64 "$stage/handler" ./functions/azure -tags "$AZURE_TAGS"
 	cp functions/azure/host.json "$stage/host.json"
-	for dir in BlobCreated Reset; do
+	for dir in BlobCreated Fleet Reset; do
 		mkdir -p "$stage/$dir"
 		cp "functions/azure/$dir/function.json" "$stage/$dir/function.json"
 	done

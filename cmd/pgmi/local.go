@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"gocloud.dev/pubsub"
 
 	"github.com/pgmi-cloud/pgmi/internal/backoff"
 	"github.com/pgmi-cloud/pgmi/internal/exitcode"
@@ -57,7 +59,15 @@ Without connection settings (flags, PGMI_CONNECTION_STRING, DATABASE_URL or
 PGHOST) it starts a throwaway PostgreSQL from the installed binaries and stops
 it on exit; otherwise it deploys to that server. The target database is -d or
 PGDATABASE (default "app"), created when missing; PGMI_ROUTES and the other
-PGMI_* variables of the functions apply.`,
+PGMI_* variables of the functions apply.
+
+A route that names a fleet ({"prefix":"tenants/","fleet":{…}}) starts a rollout
+per upload; pgmi local serves its fleet queue in-process (PGMI_FLEET_TOPIC,
+default mem://pgmi-fleet) with as many workers as the largest fleet
+concurrency, prints each target's outcome, and with --once waits until every
+rollout it started is done (exit code: the first halted rollout's, 13 for a
+failed deploy.sql). The in-process queue ends with pgmi local: see pgmi
+rollout resume.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f.verbose = verboseFlag(cmd) // the global -v/--verbose
@@ -82,10 +92,12 @@ PGMI_* variables of the functions apply.`,
 }
 
 type localRun struct {
-	s    streams
-	f    localFlags
-	root string
-	seen map[string]fileStamp
+	s     streams
+	f     localFlags
+	root  string
+	seen  map[string]fileStamp
+	fleet *fleetServer // nil without fleet routes
+	outMu sync.Mutex   // fleet workers print too
 }
 
 type fileStamp struct {
@@ -105,7 +117,10 @@ const onceWaitPolls = 20
 // printf prints one line; whatever would break it (a newline or escape
 // sequence in a file name, a message or a setting) is escaped.
 func (l *localRun) printf(format string, args ...any) {
-	fmt.Fprintln(l.s.out, escapeLine(fmt.Sprintf(format, args...)))
+	line := escapeLine(fmt.Sprintf(format, args...))
+	l.outMu.Lock()
+	defer l.outMu.Unlock()
+	fmt.Fprintln(l.s.out, line)
 }
 
 func (l *localRun) run(ctx context.Context) error {
@@ -137,11 +152,41 @@ func (l *localRun) run(ctx context.Context) error {
 			}
 		})
 	}
-	d := deploy.New(cfg, &deploy.Options{Log: progress})
+	topics := fleetTopics(cfg.FleetTopic)
+	d := deploy.New(cfg, &deploy.Options{Log: progress, Topics: topics})
 	defer d.Close()
 	l.printf("pgmi local: watching %s for bundles (.tar.gz, .tgz, .zip); results go to %s", root, filepath.Join(root, cfg.ResultsPrefix))
 	l.printf("pgmi local: deploying to %s", cfg)
+	if d.FleetConcurrency() == 0 {
+		return l.watch(ctx, d)
+	}
+	stopFleet, err := l.serveFleet(ctx, d, topics)
+	if err != nil {
+		return err
+	}
+	defer stopFleet()
 	return l.watch(ctx, d)
+}
+
+// serveFleet runs the fleet queue's worker beside the folder watcher; stop
+// ends it and waits for the targets in flight.
+func (l *localRun) serveFleet(ctx context.Context, d *deploy.Deployer, topics *pubsub.URLMux) (stop func(), err error) {
+	cfg := d.Config()
+	q, err := openFleetQueue(ctx, topics, cfg.FleetTopic, cfg.Timeout+time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	l.fleet = newFleetServer(d, l.f.once, l.printf)
+	l.printf("pgmi local: serving the fleet queue %s with %d worker(s)", cfg.FleetTopic, d.FleetConcurrency())
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := l.fleet.serve(wctx, q); err != nil {
+			l.printf("failed: %v", err)
+		}
+	}()
+	return func() { cancel(); <-done; q.close() }, nil
 }
 
 // environment is the process environment with pgmi local's flags on top,
@@ -166,6 +211,9 @@ func (l *localRun) environment(ctx context.Context) (connect.Env, func(), error)
 	}
 	if l.f.conn.Database == "" && l.s.getenv("PGDATABASE") == "" {
 		over["PGDATABASE"] = "app"
+	}
+	if l.s.getenv("PGMI_FLEET_TOPIC") == "" {
+		over["PGMI_FLEET_TOPIC"] = localFleetTopic // served in-process (fleet routes only)
 	}
 	env := func(k string) (string, bool) {
 		if v, ok := over[k]; ok {
@@ -210,10 +258,10 @@ func (l *localRun) namesServer() bool {
 
 // watch polls the folder until ctx ends (or once, with --once).
 func (l *localRun) watch(ctx context.Context, d *deploy.Deployer) error {
-	var firstErr error
+	firstCode := 0
 	fail := func(err error) {
-		if firstErr == nil {
-			firstErr = err
+		if firstCode == 0 {
+			firstCode = exitcode.Of(err)
 		}
 	}
 	for {
@@ -232,19 +280,33 @@ func (l *localRun) watch(ctx context.Context, d *deploy.Deployer) error {
 			}
 		}
 		if l.f.once && len(ready) == 0 && l.settled() {
-			if firstErr != nil {
-				return exitError{code: exitcode.Of(firstErr)}
+			if done, code := l.fleetSettled(); done {
+				if firstCode == 0 {
+					firstCode = code
+				}
+				if firstCode != 0 {
+					return exitError{code: firstCode}
+				}
+				return nil
 			}
-			return nil
 		}
 		if backoff.Sleep(ctx, l.f.interval) != nil {
 			l.printf("pgmi local: stopped")
-			if firstErr != nil && fault.KindOf(firstErr) == fault.Canceled {
-				return exitError{code: exitcode.Of(firstErr)} // a deploy was interrupted (130)
+			if firstCode == exitcode.For(fault.Canceled) {
+				return exitError{code: firstCode} // a deploy was interrupted (130)
 			}
 			return nil
 		}
 	}
+}
+
+// fleetSettled reports whether the rollouts this run started are done, and
+// the exit code of the first that did not complete.
+func (l *localRun) fleetSettled() (bool, int) {
+	if l.fleet == nil {
+		return true, 0
+	}
+	return l.fleet.settled()
 }
 
 // settled reports that every file seen has been handled.
@@ -377,6 +439,9 @@ func (l *localRun) deployFile(ctx context.Context, d *deploy.Deployer, key strin
 	for attempt := 1; ; attempt++ {
 		o = d.Run(ctx, req)
 		l.printOutcome(o)
+		if o.Status == deploy.StatusStarted && l.fleet != nil {
+			l.fleet.follow(o.Rollout, o.Report.RolloutResult)
+		}
 		if o.Status != deploy.StatusFailed || !o.Retryable || attempt > localRetries || ctx.Err() != nil {
 			break
 		}
@@ -400,6 +465,9 @@ func (l *localRun) printOutcome(o *deploy.Outcome) {
 	l.printf("%s", line)
 	if o.ResultURL != "" {
 		l.printf("  result: %s", quoteName(strings.TrimPrefix(o.ResultURL, "file://")))
+	}
+	if o.Report.RolloutResult != "" {
+		l.printf("  rollout result: %s", quoteName(strings.TrimPrefix(o.Report.RolloutResult, "file://")))
 	}
 	if o.ResultErr != nil {
 		l.printf("  warning: the result object was not written: %v", o.ResultErr)

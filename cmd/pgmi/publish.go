@@ -41,7 +41,11 @@ func newPublishCommand(s streams) *cobra.Command {
 			"--sign-key); a bundle file is uploaded as it is.\n\n" +
 			"--wait then waits for the deployer's result object for exactly this upload (a function subscribed to\n" +
 			"the bucket, or pgmi local watching the folder), prints it as pgmi deploy would and exits with the\n" +
-			"deploy's exit code: 0 deployed, 13 deploy.sql failed, 10 refused or not routed, 17 no result in time.",
+			"deploy's exit code: 0 deployed, 13 deploy.sql failed, 10 refused or not routed, 17 no result in time.\n\n" +
+			"An upload under a fleet route starts a rollout: --wait then follows the rollout result until the\n" +
+			"rollout is done (on a terminal: wave, deployed, failed, pending) and exits 0 when every target\n" +
+			"deployed, with the rollout's exit code when it halted (13 for deploy.sql, naming the failed\n" +
+			"targets), 13 when it was aborted, 17 when --wait-timeout expires first.",
 		Args: exactArgs(2, "<project_dir | bundle> <blob URL>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return reportPlain(s, publish(cmd.Context(), s, args[0], args[1], f))
@@ -127,9 +131,13 @@ func waitForUpload(ctx context.Context, s streams, objectURL string, pub *bundle
 	if err != nil {
 		return usageError{err}
 	}
+	start := time.Now()
 	got, err := awaitResult(ctx, s, places, pub.URL+versionFlag(pub.Version), f.waitTimeout)
 	if err != nil {
 		return err
+	}
+	if isRollout(got.report) {
+		return followRollout(ctx, s, got, f.results, start.Add(f.waitTimeout))
 	}
 	printResult(s, got, f.results.json)
 	if code := resultExitCode(got.report); code != 0 {

@@ -71,7 +71,7 @@ func newRoot(s streams) *cobra.Command {
 	// --version and pgmi version.
 	root.PersistentFlags().BoolP("verbose", "v", false, "verbose output (deploy, local: the resolved connection, server debug messages, timestamped progress)")
 	root.Flags().Bool("version", false, "print the version")
-	root.AddCommand(newDeployCommand(s), newBundleCommand(s), newPublishCommand(s), newStatusCommand(s), newHistoryCommand(s), newLocalCommand(s), newVersionCommand(s),
+	root.AddCommand(newDeployCommand(s), newBundleCommand(s), newPublishCommand(s), newStatusCommand(s), newHistoryCommand(s), newRolloutCommand(s), newLocalCommand(s), newVersionCommand(s),
 		newInitCommand(s), newTemplatesCommand(s), newMetadataCommand(s), newInfoCommand(s))
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()

@@ -23,7 +23,8 @@ func newStatusCommand(s streams) *cobra.Command {
 		Long: "Read the result object a deployer (a cloud function, or pgmi local) wrote next to the bundle at\n" +
 			"s3://, gs://, azblob:// or file:// URL: the outcome, target, signer, attempts, durations and the error.\n" +
 			"Without --bundle-version the newest result of any version is shown. The exit code is the deploy's\n" +
-			"(0 deployed, 13 deploy.sql failed, 10 refused or not routed), 17 when there is no result yet.",
+			"(0 deployed, 13 deploy.sql failed, 10 refused or not routed), 17 when there is no result yet.\n" +
+			"For an upload that started a fleet rollout it also shows the rollout, and exits as pgmi rollout status.",
 		Args: exactArgs(1, "<bundle URL>"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return reportPlain(s, status(cmd.Context(), s, args[0], version, f))
@@ -56,6 +57,9 @@ func status(ctx context.Context, s streams, objectURL, version string, f resultF
 	if got == nil {
 		what := redactedURL(objectURL) + versionFlag(version)
 		return fault.Errorf(fault.Unreported, "no result for %s under %q yet: no deployer has reported on it (or its results go elsewhere: --results-prefix)", what, prefix)
+	}
+	if isRollout(got.report) {
+		return statusOfRollout(ctx, s, got, prefix, f.json)
 	}
 	printResult(s, got, f.json)
 	printResultDetails(s, got.report)
@@ -119,7 +123,7 @@ func scanResults(ctx context.Context, p resultPlace, base string) (*awaited, err
 		if obj.IsDir || !strings.HasSuffix(obj.Key, ".json") || strings.HasSuffix(obj.Key, ".reset.json") {
 			continue
 		}
-		got, err := readResult(ctx, &b, resultPlace{bucketURL: p.bucketURL, key: obj.Key})
+		got, err := readResult(ctx, &b, resultPlace{bucketURL: p.bucketURL, key: obj.Key, bundleKey: p.bundleKey})
 		if errors.Is(err, errNotResult) {
 			continue // not a result object: somebody else's file
 		}
@@ -127,6 +131,9 @@ func scanResults(ctx context.Context, p resultPlace, base string) (*awaited, err
 			return nil, err
 		}
 		r := got.report
+		if r.Rollout != 0 && r.Target.Database != "" {
+			continue // a fleet target's result, not the upload's
+		}
 		// base also lists the results of longer keys (app/1.tgz.old).
 		if r.Action == deploy.ActionDeploy && r.Bundle.Key == p.bundleKey && (newest == nil || r.FinishedAt.After(newest.report.FinishedAt)) {
 			newest = got

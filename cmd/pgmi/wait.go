@@ -104,6 +104,7 @@ type awaited struct {
 	report *deploy.Report
 	raw    []byte // the result object as stored
 	where  string // its URL, for messages
+	place  resultPlace
 }
 
 // awaitResult polls the places until one holds a final result or timeout
@@ -179,7 +180,7 @@ func readResult(ctx context.Context, b **blob.Bucket, p resultPlace) (*awaited, 
 	if err := json.Unmarshal(data, &rep); err != nil || rep.Outcome == "" {
 		return nil, fault.Wrap(fault.Config, errNotResult, "%s", where)
 	}
-	return &awaited{report: &rep, raw: data, where: where}, nil
+	return &awaited{report: &rep, raw: data, where: where, place: p}, nil
 }
 
 // resultExitCode is the exit code that stands for a result: the deploy's

@@ -59,7 +59,7 @@ func parseEvent(raw []byte, invocationID string) (items []item, sqs bool, err er
 		}
 		return items, true, nil
 	}
-	items, err = parseKind(k, raw, invocationID)
+	items, err = parseKind(k, raw, invocationID, sourceScheduler)
 	return items, false, err
 }
 
@@ -140,7 +140,10 @@ func classifyRecords(recs []struct {
 }
 
 // parseKind parses a payload of a known shape other than an SQS batch.
-func parseKind(k kind, raw []byte, invocationID string) ([]item, error) {
+// source is the Trigger.Source of an action payload: it came from
+// EventBridge Scheduler (or a person), or in an SQS message (a fleet
+// message, or one a person sent).
+func parseKind(k kind, raw []byte, invocationID, source string) ([]item, error) {
 	switch k {
 	case kindS3:
 		return parseS3(raw, invocationID)
@@ -149,13 +152,13 @@ func parseKind(k kind, raw []byte, invocationID string) ([]item, error) {
 	case kindEventBridge:
 		return []item{parseEventBridge(raw, invocationID)}, nil
 	case kindPayload:
-		return []item{parsePayload(raw, invocationID)}, nil
+		return []item{parsePayload(raw, invocationID, source)}, nil
 	}
 	return nil, fmt.Errorf("unsupported event shape %d", k)
 }
 
-func parsePayload(raw []byte, invocationID string) item {
-	req, err := internal.ParsePayload(raw, platform, sourceScheduler)
+func parsePayload(raw []byte, invocationID, source string) item {
+	req, err := internal.ParsePayload(raw, platform, source)
 	if err != nil {
 		return item{Err: err}
 	}
@@ -323,8 +326,12 @@ func parseEventBridge(raw []byte, invocationID string) item {
 }
 
 // parseSQS parses an SQS batch message by message. Each body is parsed as
-// a payload of its own; a message whose body cannot be parsed becomes one
-// item with Err, so it can be reported as a batch item failure.
+// a payload of its own: an S3 notification or EventBridge event routed
+// through a queue, or an action payload, in particular a fleet message
+// (deploy.FleetMessage, which the deployer publishes to PGMI_FLEET_TOPIC
+// and the event source mapping delivers back). A message whose body cannot
+// be parsed becomes one item with Err: it is logged and acknowledged, as
+// the same body would never parse.
 func parseSQS(raw []byte, invocationID string) ([]item, error) {
 	var batch struct {
 		Records []json.RawMessage `json:"Records"`
@@ -363,7 +370,7 @@ func parseSQSMessage(msg events.SQSMessage, invocationID string) []item {
 	}
 	var inner []item
 	if err == nil {
-		inner, err = parseKind(k, body, invocationID)
+		inner, err = parseKind(k, body, invocationID, sourceSQS)
 	}
 	if err == nil && len(inner) == 0 {
 		err = errors.New("the body holds no records")

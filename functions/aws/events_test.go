@@ -380,3 +380,64 @@ func formatItems(items []item) string {
 	}
 	return sb.String()
 }
+
+// A fleet message (deploy.FleetMessage, published to PGMI_FLEET_TOPIC)
+// comes back in an SQS batch: an action payload with a rollout, parsed as
+// one with source sqs, the message id as event id and its SentTimestamp as
+// time. A malformed one is a permanent error of its message only.
+func TestParseEventFleetMessages(t *testing.T) {
+	fleetMsg := func(m deploy.FleetMessage) string {
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	good := fleetMsg(deploy.FleetMessage{Action: deploy.ActionDeploy, Rollout: 12, Database: "tenant_07", Bundle: "s3://b/tenants/r1.tgz", Version: "v1"})
+	record := func(id, body string) string {
+		return `{"eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:us-east-1:000000000000:pgmi-fleet","messageId":"` + id +
+			`","receiptHandle":"AQEBx","body":` + strconvQuote(body) +
+			`,"attributes":{"ApproximateReceiveCount":"1","SentTimestamp":"1764028800123"},` +
+			`"messageAttributes":{"pgmi-rollout":{"stringValue":"12","stringListValues":[],"binaryListValues":[],"dataType":"String"}},` +
+			`"md5OfBody":"x","awsRegion":"us-east-1"}`
+	}
+	trig := deploy.Trigger{Platform: "aws", Source: "sqs", EventID: "f1", InvocationID: testInvocation, Time: ts("2025-11-25T00:00:00.123Z")}
+	fleetReq := deploy.Request{Action: deploy.ActionDeploy, Bundle: "s3://b/tenants/r1.tgz", Version: "v1", Database: "tenant_07", Rollout: 12, Trigger: trig}
+
+	tests := []struct {
+		name, payload string
+		want          []want
+	}{
+		{"one fleet message",
+			`{"Records":[` + record("f1", good) + `]}`,
+			[]want{{MessageID: "f1", Request: fleetReq}}},
+		{"a fleet message beside a malformed one and a reset",
+			`{"Records":[` + record("f1", good) + `,` +
+				record("f2", `{"action":"deploy","rollout":12,"database":"tenant_08","bundle":"s3://b/tenants/r1.tgz","wave":2}`) + `,` +
+				record("f3", `{"action":"reset","bundle":"s3://b/k","database":"app_dev"}`) + `]}`,
+			[]want{
+				{MessageID: "f1", Request: fleetReq},
+				{MessageID: "f2", Err: `SQS message f2: invalid action payload: json: unknown field "wave"`, EventID: "f2"},
+				{MessageID: "f3", Request: deploy.Request{Action: deploy.ActionReset, Bundle: "s3://b/k", Database: "app_dev",
+					Trigger: deploy.Trigger{Platform: "aws", Source: "sqs", EventID: "f3", InvocationID: testInvocation, Time: ts("2025-11-25T00:00:00.123Z")}}},
+			}},
+		{"a fleet message without a database",
+			`{"Records":[` + record("f1", `{"action":"deploy","rollout":12,"bundle":"s3://b/k"}`) + `]}`,
+			[]want{{MessageID: "f1", Err: "SQS message f1: invalid action payload: a fleet message (rollout 12) needs", EventID: "f1"}}},
+		{"a fleet message that is not JSON",
+			`{"Records":[` + record("f1", `{"action":"deploy","rollout":12,`) + `]}`,
+			[]want{{MessageID: "f1", Err: "SQS message f1: unrecognised event", EventID: "f1"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			items, sqs, err := parseEvent([]byte(tt.payload), testInvocation)
+			if err != nil {
+				t.Fatalf("parseEvent: %v", err)
+			}
+			if !sqs {
+				t.Error("not parsed as an SQS batch")
+			}
+			checkItems(t, items, tt.want)
+		})
+	}
+}

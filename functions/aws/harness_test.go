@@ -115,6 +115,7 @@ func (h *harness) Start(t *testing.T, opts functest.Options) functest.Instance {
 
 func (h *harness) start(tb testing.TB, opts functest.Options) *instance {
 	tb.Helper()
+	grantFleet(tb, opts.Env["PGMI_ROUTES"]) // first: its cleanup runs once the processes stopped
 	in := &instance{h: h, rt: lambdafake.Start(tb), deadline: opts.Deadline}
 	if in.deadline == 0 {
 		in.deadline = defaultDeadline

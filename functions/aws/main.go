@@ -54,7 +54,9 @@ func run(ctx context.Context, env connect.Env, stdout io.Writer, start func(hand
 	// the standard log package, the AWS SDK through its logger.
 	stdlog.SetFlags(0)
 	stdlog.SetOutput(internal.LineWriter(log, runtimeLine))
-	f, err := internal.Setup(ctx, platform, env, log, setupOptions(sdkLogger{log}))
+	opts := setupOptions(sdkLogger{log})
+	opts.Topics = topicMux(sdkLogger{log}) // the SDK's log in the function's JSON lines, as for S3
+	f, err := internal.Setup(ctx, platform, env, log, opts)
 	if err != nil {
 		if api, ok := env("AWS_LAMBDA_RUNTIME_API"); ok && api != "" {
 			if perr := postInitError(ctx, api, err); perr != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/pgmi-cloud/pgmi/internal/testbundle"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/lambdafake"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
+	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 )
 
 // TestRIE runs the built bootstrap under AWS's own Lambda Runtime Interface
@@ -49,6 +51,7 @@ func TestRIE(t *testing.T) {
 	t.Run("RIEMarginDeadline", func(t *testing.T) { rieMarginDeadline(t, h) })
 	t.Run("RIEHardTimeoutTakeover", func(t *testing.T) { rieHardTimeoutTakeover(t, h) })
 	t.Run("RIEConcurrent", func(t *testing.T) { rieConcurrent(t, h) })
+	t.Run("RIEFleet", func(t *testing.T) { rieFleet(t, h) })
 	t.Run("RIEOnlyJSONLines", func(t *testing.T) { rieOnlyJSONLines(t, h) })
 }
 
@@ -417,5 +420,59 @@ func rieConcurrent(t *testing.T, h *rieHarness) {
 	}
 	if kids := childrenOf(f.cmd.Process.Pid); len(kids) != 1 {
 		t.Errorf("RIE runs %d processes, want one runtime process serving both", len(kids))
+	}
+}
+
+// rieFleet: an upload to a fleet route under the emulator starts a
+// rollout and publishes its message through the function's SQS client to
+// sqsfake; the message, delivered back as an SQS record (as the event
+// source mapping would), deploys the one target and completes the rollout.
+func rieFleet(t *testing.T, h *rieHarness) {
+	db := "rie_fleet_" + randomHex(4)
+	pg.CreateDatabase(t, db)
+	env, fq := h.FleetQueue(t)
+	queue := fq.(*fleetQueue)
+	env["PGMI_ROUTES"] = `[{"prefix":"rie-fleet/","fleet":{"databases":["` + db + `"],"waves":["100%"]}}]`
+	grantFleet(t, env["PGMI_ROUTES"])
+	f := h.startRIE(t, rieOptions{Options: functest.Options{Env: env}})
+
+	obj := h.upload(t, "rie-fleet/app.tgz", signed(t, h.harness, "CREATE TABLE rie_fleet (id int);"))
+	s := rieSummary(t, f.invoke(t, h.s3Notification(obj)))
+	if len(s.Outcomes) != 1 || s.Outcomes[0].Outcome != "started" || s.Outcomes[0].ResultURL == "" {
+		t.Fatalf("the upload: %+v, want one started outcome with a result URL", s)
+	}
+	rolloutURL, _ := h.resultObject(t, s.Outcomes[0].ResultURL)["rolloutResult"].(string)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	m, err := queue.q.Receive(ctx, time.Minute)
+	if err != nil {
+		t.Fatalf("no fleet message was published: %v", err)
+	}
+	var msg deploy.FleetMessage
+	if err := json.Unmarshal([]byte(m.Body), &msg); err != nil || msg.Database != db || msg.Rollout == 0 || msg.Version != obj.Version {
+		t.Fatalf("fleet message %s (%v), want one for %s at version %s", m.Body, err, db, obj.Version)
+	}
+	resp := f.invoke(t, queue.event(m))
+	var br events.SQSEventResponse
+	if resp.Status != http.StatusOK || json.Unmarshal(resp.Body, &br) != nil || len(br.BatchItemFailures) != 0 {
+		t.Fatalf("the fleet message: %s, want an SQS batch response without failures", resp)
+	}
+	if !tableExists(t, db, "rie_fleet") {
+		t.Fatal("the target was not deployed")
+	}
+	if rolloutURL == "" {
+		t.Fatal("the upload's result names no rollout result")
+	}
+	var rep struct{ Status string }
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if err := json.Unmarshal(h.readResult(t, rolloutURL), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Status != "running" || time.Now().After(end) {
+			break
+		}
+	}
+	if rep.Status != "complete" || queue.q.Sent() != 1 {
+		t.Fatalf("rollout %s after %d message(s), want complete after 1", rep.Status, queue.q.Sent())
 	}
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +25,8 @@ const (
 	eventGridBinding    = "eventGridEvent"
 	resetFunction       = "Reset"
 	timerBinding        = "timer"
+	fleetFunction       = "Fleet"
+	fleetBinding        = "message"
 )
 
 // blobCreatedType is the only Event Grid event type that deploys.
@@ -415,4 +419,129 @@ func (t *hostTime) UnmarshalJSON(b []byte) error {
 		}
 	}
 	return fmt.Errorf("%q is not a date-time", *s)
+}
+
+// serviceBusMessage is what the Fleet function reads of a Service Bus
+// trigger invocation besides the body: the trigger's binding data, which
+// the host puts in Metadata.
+type serviceBusMessage struct {
+	MessageID     string
+	DeliveryCount int       // from 1; 0 when the host sent none
+	EnqueuedTime  time.Time // UTC; zero when the host sent none
+}
+
+// parseFleetMessage translates the Service Bus message in Data[binding], a
+// fleet message (deploy.FleetMessage, the members of an action payload),
+// into its request. The body may arrive as JSON, as a JSON string holding
+// it (the host serialises a string value once more), as a string holding
+// that, or base64-encoded (a byte[] value). A message that is not a fleet
+// message (no rollout) is refused: the fleet queue carries targets of a
+// rollout only, never a direct deploy or reset. An error is permanent and
+// carries the message id.
+func parseFleetMessage(inv invocation, binding string) (deploy.Request, serviceBusMessage, error) {
+	meta := parseServiceBusMetadata(inv)
+	raw, ok := inv.Data[binding]
+	if !ok {
+		return deploy.Request{}, meta, internal.WithEventID(meta.MessageID,
+			fmt.Errorf("the invocation has no %q in Data: check the binding name in function.json", binding))
+	}
+	body, err := messageBody(raw)
+	if err != nil {
+		return deploy.Request{}, meta, internal.WithEventID(meta.MessageID, fmt.Errorf("binding %q: %w", binding, err))
+	}
+	req, err := internal.ParsePayload(body, "azure", "servicebus")
+	if err == nil && req.Rollout == 0 {
+		err = fmt.Errorf("the message names no rollout: the fleet queue carries targets of a rollout, not direct requests")
+	}
+	if err != nil {
+		return deploy.Request{}, meta, internal.WithEventID(meta.MessageID, fmt.Errorf("service bus message %q: %w", meta.MessageID, err))
+	}
+	req.Trigger.EventID = meta.MessageID
+	req.Trigger.Time = meta.EnqueuedTime
+	return req, meta, nil
+}
+
+// messageBody unwraps a Service Bus message body to the JSON object it
+// holds: at most two string layers, and base64 in the last one.
+func messageBody(raw json.RawMessage) ([]byte, error) {
+	v := bytes.TrimSpace(raw)
+	if len(v) == 0 || string(v) == "null" {
+		return nil, fmt.Errorf("the message body is missing")
+	}
+	for range 3 {
+		if v[0] == '{' {
+			return v, nil
+		}
+		if v[0] != '"' {
+			break
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return nil, fmt.Errorf("the message body is not a JSON string: %v", err)
+		}
+		inner := bytes.TrimSpace([]byte(s))
+		if !json.Valid(inner) {
+			if dec, err := base64.StdEncoding.DecodeString(s); err == nil && json.Valid(dec) {
+				inner = bytes.TrimSpace(dec)
+			} else {
+				return nil, fmt.Errorf("the message body is not JSON: %.60q", s)
+			}
+		}
+		if len(inner) == 0 {
+			break
+		}
+		v = inner
+	}
+	return nil, fmt.Errorf("the message body is not a JSON object: %.60s", v)
+}
+
+// parseServiceBusMetadata reads the trigger's binding data the handler
+// uses, best effort: the host sends a string value as a JSON string holding
+// a JSON string ("\"id\""), a number as a string holding it ("2"), so
+// both those and the plain forms are read; what does not parse is left
+// zero, since the body alone decides what the message asks.
+func parseServiceBusMetadata(inv invocation) serviceBusMessage {
+	var m serviceBusMessage
+	m.MessageID = metadataString(inv.Metadata["MessageId"])
+	if s := metadataString(inv.Metadata["DeliveryCount"]); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			m.DeliveryCount = n
+		}
+	}
+	if s := metadataString(inv.Metadata["EnqueuedTimeUtc"]); s != "" {
+		var t hostTime
+		if err := json.Unmarshal(strconv.AppendQuote(nil, s), &t); err == nil {
+			m.EnqueuedTime = time.Time(t).UTC()
+		}
+	}
+	return m
+}
+
+// metadataString is a Metadata value as text: a JSON string (unwrapped
+// again when it holds a JSON string) or a number; "" otherwise.
+func metadataString(raw json.RawMessage) string {
+	v := bytes.TrimSpace(raw)
+	if len(v) == 0 {
+		return ""
+	}
+	switch v[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			return ""
+		}
+		if t := strings.TrimSpace(s); strings.HasPrefix(t, `"`) {
+			var inner string
+			if json.Unmarshal([]byte(t), &inner) == nil {
+				return inner
+			}
+		}
+		return s
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		var n json.Number
+		if json.Unmarshal(v, &n) == nil {
+			return n.String()
+		}
+	}
+	return ""
 }

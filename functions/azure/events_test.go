@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pgmi-cloud/pgmi/functions/internal"
 	"github.com/pgmi-cloud/pgmi/functions/internal/functest"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 )
@@ -61,7 +63,8 @@ func TestParseEventGrid(t *testing.T) {
 		{fixture: "eventgrid-account-mismatch", err: `storage account "pgmibundles" but data.url`},
 		{fixture: "eventgrid-not-json-string", err: `binding "eventGridEvent": the binding value is a string that does not hold JSON`},
 	}
-	covered := map[string]bool{"timer": true, "timer-string": true, "timer-no-status": true} // TestParseTimer
+	covered := map[string]bool{"timer": true, "timer-string": true, "timer-no-status": true, // TestParseTimer
+		"servicebus-fleet": true} // TestParseFleetMessage
 	for _, tc := range tests {
 		covered[tc.fixture] = true
 		t.Run(tc.fixture, func(t *testing.T) {
@@ -345,4 +348,98 @@ func fuzzParsers(t *testing.T, inv invocation) {
 	}
 	_, _ = parseTimer(inv, timerBinding)
 	_, _ = parseSys(inv)
+}
+
+// TestParseFleetMessage: a fleet message, whichever way the host encodes
+// the Service Bus body (a JSON string holding the body, as the host
+// serialises a string; that string once more; the body as JSON; base64 of
+// a byte[] body) and its metadata (a string as a JSON string holding a
+// JSON string, a number as a string, or plain), is the one target of the
+// rollout it names.
+func TestParseFleetMessage(t *testing.T) {
+	const body = `{"action":"deploy","rollout":12,"database":"tenant_07","bundle":"azblob://bundles/tenants/release-1.tgz","version":"0x8DC0FFEE12345678"}`
+	enqueued := time.Date(2026, 11, 25, 18, 0, 0, 123456700, time.UTC)
+	want := deploy.Request{
+		Action: deploy.ActionDeploy, Rollout: 12, Database: "tenant_07",
+		Bundle: "azblob://bundles/tenants/release-1.tgz", Version: "0x8DC0FFEE12345678",
+		Trigger: deploy.Trigger{Platform: "azure", Source: "servicebus", EventID: "3f2a9c0d4b1e4e6f8a7b5c9d0e1f2a3b", Time: enqueued},
+	}
+	quote := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	hostMeta := `{"MessageId":"\"3f2a9c0d4b1e4e6f8a7b5c9d0e1f2a3b\"","DeliveryCount":"2","EnqueuedTimeUtc":"2026-11-25T18:00:00.1234567Z"}`
+	plainMeta := `{"MessageId":"3f2a9c0d4b1e4e6f8a7b5c9d0e1f2a3b","DeliveryCount":2,"EnqueuedTimeUtc":"2026-11-25T18:00:00.1234567"}`
+	for name, tc := range map[string]struct{ value, meta string }{
+		"StringHostMetadata":  {quote(body), hostMeta},
+		"StringPlainMetadata": {quote(body), plainMeta},
+		"JSON":                {body, hostMeta},
+		"StringInString":      {quote(quote(body)), plainMeta},
+		"Base64":              {quote(base64.StdEncoding.EncodeToString([]byte(body))), hostMeta},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var inv invocation
+			if err := json.Unmarshal([]byte(`{"Data":{"message":`+tc.value+`},"Metadata":`+tc.meta+`}`), &inv); err != nil {
+				t.Fatal(err)
+			}
+			req, msg, err := parseFleetMessage(inv, fleetBinding)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !req.Trigger.Time.Equal(want.Trigger.Time) {
+				t.Errorf("time %v, want %v", req.Trigger.Time, want.Trigger.Time)
+			}
+			req.Trigger.Time = want.Trigger.Time
+			if req != want {
+				t.Errorf("got  %+v\nwant %+v", req, want)
+			}
+			if msg.DeliveryCount != 2 || msg.MessageID != want.Trigger.EventID {
+				t.Errorf("metadata %+v", msg)
+			}
+		})
+	}
+	t.Run("Fixture", func(t *testing.T) {
+		req, msg, err := parseFleetMessage(loadInvocation(t, "servicebus-fleet"), fleetBinding)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.Rollout != 12 || req.Database != "tenant_07" || req.Trigger.EventID != want.Trigger.EventID || msg.DeliveryCount != 2 {
+			t.Errorf("request %+v, message %+v", req, msg)
+		}
+	})
+	t.Run("NoMetadata", func(t *testing.T) {
+		req, msg, err := parseFleetMessage(invocation{Data: map[string]json.RawMessage{fleetBinding: json.RawMessage(body)}}, fleetBinding)
+		if err != nil || req.Rollout != 12 || msg != (serviceBusMessage{}) || req.Trigger.EventID != "" {
+			t.Errorf("request %+v, message %+v, error %v", req, msg, err)
+		}
+	})
+}
+
+// TestParseFleetMessageErrors: a message that is not a fleet message is
+// refused (the handler acknowledges it: the same bytes never parse), and
+// the error carries the message id for the log line.
+func TestParseFleetMessageErrors(t *testing.T) {
+	meta := map[string]json.RawMessage{"MessageId": json.RawMessage(`"\"m-1\""`), "DeliveryCount": json.RawMessage(`"1"`)}
+	for name, tc := range map[string]struct{ value, err string }{
+		"NotJSON":        {`"not a message"`, "not JSON"},
+		"Null":           {`null`, "missing"},
+		"Array":          {`[{"action":"deploy"}]`, "not a JSON object"},
+		"StringOfNumber": {`"42"`, "not a JSON object"},
+		"UnknownMember":  {`{"action":"deploy","rollout":1,"database":"d","bundle":"azblob://c/k","extra":1}`, `unknown field "extra"`},
+		"NoRollout":      {`{"action":"reset","database":"app_dev","bundle":"azblob://c/k"}`, "names no rollout"},
+		"NoBundle":       {`{"action":"deploy","rollout":3,"database":"d"}`, "needs a bundle"},
+		"Truncated":      {`"{\"action\":\"deploy\",\"rollout\":"`, "not JSON"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			inv := invocation{Data: map[string]json.RawMessage{fleetBinding: json.RawMessage(tc.value)}, Metadata: meta}
+			_, _, err := parseFleetMessage(inv, fleetBinding)
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v, want one containing %q", err, tc.err)
+			}
+			if id := internal.EventIDOf(err); id != "m-1" {
+				t.Errorf("the error carries event id %q, want the message id m-1", id)
+			}
+		})
+	}
+	_, _, err := parseFleetMessage(invocation{Data: map[string]json.RawMessage{"myQueueItem": json.RawMessage(`{}`)}}, fleetBinding)
+	if err == nil || !strings.Contains(err.Error(), `no "message" in Data`) {
+		t.Errorf("wrong binding name: %v", err)
+	}
 }

@@ -29,7 +29,7 @@ import (
 	"github.com/pgmi-cloud/pgmi/internal/testbundle"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/azurefake"
 	"github.com/pgmi-cloud/pgmi/internal/testfakes/azurite"
-	"github.com/pgmi-cloud/pgmi/internal/testfakes/lambdafake"
+	"github.com/pgmi-cloud/pgmi/internal/testfakes/sbqueue"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
 )
 
@@ -68,6 +68,7 @@ func TestHandler(t *testing.T) {
 	t.Run("Scenarios", func(t *testing.T) { functest.Run(t, h.setup, h) })
 	t.Run("Routes", h.testRoutes)
 	t.Run("FailedAnswerReasonOnStdout", h.testFailedAnswerReasonOnStdout)
+	t.Run("FleetRetryableIsFailed", h.testFleetRetryable)
 	t.Run("MalformedInvocations", h.testMalformed)
 	t.Run("OtherStorageAccount", h.testOtherAccount)
 	t.Run("ResetNotConfigured", h.testResetNotConfigured)
@@ -104,7 +105,7 @@ type upload struct {
 
 func newHarness(t *testing.T) *harness {
 	h := &harness{uploads: map[string]upload{}, logDir: t.TempDir()}
-	h.bin = lambdafake.BuildBinary(t, "./functions/azure")
+	h.bin = buildHandler(t)
 
 	h.mi = azurefake.StartManagedIdentity(t)
 	h.token = azurefake.NewToken("entra_deployer", 2000)
@@ -214,7 +215,7 @@ func appDir(t *testing.T, functionTimeout string) string {
 	if err := os.WriteFile(filepath.Join(dir, hostJSONFile), out, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, fn := range []string{blobCreatedFunction, resetFunction} {
+	for _, fn := range []string{blobCreatedFunction, resetFunction, fleetFunction} {
 		raw, err := os.ReadFile(filepath.Join(fn, "function.json"))
 		if err != nil {
 			t.Fatal(err)
@@ -641,6 +642,26 @@ func (h *harness) testFailedAnswerReasonOnStdout(t *testing.T) {
 	}
 }
 
+// testFleetRetryable: a fleet message whose target cannot be reached is
+// answered 500, so the host fails the invocation and abandons the message
+// for Service Bus to deliver again; the stdout line says why.
+func (h *harness) testFleetRetryable(t *testing.T) {
+	env, _ := h.FleetQueue(t)
+	env["PGMI_ROUTES"] = `[{"prefix":"tenants/","fleet":{"databases":["` + h.setup.Database + `"],"waves":["100%"]}}]`
+	in := h.Start(t, functest.Options{Unreachable: true, Env: env}).(*instance)
+	m := sbqueue.Message{ID: "0123456789abcdef0123456789abcdef", SequenceNumber: 1, EnqueuedTime: time.Now().UTC(),
+		Body: []byte(`{"action":"deploy","rollout":1,"database":"` + h.setup.Database + `","bundle":"azblob://` + container + `/tenants/r.tgz","version":"0x1"}`)}
+	id := azurefake.NewID()
+	status, _, err := in.postAs(t, id, fleetFunction, serviceBusInvocation(m, 1, 0))
+	if err != nil || status != http.StatusInternalServerError {
+		t.Fatalf("POST /%s: %d, %v; want 500 (the host abandons the message)", fleetFunction, status, err)
+	}
+	l := waitLine(t, in, func(l functest.Line) bool { return str(l, "invocationId") == id && l.Outcome() != "" })
+	if l["retryable"] != true || str(l, "eventId") != m.ID {
+		t.Fatalf("the stdout line of the fleet invocation answered 500: %v; want a retryable outcome naming the message", l)
+	}
+}
+
 // testMalformed: an invocation that cannot be read is acknowledged (200)
 // with an error line: the same bytes will never parse, and a failure would
 // make Event Grid deliver them again for a day.
@@ -655,6 +676,9 @@ func (h *harness) testMalformed(t *testing.T) {
 		{"NoEventType", blobCreatedFunction, `{"Data":{"eventGridEvent":{"id":"e-2","subject":"/x","data":{}}},"Metadata":{}}`, "e-2"},
 		{"TimerNotJSON", resetFunction, `[`, ""},
 		{"TimerWrongBinding", resetFunction, `{"Data":{"myTimer":{}},"Metadata":{}}`, ""},
+		{"FleetNotJSON", fleetFunction, `{"Data":{"message":"not a message"},"Metadata":{"MessageId":"\"m-9\"","DeliveryCount":"1"}}`, "m-9"},
+		{"FleetNoRollout", fleetFunction, `{"Data":{"message":"{\"action\":\"reset\",\"database\":\"app_dev\"}"},"Metadata":{"MessageId":"m-10"}}`, "m-10"},
+		{"FleetWrongBinding", fleetFunction, `{"Data":{"myQueueItem":"{}"},"Metadata":{}}`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(in.Logs(t))

@@ -37,6 +37,7 @@ func newHandler(fn *internal.Function, cfg *settings) http.Handler {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("POST /"+blobCreatedFunction, h.blobCreated)
 	mux.HandleFunc("POST /"+resetFunction, h.reset)
+	mux.HandleFunc("POST /"+fleetFunction, h.fleet)
 	mux.HandleFunc("POST /{function}", h.unknown)
 	return recoverPanics(mux, fn.Log)
 }
@@ -123,6 +124,36 @@ func (h *handler) reset(w http.ResponseWriter, r *http.Request) {
 	h.answer(w, h.fn.Run(ctx, req))
 }
 
+// fleet deploys one target of a fleet rollout: the message the deployer
+// published to the fleet queue (PGMI_FLEET_TOPIC), which the Fleet
+// function's serviceBusTrigger delivers back. The answer settles the
+// message: 200 completes it (deployed, failed for good, or unreadable,
+// since the same bytes never parse); a retryable outcome is the 500 that
+// fails the invocation, so the host abandons the message and Service Bus
+// delivers it again (DeliveryCount + 1), until the queue's
+// max_delivery_count moves it to the dead-letter subqueue.
+func (h *handler) fleet(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get(invocationIDHeader)
+	inv, err := readInvocation(w, r)
+	if err != nil {
+		h.answer(w, h.fn.Reject(id, err))
+		return
+	}
+	req, msg, err := parseFleetMessage(inv, fleetBinding)
+	if err != nil {
+		h.answer(w, h.fn.Reject(id, err))
+		return
+	}
+	req.Trigger.InvocationID = id
+	if msg.DeliveryCount > 1 {
+		h.fn.Log.Info(fmt.Sprintf("fleet message %s (rollout %d, %s) delivered again: delivery %d", msg.MessageID, req.Rollout, req.Database, msg.DeliveryCount),
+			"invocationId", id)
+	}
+	ctx, cancel := h.deadline(r.Context())
+	defer cancel()
+	h.answer(w, h.fn.Run(ctx, req))
+}
+
 // resetRequest is the reset a timer tick asks for: the settings' database
 // and bundle (none: the last one the database's ledger deployed), read at
 // its current content, once per scheduled run.
@@ -140,8 +171,8 @@ func resetRequest(cfg *settings, timer timerInfo, sys sysInfo, invocationID stri
 // a function folder was added without code for it.
 func (h *handler) unknown(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("function")
-	h.fn.Log.Error(fmt.Sprintf("the host invoked function %q, which this handler does not serve (it serves %s and %s): remove the folder %s/ from the app",
-		name, blobCreatedFunction, resetFunction, name), "invocationId", r.Header.Get(invocationIDHeader))
+	h.fn.Log.Error(fmt.Sprintf("the host invoked function %q, which this handler does not serve (it serves %s, %s and %s): remove the folder %s/ from the app",
+		name, blobCreatedFunction, resetFunction, fleetFunction, name), "invocationId", r.Header.Get(invocationIDHeader))
 	writeResponse(w, http.StatusNotFound, hostResponse{Logs: []string{"no function " + name + " in this handler"}})
 }
 
@@ -196,7 +227,8 @@ type returnValue struct {
 
 // answer replies with the outcome: 200 for everything acknowledged, 500 for
 // a retryable failure, so the host marks the invocation failed and Event
-// Grid delivers the event again. The body is always the host's JSON.
+// Grid delivers the event again (Service Bus the message: the host abandons
+// it). The body is always the host's JSON.
 func (h *handler) answer(w http.ResponseWriter, o *deploy.Outcome) {
 	status := http.StatusOK
 	if internal.RetryError(o) != nil {

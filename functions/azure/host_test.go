@@ -55,6 +55,8 @@ type binding struct {
 	Direction    string `json:"direction"`
 	Schedule     string `json:"schedule"`
 	RunOnStartup *bool  `json:"runOnStartup"`
+	QueueName    string `json:"queueName"`
+	Connection   string `json:"connection"`
 }
 
 // TestFunctionJSON: the function folders are exactly the ones the handler
@@ -63,6 +65,7 @@ func TestFunctionJSON(t *testing.T) {
 	want := map[string]binding{
 		blobCreatedFunction: {Type: "eventGridTrigger", Name: eventGridBinding, Direction: "in"},
 		resetFunction:       {Type: "timerTrigger", Name: timerBinding, Direction: "in"},
+		fleetFunction:       {Type: "serviceBusTrigger", Name: fleetBinding, Direction: "in"},
 	}
 	found, _ := filepath.Glob(filepath.Join("*", "function.json"))
 	var folders []string
@@ -70,7 +73,7 @@ func TestFunctionJSON(t *testing.T) {
 		folders = append(folders, filepath.Dir(f))
 	}
 	if len(folders) != len(want) {
-		t.Errorf("function folders = %v, want %s and %s", folders, blobCreatedFunction, resetFunction)
+		t.Errorf("function folders = %v, want %s, %s and %s", folders, blobCreatedFunction, resetFunction, fleetFunction)
 	}
 	for fn, w := range want {
 		t.Run(fn, func(t *testing.T) {
@@ -93,9 +96,16 @@ func TestFunctionJSON(t *testing.T) {
 					t.Error("runOnStartup must be false: a restart must not reset a database")
 				}
 			}
+			if w.Type == "serviceBusTrigger" {
+				// The queue and the identity-based connection infra/azure
+				// sets (PGMI_FLEET_QUEUE, FleetServiceBus__*).
+				if b.QueueName != "%PGMI_FLEET_QUEUE%" || b.Connection != "FleetServiceBus" {
+					t.Errorf("queueName %q, connection %q; want %%PGMI_FLEET_QUEUE%% and FleetServiceBus (infra/azure's app settings)", b.QueueName, b.Connection)
+				}
+			}
 		})
 	}
-	if !slices.Contains(folders, blobCreatedFunction) || !slices.Contains(folders, resetFunction) {
+	if !slices.Contains(folders, blobCreatedFunction) || !slices.Contains(folders, resetFunction) || !slices.Contains(folders, fleetFunction) {
 		t.Errorf("function folders = %v", folders)
 	}
 }

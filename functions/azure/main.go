@@ -1,8 +1,9 @@
 // Command handler is pgmi's Azure Functions custom handler: an HTTP server
 // the Functions host starts beside itself and sends one invocation per
 // trigger, BlobCreated (an Event Grid Microsoft.Storage.BlobCreated event:
-// deploy the uploaded bundle, pinned to its ETag) and Reset (a timer: drop,
-// recreate and redeploy PGMI_RESET_DATABASE). See README.md.
+// deploy the uploaded bundle, pinned to its ETag), Reset (a timer: drop,
+// recreate and redeploy PGMI_RESET_DATABASE) and Fleet (a Service Bus
+// queue message: deploy one target of a fleet rollout). See README.md.
 package main
 
 import (

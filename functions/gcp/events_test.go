@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +37,15 @@ func TestParseCloudEvent(t *testing.T) {
 			Trigger:  deploy.Trigger{Platform: "gcp", Source: "pubsub", EventID: id, Time: published, Schedule: schedule},
 		}
 	}
+	fleetTime := time.Date(2026, 11, 25, 9, 30, 0, 250_000_000, time.UTC)
+	fleet := deploy.Request{
+		Action:   deploy.ActionDeploy,
+		Bundle:   "gs://bundles/tenants/release-1.tgz",
+		Version:  "1700000000000001",
+		Database: "tenant_07",
+		Rollout:  12,
+		Trigger:  deploy.Trigger{Platform: "gcp", Source: "pubsub", EventID: "11223344556690", Time: fleetTime},
+	}
 	encoded := storage("9876543210123463", "1700000000000001")
 	encoded.Bundle = "gs://bundles/app/releases/app 1.4.tgz"
 
@@ -56,6 +67,8 @@ func TestParseCloudEvent(t *testing.T) {
 			"projects/pgmi-demo/locations/europe-west1/jobs/reset-app-dev@2026-11-25T02:00:00.512Z")},
 		{fixture: "pubsub-reset-payload-schedule", want: reset("11223344556678", "reset-app-dev@2026-11-25T02:00:00Z")},
 		{fixture: "pubsub-reset-no-attributes", want: reset("11223344556679", "")},
+		{fixture: "pubsub-fleet", want: fleet},
+		{fixture: "pubsub-fleet-unknown-member", err: `pubsub message 11223344556691: invalid action payload: json: unknown field "wave"`},
 		{fixture: "pubsub-bad-base64", err: "pubsub message 11223344556680: message data is not base64"},
 		{fixture: "unknown-type", ignore: `event type "google.cloud.storage.object.v1.deleted"`},
 	}
@@ -116,6 +129,55 @@ func TestPubSubDeployHasNoSchedule(t *testing.T) {
 	}
 	if req.Action != deploy.ActionDeploy || req.Bundle != "gs://bundles/app.tgz" || req.Trigger.Schedule != "" || req.Trigger.EventID != "7" {
 		t.Fatalf("got %+v", req)
+	}
+}
+
+// TestPubSubFleetMessage: every fleet message the core publishes
+// (deploy.FleetMessage, as JSON, with its attributes) reads, through
+// Eventarc's messagePublished event, as the request the core itself reads
+// from it (deploy.ParseFleetMessage), and a schedule attribute does not
+// make it a scheduled run.
+func TestPubSubFleetMessage(t *testing.T) {
+	for _, m := range []deploy.FleetMessage{
+		{Action: deploy.ActionDeploy, Rollout: 1, Database: "tenant_01", Bundle: "gs://bundles/tenants/r.tgz", Version: "1700000000000001"},
+		{Action: deploy.ActionDeploy, Rollout: 9_000_000_001, Database: "Tenant \"Ä\"", Bundle: "gs://bundles/a b/r.tgz"},
+	} {
+		body, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := loadCloudEventFixture(t, "pubsub-fleet")
+		data, _ := json.Marshal(map[string]any{"message": map[string]any{
+			"data": base64.StdEncoding.EncodeToString(body), "messageId": "42", "publishTime": "2026-11-25T09:30:00Z",
+			"attributes": map[string]string{"pgmi-rollout": fmt.Sprint(m.Rollout), "schedule": "job"}}})
+		e.DataEncoded = data
+		got, ignore, err := parseCloudEvent(e)
+		if err != nil || ignore != "" {
+			t.Fatalf("%s: ignore %q, error %v", body, ignore, err)
+		}
+		want, err := deploy.ParseFleetMessage(body, deploy.Trigger{Platform: "gcp", Source: "pubsub", EventID: "42",
+			Time: time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !functest.SameRequest(got, want) {
+			t.Fatalf("%s:\n got %+v\nwant %+v", body, got, want)
+		}
+	}
+	// Members a fleet message does not have, or a rollout on a reset, are refused.
+	for _, payload := range []string{
+		`{"action":"deploy","rollout":3,"database":"t","bundle":"gs://b/k","priority":1}`,
+		`{"action":"reset","rollout":3,"database":"t","bundle":"gs://b/k"}`,
+		`{"action":"deploy","rollout":-3,"database":"t","bundle":"gs://b/k"}`,
+		`{"action":"deploy","rollout":3,"bundle":"gs://b/k"}`,
+		`{"action":"deploy","rollout":"3","database":"t","bundle":"gs://b/k"}`,
+	} {
+		e := loadCloudEventFixture(t, "pubsub-fleet")
+		e.DataEncoded, _ = json.Marshal(map[string]any{"message": map[string]any{
+			"data": base64.StdEncoding.EncodeToString([]byte(payload)), "messageId": "43"}})
+		if req, ignore, err := parseCloudEvent(e); err == nil || ignore != "" || !functest.SameRequest(req, deploy.Request{}) {
+			t.Errorf("%s: %+v, ignore %q, error %v; want refused", payload, req, ignore, err)
+		}
 	}
 }
 

@@ -55,6 +55,7 @@ func TestFunction(t *testing.T) {
 	s.Secrets = append(s.Secrets, md.TokenFor(gcpfake.ScopeSQLLogin), md.TokenFor(gcpfake.ScopeSQLAdmin), pg.Password())
 
 	functest.Run(t, s, c)
+	t.Run("FleetRedelivery", func(t *testing.T) { fleetRedelivery(t, s, c) })
 	t.Run("StructuredMode", func(t *testing.T) { structuredMode(t, s, c) })
 	t.Run("OtherEventType", func(t *testing.T) { otherEventType(t, c) })
 	t.Run("MalformedEvent", func(t *testing.T) { malformedEvent(t, c) })

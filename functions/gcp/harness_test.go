@@ -127,6 +127,7 @@ func (c *cloud) Start(t *testing.T, opts functest.Options) functest.Instance {
 		env["CLOUD_RUN_TIMEOUT_SECONDS"] = strconv.Itoa(int(math.Ceil(opts.Deadline.Seconds())))
 	}
 	maps.Copy(env, opts.Env)
+	c.grantFleet(t, env["PGMI_ROUTES"])
 	return &instance{cloud: c, proc: c.serve(t, env)}
 }
 
@@ -352,22 +353,30 @@ func (in *instance) Logs(t *testing.T) []functest.Line {
 func (in *instance) post(t *testing.T, ev event) functest.Reply {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	reply, err := in.send(ctx, ev)
+	if err != nil {
+		t.Errorf("POST to the function: %v", err)
+	}
+	return reply
+}
+
+// send sends one request to the instance; err is a request that got no
+// answer (the reply then asks for a retry, as Eventarc would).
+func (in *instance) send(ctx context.Context, ev event) (functest.Reply, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+in.proc.addr+"/", bytes.NewReader(ev.body))
 	if err != nil {
-		t.Errorf("request: %v", err)
-		return functest.Reply{Retry: true, Detail: err.Error()}
+		return functest.Reply{Retry: true, Detail: err.Error()}, err
 	}
 	for k, v := range ev.headers {
 		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Errorf("POST to the function: %v", err)
-		return functest.Reply{Retry: true, Detail: err.Error()}
+		return functest.Reply{Retry: true, Detail: err.Error()}, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	return functest.Reply{Retry: resp.StatusCode/100 != 2, Detail: fmt.Sprintf("HTTP %s %s", resp.Status, body)}
+	return functest.Reply{Retry: resp.StatusCode/100 != 2, Detail: fmt.Sprintf("HTTP %s %s", resp.Status, body)}, nil
 }
 
 // event is an HTTP request of the CloudEvents binding.
@@ -397,22 +406,49 @@ func storageEvent(id, typ string, obj functest.Object) event {
 // pubsubEvent is the binary-mode CloudEvent of a Pub/Sub message whose
 // data is payload, published by the reset job of Cloud Scheduler.
 func pubsubEvent(id string, payload []byte) event {
-	now := time.Now().UTC().Format(time.RFC3339Nano)
-	data, _ := json.Marshal(map[string]any{
-		"message": map[string]any{
-			"data":        base64.StdEncoding.EncodeToString(payload),
-			"attributes":  map[string]string{"schedule": "projects/" + testProject + "/locations/" + testRegion + "/jobs/pgmi-reset"},
-			"messageId":   id,
-			"publishTime": now,
-		},
-		"subscription": "projects/" + testProject + "/subscriptions/eventarc-" + testRegion + "-pgmi-reset-sub-001",
+	return messagePublished(pushedMessage{
+		topic:        "projects/" + testProject + "/topics/pgmi-actions",
+		subscription: "projects/" + testProject + "/subscriptions/eventarc-" + testRegion + "-pgmi-reset-sub-001",
+		id:           id,
+		data:         payload,
+		attributes:   map[string]string{"schedule": "projects/" + testProject + "/locations/" + testRegion + "/jobs/pgmi-reset"},
+		published:    time.Now(),
 	})
+}
+
+// pushedMessage is a Pub/Sub message as an Eventarc trigger's push
+// subscription hands it over.
+type pushedMessage struct {
+	topic, subscription string // full resource names
+	id                  string
+	data                []byte
+	attributes          map[string]string
+	published           time.Time
+}
+
+// messagePublished is the binary-mode CloudEvent Eventarc pushes for a
+// Pub/Sub message (google.events.cloud.pubsub.v1.MessagePublishedData):
+// the message id is the event id, on every delivery of the message, and
+// the message members come in both JSON spellings, as Eventarc writes them.
+func messagePublished(m pushedMessage) event {
+	published := m.published.UTC().Format(time.RFC3339Nano)
+	msg := map[string]any{
+		"data":         base64.StdEncoding.EncodeToString(m.data),
+		"messageId":    m.id,
+		"message_id":   m.id,
+		"publishTime":  published,
+		"publish_time": published,
+	}
+	if len(m.attributes) > 0 {
+		msg["attributes"] = m.attributes
+	}
+	data, _ := json.Marshal(map[string]any{"message": msg, "subscription": m.subscription})
 	return event{headers: map[string]string{
-		"ce-id":          id,
+		"ce-id":          m.id,
 		"ce-specversion": "1.0",
 		"ce-type":        "google.cloud.pubsub.topic.v1.messagePublished",
-		"ce-source":      "//pubsub.googleapis.com/projects/" + testProject + "/topics/pgmi-actions",
-		"ce-time":        now,
+		"ce-source":      "//pubsub.googleapis.com/" + m.topic,
+		"ce-time":        published,
 		"Content-Type":   "application/json",
 	}, body: data}
 }

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"gocloud.dev/pubsub"
+
 	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
@@ -49,7 +51,7 @@ func Setup(ctx context.Context, platform string, env connect.Env, log *slog.Logg
 		return nil, err
 	}
 	f := &Function{Platform: platform, Log: log}
-	f.Deployer = deploy.New(cfg, &deploy.Options{Log: log, Mux: o.Mux})
+	f.Deployer = deploy.New(cfg, &deploy.Options{Log: log, Mux: o.Mux, Topics: opts.Topics})
 	log.Info("pgmi deployer ready: " + cfg.String())
 	return f, nil
 }
@@ -61,6 +63,9 @@ type Options struct {
 	// nil, is set to the function's log, so configuration warnings and the
 	// providers' lines (the AWS SDK's …) are its JSON lines.
 	deploy.LoadOptions
+	// Topics opens the fleet queue (PGMI_FLEET_TOPIC); nil means gocloud's
+	// default mux (the driver the adapter blank-imported).
+	Topics *pubsub.URLMux
 	// Limit is the platform's time limit per event when the adapter knows
 	// it now (a PGMI_TIMEOUT_MARGIN that leaves no time within it is an
 	// invalid configuration), the zero Limit otherwise.

@@ -73,9 +73,12 @@ locals {
       # function's serviceBusTrigger reads queueName %PGMI_FLEET_QUEUE% over
       # the identity-based connection "FleetServiceBus". maxConcurrentCalls
       # overrides host.json's extensions.serviceBus value.
-      PGMI_FLEET_TOPIC                                                  = local.fleet_topic
-      SERVICEBUS_HOSTNAME                                               = var.fleet_enabled ? local.fleet_hostname : null
-      PGMI_FLEET_QUEUE                                                  = var.fleet_enabled ? azurerm_servicebus_queue.fleet[0].name : null
+      PGMI_FLEET_TOPIC    = local.fleet_topic
+      SERVICEBUS_HOSTNAME = var.fleet_enabled ? local.fleet_hostname : null
+      PGMI_FLEET_QUEUE    = var.fleet_enabled ? azurerm_servicebus_queue.fleet[0].name : "pgmi-fleet-disabled"
+      # Without fleets the Fleet function is disabled, so the host neither
+      # resolves its queue nor opens a Service Bus listener.
+      "AzureWebJobs.Fleet.Disabled"                                     = var.fleet_enabled ? null : "true"
       FleetServiceBus__fullyQualifiedNamespace                          = var.fleet_enabled ? local.fleet_hostname : null
       FleetServiceBus__credential                                       = var.fleet_enabled ? "managedidentity" : null
       FleetServiceBus__clientId                                         = var.fleet_enabled ? azurerm_user_assigned_identity.deployer.client_id : null

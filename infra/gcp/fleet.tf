@@ -20,7 +20,7 @@
 
 locals {
   # PGMI_FLEET_TOPIC: the gocloud.dev/pubsub gcppubsubv2 URL of the topic.
-  fleet_topic = var.fleet_enabled ? "gcppubsubv2://projects/${var.project_id}/topics/${google_pubsub_topic.fleet[0].name}" : null
+  fleet_topic = var.fleet_enabled ? "gcppubsubv2://${var.project_id}/${google_pubsub_topic.fleet[0].name}" : null
 
   pubsub_service_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 }

@@ -47,7 +47,7 @@ output "upload_example" {
 }
 
 output "fleet_topic" {
-  description = "PGMI_FLEET_TOPIC: the gocloud.dev/pubsub URL of the fleet topic (gcppubsubv2://projects/…/topics/…), or null without fleet_enabled."
+  description = "PGMI_FLEET_TOPIC: the gocloud.dev/pubsub URL of the fleet topic (gcppubsubv2://<project>/<topic>, the form gocloud v0.47 reads), or null without fleet_enabled."
   value       = local.fleet_topic
 }
 

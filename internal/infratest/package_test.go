@@ -140,7 +140,7 @@ func TestPackageArtifacts(t *testing.T) {
 
 	t.Run("azure", func(t *testing.T) {
 		z := zipEntries(t, filepath.Join(dist, "azure", "pgmi-azure.zip"))
-		want := []string{"BlobCreated/function.json", "Reset/function.json", "handler", "host.json"}
+		want := []string{"BlobCreated/function.json", "Fleet/function.json", "Reset/function.json", "handler", "host.json"}
 		if got := names(z); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Fatalf("pgmi-azure.zip holds %v, want %v", got, want)
 		}
@@ -168,7 +168,7 @@ func TestPackageArtifacts(t *testing.T) {
 			t.Errorf("host.json names %q as the handler, which is not an executable entry of the zip", exe)
 		}
 		checkBinary(t, "handler", z["handler"].data, elf.EM_X86_64, "grpcnotrace")
-		for name, trigger := range map[string]string{"BlobCreated/function.json": "eventGridTrigger", "Reset/function.json": "timerTrigger"} {
+		for name, trigger := range map[string]string{"BlobCreated/function.json": "eventGridTrigger", "Fleet/function.json": "serviceBusTrigger", "Reset/function.json": "timerTrigger"} {
 			var fn struct {
 				Bindings []struct {
 					Type string `json:"type"`

@@ -265,14 +265,16 @@ func TestFleetRolloutHaltsOnFailureBudget(t *testing.T) {
 	if rep.Status != "complete" || rep.Deployed != 11 {
 		t.Fatalf("fixed bundle: rollout %s, %d deployed", rep.Status, rep.Deployed)
 	}
-	// Abort stops a rollout: its later waves never start.
-	o = ff.run(ff.put("tenants/r3.tgz", ff.signed(stamped()), ""))
-	rep, err = ff.d.AbortRollout(context.Background(), rep.Bundle.URL[:strings.LastIndex(rep.Bundle.URL, "/")]+"/r3.tgz", "")
-	if err != nil {
+	// Abort stops a rollout while its first wave (one target, 1 s) runs:
+	// no later wave starts.
+	o = ff.run(ff.put("tenants/r3.tgz", ff.signed(stamped()+"\nSELECT pg_sleep(1);"), ""))
+	if _, err = ff.d.AbortRollout(context.Background(), o.Report.Bundle.URL, ""); err != nil {
 		t.Fatal(err)
 	}
-	rep = ff.wait(t, o)
-	if rep.Status != "aborted" || rep.Deployed > 5 {
+	ff.wait(t, o)
+	time.Sleep(1500 * time.Millisecond) // the canary finishes; nothing follows it
+	rep = ff.rollout(t, o)
+	if rep.Status != "aborted" || rep.Deployed > 1 {
 		t.Fatalf("aborted rollout: %s with %d deployed", rep.Status, rep.Deployed)
 	}
 }
