@@ -257,7 +257,7 @@ func newRolloutResumeCommand(s streams) *cobra.Command {
 	fl := cmd.Flags()
 	fl.Bool("help", false, "help for resume")
 	authValues = rolloutAdminCommonFlags(cmd, &f)
-	fl.StringVar(&f.fleetTopic, "fleet-topic", "", "the fleet queue the deployers serve (PGMI_FLEET_TOPIC): awssqs://…, gcppubsub://…, azuresb://…, or mem://… to deploy here")
+	fl.StringVar(&f.fleetTopic, "fleet-topic", "", "the fleet queue the deployers serve (PGMI_FLEET_TOPIC): awssqs://…, gcppubsubv2://<project>/<topic>, azuresb://…, or mem://… to deploy here")
 	fl.StringVar(&f.trustedSigners, "trusted-signers", "", "with a mem:// queue: allowed_signers file (or PGMI_TRUSTED_SIGNERS) the bundle must be signed by")
 	fl.BoolVar(&f.allowUnsigned, "allow-unsigned", false, "with a mem:// queue: deploy without checking the bundle's signature (PGMI_ALLOW_UNSIGNED)")
 	return cmd

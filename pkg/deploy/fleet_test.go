@@ -16,6 +16,7 @@ import (
 	_ "gocloud.dev/pubsub/mempubsub"
 
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
+	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
 // fleetFixture is a deployer with one fleet route over n new databases
@@ -28,6 +29,8 @@ type fleetFixture struct {
 	seen   []*deploy.Outcome
 	cancel context.CancelFunc
 	done   chan struct{}
+	// maxDeliveries is the worker's MaxDeliveries (0: its default).
+	maxDeliveries int
 }
 
 func newFleetFixture(t *testing.T, n int, fleet string) *fleetFixture {
@@ -70,7 +73,7 @@ func (ff *fleetFixture) subscribe(t testing.TB) (start func()) {
 		t.Fatal(err)
 	}
 	ff.cancel, ff.done = cancel, make(chan struct{})
-	w := &deploy.FleetWorker{Deployer: ff.d, Sub: sub, RetryDelay: 50 * time.Millisecond,
+	w := &deploy.FleetWorker{Deployer: ff.d, Sub: sub, RetryDelay: 50 * time.Millisecond, MaxDeliveries: ff.maxDeliveries,
 		Trigger: deploy.Trigger{Platform: "local", Source: "fleet"},
 		Outcome: func(o *deploy.Outcome) { ff.mu.Lock(); ff.seen = append(ff.seen, o); ff.mu.Unlock() }}
 	started := false
@@ -343,5 +346,62 @@ func TestFleetOlderUploadsNeverWin(t *testing.T) {
 		if fmt.Sprint(got) != "[4]" {
 			t.Fatalf("%s deployed versions %v, want [4]", db, got)
 		}
+	}
+}
+
+// A target that keeps failing retryably (its database's deploy lock is held
+// elsewhere) is given up after MaxDeliveries, as a dead-letter queue would;
+// the wave waits for it, and pgmi rollout resume publishes it again.
+func TestFleetDeadLetteredTargetResumes(t *testing.T) {
+	ff := newFleetFixture(t, 2, `{"databases":$DBS,"waves":["100%"],"concurrency":2}`)
+	ff.env["PGMI_LOCK_WAIT"] = "200ms"
+	cfg, err := deploy.LoadConfig(context.Background(), ff.env.lookup, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ff.d = deploy.New(cfg, nil)
+	t.Cleanup(func() { ff.d.Close() })
+	holder := pg.Connect(t, ff.dbs[1])
+	if ok, err := engine.TryLock(context.Background(), holder); err != nil || !ok {
+		t.Fatalf("taking the deploy lock of %s: %v %v", ff.dbs[1], ok, err)
+	}
+	ff.maxDeliveries = 2
+	ff.serve(t)
+	o := ff.run(ff.put("tenants/r1.tgz", ff.signed(stamped()), ""))
+	want(t, o, deploy.StatusStarted, false)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ff.mu.Lock()
+		retried := 0
+		for _, s := range ff.seen {
+			if s.Retryable && s.Report != nil && s.Report.Target.Database == ff.dbs[1] {
+				retried++
+			}
+		}
+		ff.mu.Unlock()
+		if retried >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was delivered %d times retryably, want 2", ff.dbs[1], retried)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // no third delivery
+	rep, err := ff.d.RolloutState(context.Background(), o.Report.Bundle.URL, "") // the result object lags up to 2 s
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status != "running" || rep.Deployed != 1 || rep.Pending != 1 {
+		t.Fatalf("after the dead letter: %s, %d deployed, %d pending", rep.Status, rep.Deployed, rep.Pending)
+	}
+	if err := engine.Unlock(context.Background(), holder); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ff.d.ResumeRollout(context.Background(), o.Report.Bundle.URL, ""); err != nil {
+		t.Fatal(err)
+	}
+	if rep := ff.wait(t, o); rep.Status != "complete" || rep.Deployed != 2 {
+		t.Fatalf("after resume: %s, %d deployed", rep.Status, rep.Deployed)
 	}
 }

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -19,10 +20,17 @@ type FleetWorker struct {
 	Sub         *pubsub.Subscription
 	Concurrency int           // 0: the Deployer's FleetConcurrency, at least 1
 	RetryDelay  time.Duration // 0: one second
-	Trigger     Trigger       // Platform and Source of the requests
+	// MaxDeliveries is how often one message is delivered before the
+	// worker gives up on it (acknowledges it, as a platform moves it to its
+	// dead-letter queue; pgmi rollout resume publishes it again); 0 means 5.
+	MaxDeliveries int
+	Trigger       Trigger // Platform and Source of the requests
 	// Outcome, when set, sees every outcome (and the unreadable
 	// messages, as failed outcomes without a Report).
 	Outcome func(*Outcome)
+
+	mu         sync.Mutex
+	deliveries map[string]int // retryable deliveries so far, by message body
 }
 
 // Serve receives until ctx ends or the subscription fails, waiting for the
@@ -36,6 +44,10 @@ func (w *FleetWorker) Serve(ctx context.Context) error {
 	if delay == 0 {
 		delay = time.Second
 	}
+	if w.MaxDeliveries <= 0 {
+		w.MaxDeliveries = 5
+	}
+	w.deliveries = map[string]int{}
 	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -77,6 +89,19 @@ func (w *FleetWorker) handle(ctx context.Context, msg *pubsub.Message, delay tim
 		w.Outcome(o)
 	}
 	if !o.Retryable || !msg.Nackable() {
+		msg.Ack()
+		return
+	}
+	w.mu.Lock()
+	w.deliveries[string(msg.Body)]++
+	n := w.deliveries[string(msg.Body)]
+	if n >= w.MaxDeliveries {
+		delete(w.deliveries, string(msg.Body))
+	}
+	w.mu.Unlock()
+	if n >= w.MaxDeliveries {
+		w.Deployer.log.Warn(fmt.Sprintf("fleet message for %s (rollout %d) failed %d times, retryably; giving up on it as a dead-letter queue would (pgmi rollout resume publishes it again): %v",
+			req.Database, req.Rollout, n, o.Err))
 		msg.Ack()
 		return
 	}
