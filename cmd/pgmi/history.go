@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -125,26 +124,7 @@ func printHistory(s streams, rows []deploy.HistoryEntry) {
 		}
 		errs = append(errs, msg)
 	}
-	widths := make([]int, len(table[0]))
-	for _, row := range table {
-		for i, cell := range row {
-			widths[i] = max(widths[i], utf8.RuneCountInString(dash(cell)))
-		}
-	}
-	for r, row := range table {
-		var b strings.Builder
-		for i, cell := range row {
-			cell = dash(cell)
-			b.WriteString(cell)
-			if i < len(row)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell)+2))
-			}
-		}
-		fmt.Fprintln(s.out, b.String())
-		if errs[r] != "" {
-			fmt.Fprintf(s.out, "%s%s\n", strings.Repeat(" ", widths[0]+2), errs[r])
-		}
-	}
+	printTable(s.out, table, errs...)
 }
 
 func dash(s string) string {

@@ -197,15 +197,17 @@ func printRollout(w io.Writer, r *deploy.RolloutReport) {
 	printTable(w, rows)
 }
 
-// printTable writes rows in aligned columns.
-func printTable(w io.Writer, rows [][]string) {
+// printTable writes rows in aligned columns ("-" for an empty cell); a
+// non-empty notes[r] goes on its own line under row r, indented past the
+// first column.
+func printTable(w io.Writer, rows [][]string, notes ...string) {
 	widths := make([]int, len(rows[0]))
 	for _, row := range rows {
 		for i, cell := range row {
 			widths[i] = max(widths[i], utf8.RuneCountInString(dash(cell)))
 		}
 	}
-	for _, row := range rows {
+	for r, row := range rows {
 		var b strings.Builder
 		for i, cell := range row {
 			cell = dash(cell)
@@ -215,6 +217,9 @@ func printTable(w io.Writer, rows [][]string) {
 			}
 		}
 		fmt.Fprintln(w, b.String())
+		if r < len(notes) && notes[r] != "" {
+			fmt.Fprintf(w, "%s%s\n", strings.Repeat(" ", widths[0]+2), notes[r])
+		}
 	}
 }
 
