@@ -29,7 +29,7 @@ func newRolloutCommand(s streams) *cobra.Command {
 		Short: "Follow and steer fleet rollouts: status, resume, abort",
 		Long: "A bundle uploaded under a route that names a fleet starts a rollout: the deployers deploy it to\n" +
 			"every database of the fleet, wave by wave, and rewrite the rollout result\n" +
-			"<results prefix><key>.<version>.rollout.json beside the bundle as targets finish.",
+			"<results prefix><key>.<version>.rollout.json beside the bundle when a wave closes (and at most every 2 s between).",
 	}
 	cmd.AddCommand(newRolloutStatusCommand(s), newRolloutResumeCommand(s), newRolloutAbortCommand(s))
 	return cmd
@@ -63,13 +63,9 @@ func newRolloutStatusCommand(s streams) *cobra.Command {
 }
 
 func rolloutStatus(ctx context.Context, s streams, objectURL, version string, f resultFlags) error {
-	if !isBundleURL(objectURL) {
-		return usageError{errorf("%q is not a blob URL (s3://, gs://, azblob://, file://)", objectURL)}
-	}
-	prefix := f.resultsPrefix(s)
-	places, err := resultPlaces(objectURL, prefix, version, "")
+	places, prefix, err := readPlaces(s, objectURL, version, f)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	got, err := findRolloutResult(ctx, places, prefix, version)
 	if err != nil {

@@ -36,14 +36,25 @@ func newStatusCommand(s streams) *cobra.Command {
 	return cmd
 }
 
-func status(ctx context.Context, s streams, objectURL, version string, f resultFlags) error {
+// readPlaces are where pgmi status and pgmi rollout status look for the
+// results of objectURL (at version, "" for any), under the results prefix
+// they return; a URL that is no blob URL is a usage error.
+func readPlaces(s streams, objectURL, version string, f resultFlags) ([]resultPlace, string, error) {
 	if !isBundleURL(objectURL) {
-		return usageError{errorf("%q is not a blob URL (s3://, gs://, azblob://, file://)", objectURL)}
+		return nil, "", usageError{errorf("%q is not a blob URL (s3://, gs://, azblob://, file://)", objectURL)}
 	}
 	prefix := f.resultsPrefix(s)
 	places, err := resultPlaces(objectURL, prefix, version, "")
 	if err != nil {
-		return usageError{err}
+		return nil, "", usageError{err}
+	}
+	return places, prefix, nil
+}
+
+func status(ctx context.Context, s streams, objectURL, version string, f resultFlags) error {
+	places, prefix, err := readPlaces(s, objectURL, version, f)
+	if err != nil {
+		return err
 	}
 	var got *awaited
 	if version != "" {

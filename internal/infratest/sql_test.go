@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	_ "gocloud.dev/blob/fileblob"
+	_ "gocloud.dev/pubsub/mempubsub"
 
 	"github.com/pgmi-cloud/pgmi/internal/testbundle"
 	"github.com/pgmi-cloud/pgmi/internal/testpg"
@@ -227,12 +229,46 @@ func TestSQLReset(t *testing.T) {
 	}
 }
 
+// fleet-grants.sql gives the deployer what a rollout needs in the
+// maintenance database: without it the upload to a fleet route fails on
+// the control tables (permission denied); with it (run twice: idempotent)
+// the rollout starts, its control tables created by the deployer.
+func TestSQLFleet(t *testing.T) {
+	t.Parallel()
+	r := newSQLRig(t)
+	r.pg.Exec(t, "postgres", `CREATE ROLE rds_iam NOLOGIN`)
+	r.mustRun("aws-rds-iam.sql", "app", "deployer=pgmi_deployer", "database=app")
+	fleet := map[string]string{
+		"PGMI_ROUTES":      `[{"prefix":"","fleet":{"databases":["app"],"waves":["100%"]}}]`,
+		"PGMI_FLEET_TOPIC": "mem://sql-fleet-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")),
+	}
+	o := r.runAs("pgmi_deployer", "app", "SELECT 1;", fleet)
+	if o.Status != deploy.StatusFailed || !strings.Contains(o.Err.Error(), "pgmi_fleet") {
+		t.Fatalf("without fleet-grants.sql: %s %v, want a failure creating the control schema", o.Status, o.Err)
+	}
+	r.mustRun("fleet-grants.sql", "postgres", "deployer=pgmi_deployer")
+	r.mustRun("fleet-grants.sql", "postgres", "deployer=pgmi_deployer")
+	if o := r.runAs("pgmi_deployer", "app", "SELECT 1;", fleet); o.Status != deploy.StatusStarted {
+		t.Fatalf("with fleet-grants.sql: %s %v, want the rollout started", o.Status, o.Err)
+	}
+	if got := r.scalar("postgres", `SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'pgmi_fleet.rollouts'::regclass`); got != "pgmi_deployer" {
+		t.Fatalf("the control tables belong to %v", got)
+	}
+}
+
 // deployAs runs the deploy pipeline every function runs, logged in as role
 // (a password role stands in for the cloud identity: the test cluster
 // trusts local connections), on an unsigned bundle of deploy.sql.
 func (r *sqlRig) deployAs(role, db, sql string) *deploy.Outcome {
 	r.t.Helper()
+	return r.runAs(role, db, sql, nil)
+}
+
+// runAs is deployAs with more of the deployer's environment.
+func (r *sqlRig) runAs(role, db, sql string, extra map[string]string) *deploy.Outcome {
+	r.t.Helper()
 	env := map[string]string{"PGMI_CONNECTION_STRING": r.conninfo(role, db) + " sslmode=disable", "PGMI_ALLOW_UNSIGNED": "true"}
+	maps.Copy(env, extra)
 	cfg, err := deploy.LoadConfig(r.t.Context(), func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
 	if err != nil {
 		r.t.Fatal(err)

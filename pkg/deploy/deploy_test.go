@@ -380,6 +380,12 @@ func TestReset(t *testing.T) {
 	}
 }
 
+// fleetEnv is PGMI_ROUTES with one route of prefix t/ and the members
+// given, and a fleet topic.
+func fleetEnv(members string) env {
+	return env{"PGMI_ROUTES": `[{"prefix":"t/",` + members + `}]`, "PGMI_FLEET_TOPIC": "mem://t"}
+}
+
 func TestLoadConfigErrors(t *testing.T) {
 	key := testbundle.NewKey(t)
 	base := func() env {
@@ -399,6 +405,17 @@ func TestLoadConfigErrors(t *testing.T) {
 		"bad ledger":        {env{"PGMI_LEDGER_TABLE": "Ledger"}, "PGMI_LEDGER_TABLE"},
 		"bad auth":          {env{"PGMI_AUTH": "kerberos"}, "kerberos"},
 		"bad sslmode":       {env{"PGSSLMODE": "sometimes"}, "sometimes"},
+		// Fleets (a valid fleet with a topic loads: TestFleet*).
+		"fleet without topic": {env{"PGMI_ROUTES": `[{"prefix":"t/","fleet":{"databases":["a"],"waves":["100%"]}}]`}, "PGMI_FLEET_TOPIC"},
+		"fleet and database":  {fleetEnv(`"database":"x","fleet":{"databases":["a"],"waves":[1]}`), "both a database and a fleet"},
+		"fleet no databases":  {fleetEnv(`"fleet":{"waves":[1]}`), "no databases"},
+		"fleet no waves":      {fleetEnv(`"fleet":{"databases":["a"]}`), "no waves"},
+		"fleet waves shrink":  {fleetEnv(`"fleet":{"databases":["a"],"waves":[5,2]}`), "smaller than wave 1"},
+		"fleet bad percent":   {fleetEnv(`"fleet":{"databases":["a"],"waves":["150%"]}`), "between 0% and 100%"},
+		"fleet empty wave":    {fleetEnv(`"fleet":{"databases":["a"],"waves":[0]}`), "wave 1 is empty"},
+		"fleet twice listed":  {fleetEnv(`"fleet":{"databases":["a","a"],"waves":[1]}`), "listed twice"},
+		"fleet template":      {fleetEnv(`"fleet":{"databases":["template1"],"waves":[1]}`), "template"},
+		"fleet budget":        {fleetEnv(`"fleet":{"databases":["a"],"waves":[1],"maxFailures":-1}`), "maxFailures"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -69,7 +69,6 @@ func (p Portion) of(n int, up bool) int {
 
 func parsePortion(raw json.RawMessage, what string) (Portion, error) {
 	raw = bytes.TrimSpace(raw)
-	var n json.Number
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
@@ -78,10 +77,9 @@ func parsePortion(raw json.RawMessage, what string) (Portion, error) {
 	}
 	switch x := v.(type) {
 	case json.Number:
-		n = x
-		i, err := strconv.Atoi(n.String())
+		i, err := strconv.Atoi(x.String())
 		if err != nil || i < 0 {
-			return Portion{}, fmt.Errorf("%s %s: want a whole number ≥ 0 or a percentage such as \"10%%\"", what, n)
+			return Portion{}, fmt.Errorf("%s %s: want a whole number ≥ 0 or a percentage such as \"10%%\"", what, x)
 		}
 		return Portion{Count: i}, nil
 	case string:

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -270,9 +271,23 @@ func TestFleetRolloutHaltsOnFailureBudget(t *testing.T) {
 	}
 	// Abort stops a rollout while its first wave (one target, 1 s) runs:
 	// no later wave starts.
+	// The abort comes from a deployer configured with another results
+	// prefix (pgmi rollout abort run with other settings): it rewrites the
+	// rollout result where the rollout started it.
 	o = ff.run(ff.put("tenants/r3.tgz", ff.signed(stamped()+"\nSELECT pg_sleep(1);"), ""))
-	if _, err = ff.d.AbortRollout(context.Background(), o.Report.Bundle.URL, ""); err != nil {
+	admin := maps.Clone(ff.env)
+	admin["PGMI_RESULTS_PREFIX"] = "elsewhere/"
+	cfg, err := deploy.LoadConfig(context.Background(), admin.lookup, nil)
+	if err != nil {
 		t.Fatal(err)
+	}
+	ad := deploy.New(cfg, nil)
+	defer ad.Close()
+	if _, err = ad.AbortRollout(context.Background(), o.Report.Bundle.URL, ""); err != nil {
+		t.Fatal(err)
+	}
+	if rep := ff.rollout(t, o); rep.Status != "aborted" {
+		t.Fatalf("right after the abort the rollout result says %s", rep.Status)
 	}
 	ff.wait(t, o)
 	time.Sleep(1500 * time.Millisecond) // the canary finishes; nothing follows it
@@ -369,26 +384,31 @@ func TestFleetDeadLetteredTargetResumes(t *testing.T) {
 	ff.serve(t)
 	o := ff.run(ff.put("tenants/r1.tgz", ff.signed(stamped()), ""))
 	want(t, o, deploy.StatusStarted, false)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	retried := func() int {
 		ff.mu.Lock()
-		retried := 0
+		defer ff.mu.Unlock()
+		n := 0
 		for _, s := range ff.seen {
 			if s.Retryable && s.Report != nil && s.Report.Target.Database == ff.dbs[1] {
-				retried++
+				n++
 			}
 		}
-		ff.mu.Unlock()
-		if retried >= 2 {
-			break
-		}
+		return n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for retried() < 2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s was delivered %d times retryably, want 2", ff.dbs[1], retried)
+			t.Fatalf("%s was delivered %d times retryably, want 2", ff.dbs[1], retried())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond) // no third delivery
-	rep, err := ff.d.RolloutState(context.Background(), o.Report.Bundle.URL, "") // the result object lags up to 2 s
+	// Ten retry delays later there is still no third delivery.
+	time.Sleep(500 * time.Millisecond)
+	if n := retried(); n != 2 {
+		t.Fatalf("%s was delivered %d times, want MaxDeliveries (2)", ff.dbs[1], n)
+	}
+	// The control tables, not the result object (rewritten at most every 2 s).
+	rep, err := ff.d.RolloutState(context.Background(), o.Report.Bundle.URL, "")
 	if err != nil {
 		t.Fatal(err)
 	}

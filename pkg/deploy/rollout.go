@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -98,7 +99,7 @@ type FleetMessage struct {
 // ParseFleetMessage reads a fleet queue message into a Request.
 func ParseFleetMessage(body []byte, trigger Trigger) (Request, error) {
 	var m FleetMessage
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return Request{}, fmt.Errorf("invalid fleet message: %v", err)
@@ -397,7 +398,7 @@ func (c *control) start(ctx context.Context, r *run, route Route) (*RolloutRepor
 	}
 	for _, o := range older {
 		if r.req.Sequencer != "" && o.sequencer != "" && Newer(o.sequencer, r.req.Sequencer) {
-			rep, err := c.report(ctx, tx, o.id)
+			rep, _, err := readRollout(ctx, tx, o.id)
 			if err != nil {
 				return nil, false, err
 			}
@@ -429,7 +430,7 @@ func (c *control) start(ctx context.Context, r *run, route Route) (*RolloutRepor
 			r.req.Bundle, r.req.Version, sha).Scan(&id); err != nil {
 			return nil, false, fault.Wrap(fault.Internal, err, "reading the rollout")
 		}
-		rep, err := c.report(ctx, tx, id)
+		rep, _, err := readRollout(ctx, tx, id) // a duplicate rewrites nothing
 		return rep, false, err
 	}
 	if err != nil {
@@ -786,28 +787,34 @@ func (c *control) advance(ctx context.Context, tx pgx.Tx, id int64, wave, waves,
 // caller holds the row, so a newer state is never overwritten by an older
 // one). A failed write is logged; the state stands.
 func (c *control) report(ctx context.Context, q pgx.Tx, id int64) (*RolloutReport, error) {
-	rep, bucket, err := readRollout(ctx, q, id)
+	rep, where, err := readRollout(ctx, q, id)
 	if err != nil {
 		return nil, err
 	}
-	c.d.writeRollout(ctx, bucket, rep)
+	c.d.writeRollout(ctx, where, rep)
 	return rep, nil
 }
+
+// rolloutPlace is where a rollout's result object goes, as the rollout
+// recorded it when it started: the bundle's bucket (for file:// folders)
+// and the results prefix of the deployer that started it, so a deployer
+// configured otherwise (pgmi rollout resume) rewrites the same object.
+type rolloutPlace struct{ bucket, results string }
 
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-func readRollout(ctx context.Context, q querier, id int64) (*RolloutReport, string, error) {
+func readRollout(ctx context.Context, q querier, id int64) (*RolloutReport, rolloutPlace, error) {
 	rep := &RolloutReport{Rollout: id}
-	var bucket, results string // results: the prefix the rollout started with
+	var where rolloutPlace
 	var msg *string
 	err := q.QueryRow(ctx, `SELECT bundle, bucket, version, sha256, prefix, status, wave, max_failures, concurrency, message, results, started_at, updated_at
-		FROM pgmi_fleet.rollouts WHERE id = $1`, id).Scan(&rep.Bundle.URL, &bucket, &rep.Bundle.Version, &rep.Bundle.SHA256, &rep.Prefix,
-		&rep.Status, &rep.Wave, &rep.MaxFailures, &rep.Concurrency, &msg, &results, &rep.StartedAt, &rep.UpdatedAt)
+		FROM pgmi_fleet.rollouts WHERE id = $1`, id).Scan(&rep.Bundle.URL, &where.bucket, &rep.Bundle.Version, &rep.Bundle.SHA256, &rep.Prefix,
+		&rep.Status, &rep.Wave, &rep.MaxFailures, &rep.Concurrency, &msg, &where.results, &rep.StartedAt, &rep.UpdatedAt)
 	if err != nil {
-		return nil, "", fault.Wrap(fault.Internal, err, "reading the rollout")
+		return nil, where, fault.Wrap(fault.Internal, err, "reading the rollout")
 	}
 	if msg != nil {
 		rep.Message = *msg
@@ -816,13 +823,13 @@ func readRollout(ctx context.Context, q querier, id int64) (*RolloutReport, stri
 	rows, err := q.Query(ctx, `SELECT database, wave, status, coalesce(exit_code, 0), coalesce(error, ''), coalesce(result, ''), deliveries
 		FROM pgmi_fleet.targets WHERE rollout = $1 ORDER BY ord`, id)
 	if err != nil {
-		return nil, "", fault.Wrap(fault.Internal, err, "reading the rollout's targets")
+		return nil, where, fault.Wrap(fault.Internal, err, "reading the rollout's targets")
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var t TargetState
 		if err := rows.Scan(&t.Database, &t.Wave, &t.Status, &t.ExitCode, &t.Error, &t.Result, &t.Deliveries); err != nil {
-			return nil, "", err
+			return nil, where, err
 		}
 		t.Wave++
 		rep.Targets = append(rep.Targets, t)
@@ -848,7 +855,7 @@ func readRollout(ctx context.Context, q querier, id int64) (*RolloutReport, stri
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, "", err
+		return nil, where, err
 	}
 	for i := range rep.Waves {
 		w := &rep.Waves[i]
@@ -864,8 +871,8 @@ func readRollout(ctx context.Context, q querier, id int64) (*RolloutReport, stri
 	if rep.Status == rolloutHalted && rep.ExitCode == 0 {
 		rep.ExitCode = exitcode.For(fault.Execution)
 	}
-	rep.Bundle.Key = keyOf(rep.Bundle.URL, bucket)
-	return rep, bucket, nil
+	rep.Bundle.Key = keyOf(rep.Bundle.URL, where.bucket)
+	return rep, where, nil
 }
 
 // keyOf is the object key of bundle in bucket ("" bucket: scheme://bucket).
@@ -879,8 +886,8 @@ func keyOf(bundleURL, bucket string) string {
 }
 
 // writeRollout writes the rollout result object beside the bundle.
-func (d *Deployer) writeRollout(ctx context.Context, bucket string, rep *RolloutReport) {
-	r := Request{Bundle: rep.Bundle.URL, Bucket: bucket}
+func (d *Deployer) writeRollout(ctx context.Context, where rolloutPlace, rep *RolloutReport) {
+	r := Request{Bundle: rep.Bundle.URL, Bucket: where.bucket}
 	bucketURL, key, err := r.split()
 	if err != nil {
 		return
@@ -894,7 +901,7 @@ func (d *Deployer) writeRollout(ctx context.Context, bucket string, rep *Rollout
 	b, err := d.openBucket(wctx, bucketURL)
 	if err == nil {
 		defer b.Close()
-		err = upload(wctx, b, RolloutResultName(d.cfg.ResultsPrefix, key, rolloutVersion(rep)), append(data, '\n'), false)
+		err = upload(wctx, b, RolloutResultName(where.results, key, rolloutVersion(rep)), append(data, '\n'), false)
 	}
 	if err != nil {
 		d.log.Warn(fmt.Sprintf("writing the rollout result of rollout %d failed (the rollout goes on): %v", rep.Rollout, err))
