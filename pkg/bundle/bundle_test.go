@@ -270,6 +270,24 @@ func TestVerifyOpenReadsTheSourceOnce(t *testing.T) {
 			if v.ArchiveSHA256 != sha(data) || v.ArchiveSize != int64(len(data)) || v.Signer == nil || len(v.Manifest.Files) != len(m.Files) {
 				t.Fatalf("verified %+v", v)
 			}
+			held := 0
+			for _, f := range m.Files {
+				// What verification kept is served from memory, with the
+				// digest it was verified against (engine.ContentFS).
+				data, digest, ok := b.Content(f.Path)
+				if ok {
+					held++
+					if sha(data) != f.SHA256 || digest != f.SHA256 {
+						t.Fatalf("%s: Content gives %d bytes hashing to %s, digest %s; want %s", f.Path, len(data), sha(data), digest, f.SHA256)
+					}
+				}
+				if big := f.Path == "data/big.txt"; ok != (c.cache == 0 || (c.cache > 0 && !big)) {
+					t.Fatalf("%s: held %v with cache %d", f.Path, ok, c.cache)
+				}
+			}
+			if _, _, ok := b.Content("data"); ok || held == 0 && c.cache >= 0 {
+				t.Fatalf("a directory is held, or nothing is (%d files held)", held)
+			}
 			for range 2 {
 				for _, f := range m.Files {
 					got, err := b.ReadFile(f.Path)

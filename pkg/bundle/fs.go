@@ -32,6 +32,7 @@ type Bundle struct {
 // content serves verified file contents by manifest index.
 type content interface {
 	open(i int) (io.ReadCloser, error)
+	held(i int) ([]byte, bool) // verified contents kept in memory, if any
 	passes() int
 	close() error
 }
@@ -113,6 +114,22 @@ func (b *Bundle) Open(name string) (fs.File, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	return &file{rc: rc, info: b.fileInfo(i)}, nil
+}
+
+// Content returns the contents of file name when the Bundle holds them in
+// memory (what VerifyOpen verified and kept, up to Limits.CacheSize), with
+// their SHA-256 from the manifest they were verified against. The slice is
+// the Bundle's own: callers must not modify it. ok is false for a file not
+// held (read it with Open). It implements engine.ContentFS.
+func (b *Bundle) Content(name string) (data []byte, sha256Hex string, ok bool) {
+	i, found := b.index[name]
+	if !found {
+		return nil, "", false
+	}
+	if data, ok = b.content.held(i); !ok {
+		return nil, "", false
+	}
+	return data, b.manifest.Files[i].SHA256, true
 }
 
 // Stat implements fs.StatFS from the manifest alone.

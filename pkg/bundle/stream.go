@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +12,10 @@ import (
 	"hash"
 	"io"
 	"strings"
+
+	// Inflates literal-heavy data (hex, base64, anything already
+	// compressed) about 1.4× faster than compress/gzip.
+	"github.com/klauspost/compress/gzip"
 )
 
 // stream is one forward pass over a gzip-compressed tar bundle, enforcing

@@ -97,6 +97,13 @@ func (t *tarContent) close() error {
 	return err
 }
 
+func (t *tarContent) held(i int) ([]byte, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	data, ok := t.cache[i]
+	return data, ok
+}
+
 func (t *tarContent) open(i int) (io.ReadCloser, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

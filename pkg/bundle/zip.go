@@ -185,6 +185,9 @@ func (z *zipContent) open(i int) (io.ReadCloser, error) {
 
 func (z *zipContent) passes() int { return 1 }
 
+// held: a zip bundle's files are read from the archive when opened.
+func (z *zipContent) held(int) ([]byte, bool) { return nil, false }
+
 func (z *zipContent) close() error {
 	if z.src == nil {
 		return nil

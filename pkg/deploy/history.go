@@ -52,18 +52,13 @@ func History(ctx context.Context, conn *pgx.Conn, table Table, limit int) ([]His
 	for rows.Next() {
 		var h HistoryEntry
 		e := &h.Entry
-		if err := rows.Scan(&e.ID, &e.Bundle, &e.Bucket, &e.Version, &e.SHA256, &e.Sequencer, &e.Action, &e.Status, &e.Retryable,
-			&e.Error, &e.ExitCode, &e.Attempts, &e.StartedAt, &e.FinishedAt, &e.pid, &e.UnitsDone, &e.script,
-			&h.Schedule, &h.ReleaseName, &h.ReleaseVer, &h.Signer, &h.Platform, &h.InvocationID); err != nil {
+		s := newEntryScan(e)
+		if err := rows.Scan(append(s.dest(), &h.Schedule, &h.ReleaseName, &h.ReleaseVer, &h.Signer, &h.Platform, &h.InvocationID)...); err != nil {
 			return nil, fault.Wrap(fault.Internal, err, "reading the ledger %s", table)
 		}
+		s.done()
 		if e.FinishedAt != nil {
 			h.DurationMS = e.FinishedAt.Sub(e.StartedAt).Milliseconds()
-		}
-		e.StartedAt = e.StartedAt.UTC()
-		if e.FinishedAt != nil {
-			t := e.FinishedAt.UTC()
-			e.FinishedAt = &t
 		}
 		out = append(out, h)
 	}

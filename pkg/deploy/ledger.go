@@ -65,14 +65,20 @@ func (l *ledger) progressFunction() string {
 	return quoteIdent(l.table.Schema) + "." + quoteIdent(l.table.Name+"_progress")
 }
 
-// ensure creates the ledger, or brings an older one up to date, under the
-// deploy lock.
-func (l *ledger) ensure(ctx context.Context) error {
-	var ready, schema bool
-	err := l.conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL AND to_regprocedure($2) IS NOT NULL, to_regnamespace($3) IS NOT NULL",
-		oneTrip, l.table.String(), l.progressFunction()+"(bigint, integer, text, text)", quoteIdent(l.table.Schema)).Scan(&ready, &schema)
-	if err != nil || ready {
-		return err
+// ledgerReadySQL asks whether the ledger is ready (its table and progress
+// function exist) and whether its schema exists, with readyArgs as $1–$3.
+const ledgerReadySQL = "to_regclass($1) IS NOT NULL AND to_regprocedure($2) IS NOT NULL, to_regnamespace($3) IS NOT NULL"
+
+func (l *ledger) readyArgs() []any {
+	return []any{l.table.String(), l.progressFunction() + "(bigint, integer, text, text)", quoteIdent(l.table.Schema)}
+}
+
+// complete creates the ledger, or brings an older one up to date, under
+// the deploy lock, unless ledgerReadySQL (asked with the lock) found it
+// ready.
+func (l *ledger) complete(ctx context.Context, ready, schema bool) error {
+	if ready {
+		return nil
 	}
 	// CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
 	// schema exists, which the least-privilege grants (infra/sql: a ledger
@@ -135,33 +141,63 @@ REVOKE ALL ON FUNCTION %[3]s(bigint, integer, text, text) FROM PUBLIC;
 GRANT USAGE ON SCHEMA %[1]s TO PUBLIC;
 GRANT EXECUTE ON FUNCTION %[3]s(bigint, integer, text, text) TO PUBLIC;`
 
+// entryColumns are an Entry's columns, as entryScan reads them. The
+// timestamps come as microseconds since the epoch, so that every column
+// reads the same in text as in binary and the statements run in one
+// round trip (oneTrip).
 const entryColumns = `id, bundle, bucket, version, sha256, sequencer, action, status, retryable, coalesce(error, ''), coalesce(exit_code, 0), attempts,
-	started_at, finished_at, coalesce(backend_pid, 0), units_done, coalesce(script_sha256, '')`
+	round(extract(epoch FROM started_at) * 1000000)::bigint, round(extract(epoch FROM finished_at) * 1000000)::bigint,
+	coalesce(backend_pid, 0), units_done, coalesce(script_sha256, '')`
 
 // oneTrip runs a statement in a single round trip (the extended protocol
 // with an unnamed statement, parameters typed by the server from their
 // context) instead of preparing it first: every deploy session is new, so a
 // prepared statement would never be reused and would cost a round trip of
 // its own. It is used only where the parameters are plain text, integers
-// and booleans and the results are booleans and integers, whose text forms
-// do not depend on session settings (rows with timestamps are read in the
-// connection's default mode, in binary).
+// and booleans and so are the results, whose text forms do not depend on
+// session settings (hence the timestamps of entryColumns).
 const oneTrip = pgx.QueryExecModeExec
 
+// entryScan reads entryColumns into e.
+type entryScan struct {
+	e                 *Entry
+	started, finished *int64
+}
+
+func newEntryScan(e *Entry) *entryScan { return &entryScan{e: e} }
+
+// dest is the Scan destinations for entryColumns.
+func (s *entryScan) dest() []any {
+	e := s.e
+	return []any{&e.ID, &e.Bundle, &e.Bucket, &e.Version, &e.SHA256, &e.Sequencer, &e.Action, &e.Status, &e.Retryable,
+		&e.Error, &e.ExitCode, &e.Attempts, &s.started, &s.finished, &e.pid, &e.UnitsDone, &e.script}
+}
+
+// done sets the timestamps after a successful Scan.
+func (s *entryScan) done() {
+	if s.started != nil {
+		s.e.StartedAt = time.UnixMicro(*s.started).UTC()
+	}
+	if s.finished != nil {
+		t := time.UnixMicro(*s.finished).UTC()
+		s.e.FinishedAt = &t
+	}
+}
+
 func scanEntry(row pgx.Row) (*Entry, error) {
-	e := &Entry{}
-	err := row.Scan(&e.ID, &e.Bundle, &e.Bucket, &e.Version, &e.SHA256, &e.Sequencer, &e.Action, &e.Status, &e.Retryable,
-		&e.Error, &e.ExitCode, &e.Attempts, &e.StartedAt, &e.FinishedAt, &e.pid, &e.UnitsDone, &e.script)
+	s := newEntryScan(&Entry{})
+	err := row.Scan(s.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
-	return e, err
+	s.done()
+	return s.e, err
 }
 
 // find returns the row for k, or nil.
 func (l *ledger) find(ctx context.Context, k ledgerKey) (*Entry, error) {
 	return scanEntry(l.conn.QueryRow(ctx, `SELECT `+entryColumns+` FROM `+l.table.String()+`
-		WHERE bundle = $1 AND version = $2 AND sha256 = $3 AND action = $4 AND schedule = $5`,
+		WHERE bundle = $1 AND version = $2 AND sha256 = $3 AND action = $4 AND schedule = $5`, oneTrip,
 		k.Bundle, k.Version, k.SHA256, string(k.Action), k.Schedule))
 }
 
@@ -169,7 +205,7 @@ func (l *ledger) find(ctx context.Context, k ledgerKey) (*Entry, error) {
 // sequencer (by Newer), or nil when none carries one.
 func (l *ledger) newest(ctx context.Context, bundleURL string) (*Entry, error) {
 	rows, err := l.conn.Query(ctx, `SELECT `+entryColumns+` FROM `+l.table.String()+`
-		WHERE bundle = $1 AND sequencer <> '' AND action = 'deploy'`, bundleURL)
+		WHERE bundle = $1 AND sequencer <> '' AND action = 'deploy'`, oneTrip, bundleURL)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +226,7 @@ func (l *ledger) newest(ctx context.Context, bundleURL string) (*Entry, error) {
 // lastSucceeded returns the most recent successful deploy or reset, or nil.
 func (l *ledger) lastSucceeded(ctx context.Context) (*Entry, error) {
 	return scanEntry(l.conn.QueryRow(ctx, `SELECT `+entryColumns+` FROM `+l.table.String()+`
-		WHERE status = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1`))
+		WHERE status = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1`, oneTrip))
 }
 
 // claim is who is running a deployment, for the row.

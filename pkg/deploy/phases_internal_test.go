@@ -91,11 +91,8 @@ func (r *run) phases(ctx context.Context, lap func(int)) (Status, error) {
 	}
 	defer func() { conn.Close(context.WithoutCancel(ctx)); lap(phClose) }()
 	lap(2)
-	if err := lockDatabase(ctx, conn, time.Now().Add(r.d.cfg.LockWait)); err != nil {
-		return StatusFailed, err
-	}
 	lg := &ledger{table: r.d.cfg.Ledger, conn: conn}
-	if err := lg.ensure(ctx); err != nil {
+	if err := lockLedger(ctx, lg, time.Now().Add(r.d.cfg.LockWait)); err != nil {
 		return StatusFailed, err
 	}
 	k := r.ledgerKey()

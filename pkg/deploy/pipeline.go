@@ -317,6 +317,9 @@ func (r *run) fetch(ctx context.Context) (bundle.Opener, error) {
 	return r.spool(ctx)
 }
 
+// A verified bundle hands the engine the files it kept, with their digests.
+var _ engine.ContentFS = (*bundle.Bundle)(nil)
+
 // verifyAndScan is load's part after the download: verification of the
 // whole bundle, then its scan as a project.
 func (r *run) verifyAndScan(ctx context.Context, open bundle.Opener) error {
@@ -476,12 +479,9 @@ func (r *run) verify(ctx context.Context, open bundle.Opener, opts *bundle.ReadO
 // ledger check until the row is final (closing the session releases it);
 // the engine runs with the lock held and releases nothing it did not take.
 func (r *run) session(ctx context.Context, conn *pgx.Conn) (Status, error) {
-	if err := lockDatabase(ctx, conn, time.Now().Add(r.d.cfg.LockWait)); err != nil {
-		return StatusFailed, err
-	}
 	lg := &ledger{table: r.d.cfg.Ledger, conn: conn}
-	if err := lg.ensure(ctx); err != nil {
-		return StatusFailed, fault.Wrap(fault.Internal, err, "")
+	if err := lockLedger(ctx, lg, time.Now().Add(r.d.cfg.LockWait)); err != nil {
+		return StatusFailed, err
 	}
 	k := r.ledgerKey()
 	status, prev, err := r.check(ctx, lg, k)
@@ -597,26 +597,37 @@ func (r *run) stale(ctx context.Context, lg *ledger, self int64) (Status, error)
 // lockPolicy polls a busy deploy lock every 200 ms.
 var lockPolicy = backoff.Policy{Base: 200 * time.Millisecond, Factor: 1}
 
-// tryLockSQL is engine.TryLock's statement (the key from internal/lockkey),
-// sent in one round trip: a fresh session has nothing prepared.
-var tryLockSQL = "SELECT pg_try_advisory_lock(" + lockkey.SQL("current_database()") + ")"
+// tryLockSQL is engine.TryLock's statement (the key from internal/lockkey)
+// with the ledger's readiness (ledgerReadySQL), sent in one round trip: a
+// fresh session has nothing prepared, and each statement a new backend
+// runs first costs it catalog lookups.
+var tryLockSQL = "SELECT pg_try_advisory_lock(" + lockkey.SQL("current_database()") + "), " + ledgerReadySQL
 
-// lockDatabase takes the deploy advisory lock (the engine's own key, so a
+// lockLedger takes the deploy advisory lock (the engine's own key, so a
 // pgmi CLI deploy and a function exclude each other), polling until
-// waitUntil.
-func lockDatabase(ctx context.Context, conn *pgx.Conn, waitUntil time.Time) error {
+// waitUntil, then creates or upgrades the ledger under it when the same
+// statement found it missing or old.
+func lockLedger(ctx context.Context, lg *ledger, waitUntil time.Time) error {
+	conn := lg.conn
 	start := time.Now()
 	var tryErr error
+	var ready, schema bool
+	args := append([]any{oneTrip}, lg.readyArgs()...)
 	err := lockPolicy.Poll(ctx, waitUntil, func() (bool, error) {
 		var ok bool
-		err := conn.QueryRow(ctx, tryLockSQL, oneTrip).Scan(&ok)
+		err := conn.QueryRow(ctx, tryLockSQL, args...).Scan(&ok, &ready, &schema)
 		if err != nil {
 			tryErr = fault.Wrap(fault.Connection, err, "taking the deploy lock")
 		}
 		return ok, tryErr
 	})
 	switch {
-	case err == nil || tryErr != nil:
+	case err == nil && tryErr == nil:
+		if err := lg.complete(ctx, ready, schema); err != nil {
+			return fault.Wrap(fault.Internal, err, "")
+		}
+		return nil
+	case tryErr != nil:
 		return tryErr
 	case errors.Is(err, backoff.ErrDeadline):
 		return fault.Errorf(fault.Concurrent, "another deployment holds the deploy lock of database %q (waited %s, PGMI_LOCK_WAIT)",

@@ -85,7 +85,7 @@ func (r *run) peek(ctx context.Context) (last, dup *Entry, err error) {
 	}
 	if r.req.Trigger.Schedule != "" {
 		dup, err = scanEntry(conn.QueryRow(ctx, `SELECT `+entryColumns+` FROM `+lg.table.String()+`
-			WHERE action = 'reset' AND schedule = $1 AND status = 'succeeded' LIMIT 1`, r.req.Trigger.Schedule))
+			WHERE action = 'reset' AND schedule = $1 AND status = 'succeeded' LIMIT 1`, oneTrip, r.req.Trigger.Schedule))
 	}
 	return last, dup, wrapLedger(err)
 }

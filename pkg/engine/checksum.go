@@ -42,16 +42,22 @@ func Normalize(content []byte) []byte {
 // Large inputs (at least concurrentHashMin bytes) have their raw hash
 // computed on another goroutine while this one normalizes; the memory used
 // is the same either way (the content is shared, not copied).
-func Checksums(content []byte) (raw, normalized string) {
+func Checksums(content []byte) (raw, normalized string) { return checksums(content, "") }
+
+// checksums is Checksums, taking the raw digest as known when rawHex is
+// not empty (a ContentFS file: hashed by whoever verified it).
+func checksums(content []byte, rawHex string) (raw, normalized string) {
 	var sum [sha256.Size]byte
 	var done chan struct{}
-	if len(content) >= concurrentHashMin && runtime.GOMAXPROCS(0) > 1 {
+	switch {
+	case rawHex != "":
+	case len(content) >= concurrentHashMin && runtime.GOMAXPROCS(0) > 1:
 		done = make(chan struct{})
 		go func() {
 			sum = sha256.Sum256(content)
 			close(done)
 		}()
-	} else {
+	default:
 		sum = sha256.Sum256(content)
 	}
 	st := checksumPool.Get().(*checksumState)
@@ -64,6 +70,9 @@ func Checksums(content []byte) (raw, normalized string) {
 	checksumPool.Put(st)
 	if done != nil {
 		<-done
+	}
+	if rawHex != "" {
+		return rawHex, hex.EncodeToString(norm[:])
 	}
 	return hex.EncodeToString(sum[:]), hex.EncodeToString(norm[:])
 }

@@ -180,13 +180,16 @@ func (p *Project) scanFile(name string, d fs.DirEntry, opts ScanOptions, dirs ma
 	if !info.Mode().IsRegular() {
 		return fault.Errorf(fault.Config, "refusing to read %s: not a regular file", rel)
 	}
-	data, err := readCapped(p.fsys, name, info.Size(), limit)
+	data, known, err := p.read(name, info.Size(), limit)
 	if err != nil {
 		return err
 	}
 	bom := bytes.HasPrefix(data, bomBytes)
 	data = StripBOM(data)
-	raw, norm := Checksums(data)
+	if bom {
+		known = "" // the known digest covers the mark; the checksum does not
+	}
+	raw, norm := checksums(data, known)
 	for _, m := range dunderDir.FindAllStringSubmatch(rel, -1) {
 		if m[1] != "test" && m[1] != "tests" {
 			return fault.Errorf(fault.Config, "unsupported directory %q in path %s: only __test__ and __tests__ are special", "__"+m[1]+"__", rel)
@@ -224,6 +227,33 @@ func (p *Project) addTest(rel, name string, data []byte, raw string, bom bool, d
 		Path: rel, Directory: dir, Filename: file, name: name, Size: int64(len(data)), Checksum: raw, bom: bom,
 		Fixture: strings.EqualFold(file, "_setup.sql") || strings.EqualFold(file, "_setup.psql"),
 	})
+}
+
+// ContentFS is a file system that already holds some of its files in
+// memory, immutable, with the SHA-256 of each: a verified bundle
+// (pkg/bundle). The engine reads such files without copying them, takes
+// their digest instead of hashing them again, and does not check them for
+// changes while loading them, since they cannot change. ok is false for a
+// file not held, which is read through Open as on any file system. data is
+// shared: the engine never modifies it.
+type ContentFS interface {
+	fs.FS
+	Content(name string) (data []byte, sha256Hex string, ok bool)
+}
+
+// read returns a file's contents for the scan, and its SHA-256 when the
+// file system already knows it (ContentFS).
+func (p *Project) read(name string, size, limit int64) (data []byte, sha256Hex string, err error) {
+	if c, ok := p.fsys.(ContentFS); ok {
+		if data, sum, ok := c.Content(name); ok {
+			if n := int64(len(data)); n > limit {
+				return nil, "", fault.Errorf(fault.Config, "file ./%s is %d bytes, over the %d-byte limit (raise PGMI_MAX_FILE_SIZE if it belongs in the session)", name, n, limit)
+			}
+			return data, sum, nil
+		}
+	}
+	data, err = readCapped(p.fsys, name, size, limit)
+	return data, "", err
 }
 
 // readSized reads r to its end into a buffer of the expected size (one

@@ -318,6 +318,22 @@ func (c *copyWriter) content(fsys fs.FS, name, rel string, size int64, checksum 
 		return c.err // the COPY ended: read no more files
 	}
 	c.sep()
+	if cfs, ok := fsys.(ContentFS); ok {
+		if data, _, ok := cfs.Content(name); ok {
+			if bom {
+				data = data[len(bomBytes):]
+			}
+			if int64(len(data)) != size {
+				return fault.Errorf(fault.Internal, "file %s is %d bytes in memory, %d when scanned", rel, len(data), size)
+			}
+			for len(data) > 0 && c.err == nil {
+				n := min(len(data), len(c.read))
+				escapeInto(c, data[:n])
+				data = data[n:]
+			}
+			return c.err
+		}
+	}
 	f, err := fsys.Open(name)
 	if err != nil {
 		return fault.Wrap(fault.Internal, err, "cannot reopen %s", rel)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"strings"
@@ -46,6 +47,62 @@ type shortFile struct{ fs.File }
 
 func (f shortFile) Read(p []byte) (int, error) { return f.File.Read(p[:min(len(p), 2)]) }
 
+// heldFS is an engine.ContentFS holding every file but deploy.sql, as a
+// verified bundle does: opening a held file fails, so a test passes only
+// when the engine takes held files from Content.
+type heldFS struct{ fstest.MapFS }
+
+func (h heldFS) Content(name string) ([]byte, string, bool) {
+	f, ok := h.MapFS[name]
+	if !ok || name == "deploy.sql" {
+		return nil, "", false
+	}
+	sum := sha256.Sum256(f.Data)
+	return f.Data, hex.EncodeToString(sum[:]), true
+}
+
+func (h heldFS) Open(name string) (fs.File, error) {
+	if _, _, ok := h.Content(name); ok {
+		return nil, fmt.Errorf("%s is held in memory: the engine must not open it", name)
+	}
+	return h.MapFS.Open(name)
+}
+
+// The engine takes a held file's digest as the file system reports it
+// (verification computed it) instead of hashing the file again, except
+// when a byte order mark is stripped: the checksum covers the text after
+// it.
+func TestContentFSDigestIsTaken(t *testing.T) {
+	const bom = "\xEF\xBB\xBF"
+	fsys := lyingFS{heldFS{fstest.MapFS{
+		"deploy.sql": {Data: []byte("SELECT 1;")},
+		"a.sql":      {Data: []byte("SELECT 2;")},
+		"b.sql":      {Data: []byte(bom + "SELECT 3;")},
+	}}}
+	p, err := engine.Scan(fsys, engine.ScanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	three := sha256.Sum256([]byte("SELECT 3;"))
+	want := map[string]string{"./a.sql": strings.Repeat("ab", 32), "./b.sql": hex.EncodeToString(three[:])}
+	for _, f := range p.Sources {
+		if f.Checksum != want[f.Path] {
+			t.Errorf("%s: checksum %s, want %s", f.Path, f.Checksum, want[f.Path])
+		}
+	}
+	if len(p.Sources) != 2 {
+		t.Fatalf("%d sources, want 2", len(p.Sources))
+	}
+}
+
+// lyingFS reports a made-up digest for every held file.
+type lyingFS struct{ heldFS }
+
+func (l lyingFS) Content(name string) ([]byte, string, bool) {
+	data, _, ok := l.heldFS.Content(name)
+	return data, strings.Repeat("ab", 32), ok
+}
+
 // The rows hold exactly the files' bytes (BOM stripped), in walk order, with
 // sizes and checksums of those bytes, whatever the file sizes and reads.
 func TestLoadedContentIsByteExact(t *testing.T) {
@@ -71,7 +128,7 @@ func TestLoadedContentIsByteExact(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		fsys fs.FS
-	}{{"whole reads", project}, {"short reads", shortReads{project}}} {
+	}{{"whole reads", project}, {"short reads", shortReads{project}}, {"held in memory", heldFS{project}}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSession(t)
 			ctx := context.Background()
