@@ -33,8 +33,10 @@ var shipped = []binary{
 	// Budgets rose with the fleet queue drivers (issue 17): aws 19 → 20
 	// (gocloud awssnssqs: SQS and SNS), gcp 32 → 33 (Pub/Sub v2),
 	// pgmi 34 → 36 (all four drivers, for pgmi rollout resume and local).
+	// azure 21 → 22 with klauspost/compress's inflater (issue 16: about
+	// 100 KB in each binary; azure was 0.05 MiB under its budget).
 	{name: "aws", pkg: "functions/aws", tags: "lambda.norpc,grpcnotrace", budget: 20},
-	{name: "azure", pkg: "functions/azure", tags: "grpcnotrace", budget: 21},
+	{name: "azure", pkg: "functions/azure", tags: "grpcnotrace", budget: 22},
 	{name: "gcp", pkg: "functions/gcp", tags: "grpcnotrace,disable_grpc_modules", budget: 33},
 	{name: "pgmi", pkg: "cmd/pgmi", tags: "grpcnotrace,disable_grpc_modules", budget: 36},
 }
