@@ -243,24 +243,31 @@ type attempt struct {
 	token  string
 }
 
-// start inserts a running row for k, or takes over prev (a retryable
-// failure, or a row whose deployer died), keeping what prev's attempts
-// committed (units_done).
-func (l *ledger) start(ctx context.Context, k ledgerKey, c claim, prev *Entry) (attempt, error) {
-	a := attempt{token: newToken()}
-	if prev != nil {
-		err := l.conn.QueryRow(ctx, `UPDATE `+l.table.String()+` SET status = 'running', retryable = false, error = NULL,
-			exit_code = NULL, attempts = attempts + 1, sequencer = $2, signer = $3, platform = $4, invocation_id = $5,
-			claim_token = $6, backend_pid = pg_backend_pid(), started_at = clock_timestamp(), finished_at = NULL
-			WHERE id = $1 RETURNING id, attempts`, oneTrip, prev.ID, c.Sequencer, c.Signer, c.Platform, c.Invocation, a.token).Scan(&a.id, &a.number)
-		return a, err
-	}
-	err := l.conn.QueryRow(ctx, `INSERT INTO `+l.table.String()+` (bundle, version, sha256, sequencer, action, schedule, status,
+// claimNew inserts a running row for k and returns its attempt; ok is
+// false, and nothing changes, when k already has a row.
+func (l *ledger) claimNew(ctx context.Context, k ledgerKey, c claim) (a attempt, ok bool, err error) {
+	a = attempt{token: newToken()}
+	err = l.conn.QueryRow(ctx, `INSERT INTO `+l.table.String()+` (bundle, version, sha256, sequencer, action, schedule, status,
 		manifest_name, manifest_ver, signer, platform, invocation_id, bucket, claim_token, backend_pid)
 		VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $9, $10, $11, $12, $13, pg_backend_pid())
-		RETURNING id, attempts`, oneTrip,
+		ON CONFLICT DO NOTHING RETURNING id, attempts`, oneTrip,
 		k.Bundle, k.Version, k.SHA256, c.Sequencer, string(k.Action), k.Schedule,
 		c.Manifest, c.ManifestVersion, c.Signer, c.Platform, c.Invocation, c.Bucket, a.token).Scan(&a.id, &a.number)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return attempt{}, false, nil
+	}
+	return a, err == nil, err
+}
+
+// takeOver claims prev (a retryable failure, or a row whose deployer
+// died) for a new attempt, keeping what prev's attempts committed
+// (units_done).
+func (l *ledger) takeOver(ctx context.Context, prev *Entry, c claim) (attempt, error) {
+	a := attempt{token: newToken()}
+	err := l.conn.QueryRow(ctx, `UPDATE `+l.table.String()+` SET status = 'running', retryable = false, error = NULL,
+		exit_code = NULL, attempts = attempts + 1, sequencer = $2, signer = $3, platform = $4, invocation_id = $5,
+		claim_token = $6, backend_pid = pg_backend_pid(), started_at = clock_timestamp(), finished_at = NULL
+		WHERE id = $1 RETURNING id, attempts`, oneTrip, prev.ID, c.Sequencer, c.Signer, c.Platform, c.Invocation, a.token).Scan(&a.id, &a.number)
 	return a, err
 }
 

@@ -10,14 +10,13 @@ import (
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
 	"github.com/pgmi-cloud/pgmi/pkg/connect"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
-	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // Phase names, in pipeline order, as RunPhases reports them.
 // "verify+scan" is verification and then the scan of the bundle as a
 // project; PiecesAlone times each by itself. The session is opened while
 // those run (connectEarly): "connect (rest)" is the wait left after them.
-var PhaseNames = []string{"fetch+spool", "verify+scan", "connect (rest)", "lock+ledger check", "ledger claim",
+var PhaseNames = []string{"fetch+spool", "verify+scan", "connect (rest)", "lock", "ledger check+claim",
 	"engine", "ledger record", "result write", "close"}
 
 // Indices into PhaseNames.
@@ -95,15 +94,10 @@ func (r *run) phases(ctx context.Context, lap func(int)) (Status, error) {
 	if err := lockLedger(ctx, lg, time.Now().Add(r.d.cfg.LockWait)); err != nil {
 		return StatusFailed, err
 	}
-	k := r.ledgerKey()
-	status, prev, err := r.check(ctx, lg, k)
+	lap(3)
+	status, a, prev, err := r.claimRow(ctx, lg, r.ledgerKey())
 	if status != "" || err != nil {
 		return status, err
-	}
-	lap(3)
-	a, err := lg.start(ctx, k, r.claim(), prev)
-	if err != nil {
-		return StatusFailed, fault.Wrap(fault.Internal, err, "")
 	}
 	r.rep.Ledger, r.rep.Attempt = a.id, a.number
 	lap(4)

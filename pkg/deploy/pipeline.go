@@ -483,14 +483,9 @@ func (r *run) session(ctx context.Context, conn *pgx.Conn) (Status, error) {
 	if err := lockLedger(ctx, lg, time.Now().Add(r.d.cfg.LockWait)); err != nil {
 		return StatusFailed, err
 	}
-	k := r.ledgerKey()
-	status, prev, err := r.check(ctx, lg, k)
+	status, a, prev, err := r.claimRow(ctx, lg, r.ledgerKey())
 	if status != "" || err != nil {
 		return status, err
-	}
-	a, err := lg.start(ctx, k, r.claim(), prev)
-	if err != nil {
-		return StatusFailed, fault.Wrap(fault.Internal, err, "recording the deploy in the ledger")
 	}
 	r.rep.Ledger, r.rep.Attempt = a.id, a.number
 	res, derr := engine.DeployProject(ctx, conn, r.project, engine.Options{
@@ -543,32 +538,54 @@ func (r *run) claim() claim {
 	return c
 }
 
-// check decides, under the lock, whether the bundle still needs deploying.
-// It returns a status when it does not, and the row to take over when an
-// earlier attempt left one: a retryable failure, or a running row. Holding
-// the lock proves a running row's deployer is gone (a live one would hold
-// it), whoever it was, whatever this role may see of other sessions.
-func (r *run) check(ctx context.Context, lg *ledger, k ledgerKey) (Status, *Entry, error) {
-	e, err := lg.find(ctx, k)
+// claimRow decides, under the lock, whether the bundle still needs
+// deploying, and claims its ledger row when it does. It returns a status
+// when it does not (a duplicate, or an upload older than one the ledger
+// has), and otherwise the attempt and the row it took over: nil for a new
+// row, or the row an earlier attempt left (a retryable failure, a running
+// row). Holding the lock proves a running row's deployer is gone (a live
+// one would hold it), whoever it was, whatever this role may see of other
+// sessions. A new upload, the usual case, costs one statement (two with a
+// sequencer): the insert itself finds out whether a row exists.
+func (r *run) claimRow(ctx context.Context, lg *ledger, k ledgerKey) (Status, attempt, *Entry, error) {
+	failed := func(err error, what string) (Status, attempt, *Entry, error) {
+		return StatusFailed, attempt{}, nil, fault.Wrap(fault.Internal, err, "%s", what)
+	}
+	newer, err := r.newerUpload(ctx, lg)
 	if err != nil {
-		return StatusFailed, nil, fault.Wrap(fault.Internal, err, "reading the ledger")
+		return failed(err, "reading the ledger")
 	}
-	var takeover int64
-	if e != nil {
-		switch {
-		case e.Status == ledgerSucceeded || (e.Status == ledgerFailed && !e.Retryable && !r.retryFailed):
-			r.rep.Previous = e
-			return StatusDuplicate, nil, nil
-		case e.Status == ledgerRunning:
-			r.d.log.Info(fmt.Sprintf("taking over ledger row %d: the deployer that started it is gone (its session no longer holds the deploy lock)%s",
-				e.ID, resumeNote(e)))
+	c := r.claim()
+	if newer == nil {
+		a, ok, err := lg.claimNew(ctx, k, c)
+		if err != nil {
+			return failed(err, "recording the deploy in the ledger")
 		}
-		takeover = e.ID
+		if ok {
+			return "", a, nil, nil
+		}
 	}
-	if s, err := r.stale(ctx, lg, takeover); s != "" || err != nil {
-		return s, nil, err
+	e, err := lg.find(ctx, k)
+	switch {
+	case err != nil:
+		return failed(err, "reading the ledger")
+	case e == nil && newer == nil:
+		return failed(errors.New("the row the insert collided with is gone"), "reading the ledger")
+	case e != nil && (e.Status == ledgerSucceeded || (e.Status == ledgerFailed && !e.Retryable && !r.retryFailed)):
+		r.rep.Previous = e
+		return StatusDuplicate, attempt{}, nil, nil
+	case newer != nil && (e == nil || newer.ID != e.ID):
+		r.rep.Previous = newer
+		return StatusStale, attempt{}, nil, nil
+	case e.Status == ledgerRunning:
+		r.d.log.Info(fmt.Sprintf("taking over ledger row %d: the deployer that started it is gone (its session no longer holds the deploy lock)%s",
+			e.ID, resumeNote(e)))
 	}
-	return "", e, nil
+	a, err := lg.takeOver(ctx, e, c)
+	if err != nil {
+		return failed(err, "recording the deploy in the ledger")
+	}
+	return "", a, e, nil
 }
 
 func resumeNote(e *Entry) string {
@@ -578,20 +595,17 @@ func resumeNote(e *Entry) string {
 	return fmt.Sprintf("; %d execution unit(s) of deploy.sql had committed (1 = the atomic head), so it resumes after them", e.UnitsDone)
 }
 
-// stale reports a newer upload of the same object already in the ledger.
-func (r *run) stale(ctx context.Context, lg *ledger, self int64) (Status, error) {
+// newerUpload returns the ledger's newest row for the same object when its
+// upload is newer than this one (by sequencer), or nil.
+func (r *run) newerUpload(ctx context.Context, lg *ledger) (*Entry, error) {
 	if r.req.Sequencer == "" || r.req.Action != ActionDeploy {
-		return "", nil
+		return nil, nil
 	}
 	n, err := lg.newest(ctx, r.req.Bundle)
-	if err != nil {
-		return StatusFailed, fault.Wrap(fault.Internal, err, "reading the ledger")
+	if err != nil || n == nil || !Newer(n.Sequencer, r.req.Sequencer) {
+		return nil, err
 	}
-	if n != nil && n.ID != self && Newer(n.Sequencer, r.req.Sequencer) {
-		r.rep.Previous = n
-		return StatusStale, nil
-	}
-	return "", nil
+	return n, nil
 }
 
 // lockPolicy polls a busy deploy lock every 200 ms.
