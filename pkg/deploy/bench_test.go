@@ -41,7 +41,8 @@ func project1MB(b *testing.B) map[string]string {
 // (≤ 1.2); ms/engine-warm is the engine alone over a session kept open
 // between runs, for reference. Each event deploys a new object, so none is
 // a duplicate. It measures the steady state: one untimed event first
-// creates the database's ledger (once per database).
+// creates the database's ledger (once per database), and every timed run
+// starts once the previous session's backend has left (settle).
 func BenchmarkPipeline1MB(b *testing.B) { benchPipeline(b, false) }
 
 // BenchmarkPipelinePhases runs the same events as BenchmarkPipeline1MB
