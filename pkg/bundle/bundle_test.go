@@ -13,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"testing/iotest"
+
+	"gocloud.dev/gcerrors"
 
 	"github.com/pgmi-cloud/pgmi/internal/exitcode"
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
@@ -303,5 +306,34 @@ func TestVerifyOpenReadsTheSourceOnce(t *testing.T) {
 				t.Fatalf("source opened %d times (passes %d), want %d", opens, b.Passes(), c.wantOpens)
 			}
 		})
+	}
+}
+
+// A download that breaks off while the bundle is verified is the fetch's
+// failure, retryable as such, not a corrupt archive: at any point of the
+// stream (the gzip header, a tar header, a file, the end of the archive).
+func TestBrokenDownloadIsNotCorrupt(t *testing.T) {
+	k := newKey(t)
+	proj := testProject()
+	proj["data/big.txt"] = &fstest.MapFile{Data: bytes.Repeat([]byte("0123456789abcdef\n"), 40000), Mode: 0o644}
+	data, _ := pack(t, proj, &PackOptions{Signer: k.signer})
+	opts := &ReadOptions{Trusted: k.allowed(t, "*")}
+	for _, at := range []int{0, 1, 20, 600, len(data) / 2, len(data) - 1} {
+		broken := &FetchError{URL: "s3://b/k.tgz", Code: gcerrors.Internal, Err: errors.New("connection reset by peer")}
+		open := func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(io.MultiReader(bytes.NewReader(data[:at]), iotest.ErrReader(broken))), nil
+		}
+		_, b, err := VerifyOpen(context.Background(), open, opts)
+		if b != nil {
+			b.Close()
+		}
+		var fe *FetchError
+		if !errors.As(err, &fe) || !fe.Retryable() || errors.Is(err, ErrCorrupt) {
+			t.Fatalf("broken after %d of %d bytes: %v (want the fetch error, retryable)", at, len(data), err)
+		}
+		r, _ := open(context.Background())
+		if _, err := Verify(context.Background(), r, opts); !errors.As(err, &fe) || errors.Is(err, ErrCorrupt) {
+			t.Fatalf("Verify, broken after %d bytes: %v", at, err)
+		}
 	}
 }

@@ -57,14 +57,14 @@ func newStream(src io.ReadCloser, lim Limits) (*stream, error) {
 	if magic, err := br.Peek(2); err != nil || magic[0] != 0x1f || magic[1] != 0x8b {
 		src.Close()
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, rejectErr(ErrCorrupt, "", err)
+			return nil, corrupt("", err)
 		}
 		return nil, reject(ErrNotBundle, "", "no gzip header")
 	}
 	gz, err := gzip.NewReader(br)
 	if err != nil {
 		src.Close()
-		return nil, rejectErr(ErrCorrupt, "", err)
+		return nil, corrupt("", err)
 	}
 	gz.Multistream(false)
 	out := &counter{r: gz, ratio: lim.MaxRatio, other: in}
@@ -98,11 +98,14 @@ func (s *stream) next() (*tar.Header, error) {
 	return hdr, nil
 }
 
-// corrupt classifies a read error: limit violations and context errors
-// pass through, anything else is a corrupt or truncated archive.
+// corrupt classifies a read error: limit violations, context errors and
+// the source's own failures (a download that broke off is a *FetchError,
+// worth retrying) pass through; anything else is a corrupt or truncated
+// archive.
 func corrupt(entry string, err error) error {
 	var be *Error
-	if errors.As(err, &be) || isCanceled(err) || isDeadline(err) {
+	var fe *FetchError
+	if errors.As(err, &be) || errors.As(err, &fe) || isCanceled(err) || isDeadline(err) {
 		return err
 	}
 	return rejectErr(ErrCorrupt, entry, err)

@@ -1,13 +1,11 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sort"
 	"sync"
@@ -153,7 +151,7 @@ type run struct {
 	project     *engine.Project
 	fsys        *bundle.Bundle
 	resultOK    bool           // a result object may be written (never for keys under the results prefix)
-	spooled     []byte         // the bundle's bytes, when spool held them in memory
+	spooled     *teeSpool      // the bundle's download, when spool holds it in memory
 	rollout     *RolloutReport // the rollout this upload started, or this target's after it finished
 	redeliver   error          // the outcome stands, but the platform must deliver the event again
 	retryFailed bool           // a resumed fleet target: a failed ledger row of this bundle runs again
@@ -187,6 +185,9 @@ func (d *Deployer) isResult(key string) bool {
 func (r *run) close() {
 	if r.fsys != nil {
 		_ = r.fsys.Close()
+	}
+	if r.spooled != nil {
+		r.spooled.close()
 	}
 	if r.remote != nil {
 		_ = r.remote.Close()
@@ -328,12 +329,13 @@ func (r *run) verifyAndScan(ctx context.Context, open bundle.Opener) error {
 		err = r.verifyTrusted(ctx, open, opts)
 	}
 	if err != nil {
-		if r.spooled != nil && r.verified == nil {
+		if data, ok := r.spooled.all(); ok && r.verified == nil {
 			// A refused bundle's report still says exactly which bytes
-			// were refused. (Verification hashes the archive as it reads
-			// it, so an accepted one is not hashed twice.)
-			sum := sha256.Sum256(r.spooled)
-			r.rep.Bundle.SHA256 = hex.EncodeToString(sum[:])
+			// were refused (the rest of them downloaded if verification
+			// stopped early). Verification hashes the archive as it reads
+			// it, so an accepted one is not hashed twice.
+			sum := sha256.Sum256(data)
+			r.rep.Bundle.SHA256, r.rep.Bundle.Size = hex.EncodeToString(sum[:]), int64(len(data))
 		}
 		return err
 	}
@@ -374,14 +376,9 @@ func (r *run) scan(b *bundle.Bundle) scanned {
 	return sc
 }
 
-// SpoolLimit is the largest bundle held in memory after one download, so
-// the verification pass and the engine's reads do not fetch it again; a
-// larger one is streamed from the bucket for each pass (pinned to the same
-// version), holding only the reader's buffers.
-const SpoolLimit = 32 << 20
-
-// spool downloads a bundle of at most SpoolLimit bytes once and returns an
-// Opener over the bytes; larger bundles are read from the bucket.
+// spool returns an Opener over the pinned object: for an object of at
+// most SpoolLimit bytes, a teeSpool (downloaded once, while verification
+// reads it); a larger one is read from the bucket for each pass.
 func (r *run) spool(ctx context.Context) (bundle.Opener, error) {
 	if r.remote.Size < 0 || r.remote.Size > SpoolLimit {
 		return r.remote.Open, nil
@@ -390,34 +387,8 @@ func (r *run) spool(ctx context.Context) (bundle.Opener, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
-	data, err := readSpool(rc, r.remote.Size)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > SpoolLimit {
-		return r.remote.Open, nil // grew since it was listed; stream it
-	}
-	r.rep.Bundle.Size = int64(len(data))
-	r.spooled = data
-	return func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, nil
-}
-
-// readSpool reads at most SpoolLimit+1 bytes of an object listed at size
-// bytes into one buffer of that size (io.ReadAll's growth from 512 bytes
-// cost more than the read); the object may still differ from its listing.
-func readSpool(rc io.Reader, size int64) ([]byte, error) {
-	lr := io.LimitReader(rc, SpoolLimit+1)
-	buf := make([]byte, size+1)
-	n, err := io.ReadFull(lr, buf)
-	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return buf[:n], nil
-	case err != nil:
-		return nil, err
-	}
-	rest, err := io.ReadAll(lr) // longer than listed
-	return append(buf, rest...), err
+	r.spooled = newTeeSpool(rc, r.remote.Size, SpoolLimit, r.remote.Open)
+	return r.spooled.open, nil
 }
 
 // trustedOptions are the options a bundle is verified and opened with:
