@@ -12,11 +12,13 @@ import (
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
 )
 
-// Phase names, in pipeline order, as RunPhases reports them.
-// "verify+scan" is verification and then the scan of the bundle as a
-// project; PiecesAlone times each by itself. The session is opened while
-// those run (connectEarly): "connect (rest)" is the wait left after them.
-var PhaseNames = []string{"fetch+spool", "verify+scan", "connect (rest)", "lock", "ledger check+claim",
+// Phase names, in pipeline order, as RunPhases reports them. "fetch"
+// opens the pinned object; verification reads its download as it arrives
+// (teeSpool). "verify+scan" is verification and then the scan of the
+// bundle as a project; PiecesAlone times each by itself. The session is
+// opened while those run (connectEarly): "connect (rest)" is the wait left
+// after them.
+var PhaseNames = []string{"fetch", "verify+scan", "connect (rest)", "lock", "ledger check+claim",
 	"engine", "ledger record", "result write", "close"}
 
 // Indices into PhaseNames.
