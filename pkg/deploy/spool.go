@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
 )
@@ -138,24 +139,24 @@ func (s *teeSpool) finishLocked(err error) {
 }
 
 // teeReader is the first reader: it streams the download through the
-// spool. Closing it leaves the download open for the spool's later opens.
+// spool. Closing it leaves the download open for the spool's later opens,
+// and does not wait for a read in progress (verification's read-ahead
+// may still be in one).
 type teeReader struct {
 	s      *teeSpool
-	closed bool
+	closed atomic.Bool
 }
 
 func (r *teeReader) Read(p []byte) (int, error) {
-	r.s.mu.Lock()
-	defer r.s.mu.Unlock()
-	if r.closed {
+	if r.closed.Load() {
 		return 0, errors.New("read from a closed spool reader")
 	}
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
 	return r.s.readLocked(p)
 }
 
 func (r *teeReader) Close() error {
-	r.s.mu.Lock()
-	defer r.s.mu.Unlock()
-	r.closed = true
+	r.closed.Store(true)
 	return nil
 }
