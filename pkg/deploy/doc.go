@@ -89,10 +89,13 @@
 //
 // # Memory
 //
-// A bundle of at most SpoolLimit (32 MiB) is downloaded once and held in
-// memory for the verification pass and the engine's reads; a larger one is
-// read from the bucket for each pass, pinned to the same version, with only
-// the reader's buffers in memory.
+// A bundle of at most SpoolLimit (32 MiB) is downloaded once: verification
+// reads the download as it arrives, and it is held in memory for the
+// engine's reads; a larger one is read from the bucket for each pass,
+// pinned to the same version, with only the reader's buffers in memory.
+// What verification inflates, up to the bundle cache (16 MiB), the engine
+// reads from memory with the digests verification computed, so a bundle
+// within it is inflated and hashed once.
 //
 // # Time
 //
