@@ -33,7 +33,8 @@ test: deps ## run every test, including integration tests against real PostgreSQ
 	$(GO) test $(TEST_FLAGS) ./...
 
 bench: deps ## benchmarks with ratios against baselines measured in the same run
-	$(GO) test $(BENCH_FLAGS) ./pkg/engine/ ./pkg/bundle/ ./pkg/deploy/ ./functions/aws/
+	$(GO) test $(BENCH_FLAGS) -skip Fleet ./pkg/engine/ ./pkg/bundle/ ./pkg/deploy/ ./functions/aws/
+	$(GO) test -run '^$$' -bench Fleet -benchtime 1x -timeout 20m -tags $(TAGS) ./pkg/deploy/
 	$(GO) test -run '^$$' -bench BinarySizes -benchtime 1x -timeout 20m ./internal/archtest/
 
 lint: ## go vet and staticcheck (pinned)

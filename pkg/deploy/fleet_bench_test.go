@@ -53,7 +53,10 @@ func BenchmarkFleet(b *testing.B) {
 				routes = append(routes, fmt.Sprintf(`{"prefix":"direct/%s/","database":"%s"}`, db, db))
 			}
 			routes = append(routes, fmt.Sprintf(`{"prefix":"tenants/","fleet":{"databases":%s,"waves":%s,"concurrency":%d}}`, list, waves, concurrency))
-			ff := &fleetFixture{topic: "mem://bench-" + hex.EncodeToString(suffix) + name}
+			// A topic of its own for every invocation: the testing package
+			// runs this function again for the sized run, and closing a
+			// Deployer shuts its mem:// topic, which gocloud shares by name.
+			ff := &fleetFixture{topic: fmt.Sprintf("mem://bench-%s-%s-%d", hex.EncodeToString(suffix), name, time.Now().UnixNano())}
 			ff.fixture = newFixtureTB(b, func(e env) {
 				e["PGMI_ROUTES"] = "[" + strings.Join(routes, ",") + "]"
 				e["PGMI_FLEET_TOPIC"] = ff.topic
