@@ -90,6 +90,10 @@ func BenchmarkFleet(b *testing.B) {
 				if o.Status != deploy.StatusStarted {
 					b.Fatalf("upload: %s %v", o.Status, o.Err)
 				}
+				// A rollout that stops moving (a target given up after
+				// MaxDeliveries retryable failures waits for a resume) fails
+				// the benchmark with its state instead of hanging it.
+				progress, moved := -1, time.Now()
 				for {
 					rep := ff.rolloutNowTB(b, o)
 					if rep.Done() {
@@ -97,6 +101,12 @@ func BenchmarkFleet(b *testing.B) {
 							b.Fatalf("rollout %s: %d of %d deployed", rep.Status, rep.Deployed, n)
 						}
 						break
+					}
+					if done := rep.Deployed + rep.Failed; done != progress {
+						progress, moved = done, time.Now()
+					} else if time.Since(moved) > time.Minute {
+						stuck, _ := json.MarshalIndent(rep, "", "  ")
+						b.Fatalf("the rollout has not moved for a minute:\n%s", stuck)
 					}
 					time.Sleep(5 * time.Millisecond)
 				}
