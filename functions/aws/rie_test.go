@@ -330,7 +330,7 @@ func rieHardTimeoutTakeover(t *testing.T, h *rieHarness) {
 		}
 	}
 
-	s := rieSummary(t, f.invoke(t, event))
+	s := rieSummary(t, f.invokeAfterReset(t, event))
 	if len(s.Outcomes) != 1 || s.Outcomes[0].Outcome != "deployed" {
 		t.Fatalf("retry: %+v, want deployed", s)
 	}
