@@ -16,7 +16,6 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/pgmi-cloud/pgmi/pkg/bundle"
-	"github.com/pgmi-cloud/pgmi/pkg/deploy"
 	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
@@ -56,7 +55,7 @@ func newPublishCommand(s streams) *cobra.Command {
 	cmd.Flags().StringVar(&f.version, "version", "", "bundle version, e.g. a release tag")
 	cmd.Flags().BoolVar(&f.wait, "wait", false, "wait for the deployer's result for this upload and exit with the deploy's exit code")
 	cmd.Flags().DurationVar(&f.waitTimeout, "wait-timeout", defaultWaitTimeout, "how long --wait waits for a result (exit 17 after it)")
-	cmd.Flags().StringVar(&f.results.prefix, "results-prefix", "", "where the deployer writes results in the bucket (PGMI_RESULTS_PREFIX; default "+deploy.DefaultResultsPrefix+")")
+	f.results.addPrefixFlag(cmd.Flags())
 	cmd.Flags().BoolVar(&f.results.json, "json", false, "with --wait, print the result object on stdout")
 	return cmd
 }

@@ -57,7 +57,7 @@ func newRolloutStatusCommand(s streams) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&version, "bundle-version", "", "the object version whose rollout to show (S3 versionId, GCS generation, Azure ETag)")
-	cmd.Flags().StringVar(&f.prefix, "results-prefix", "", "where the deployer writes results in the bucket (PGMI_RESULTS_PREFIX; default "+deploy.DefaultResultsPrefix+")")
+	f.addPrefixFlag(cmd.Flags())
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the rollout result object on stdout")
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
@@ -29,6 +30,12 @@ var waitPolicy = backoff.Policy{Base: 500 * time.Millisecond, Factor: 1.5, Max: 
 type resultFlags struct {
 	prefix string // --results-prefix; "" means PGMI_RESULTS_PREFIX, else deploy.DefaultResultsPrefix
 	json   bool
+}
+
+// addPrefixFlag defines --results-prefix, which pgmi publish, status and
+// rollout status read results under.
+func (f *resultFlags) addPrefixFlag(fs *pflag.FlagSet) {
+	fs.StringVar(&f.prefix, "results-prefix", "", "where the deployer writes results in the bucket (PGMI_RESULTS_PREFIX; default "+deploy.DefaultResultsPrefix+")")
 }
 
 func (f resultFlags) resultsPrefix(s streams) string {

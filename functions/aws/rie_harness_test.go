@@ -234,37 +234,29 @@ func (f *rieFunc) invoke(tb testing.TB, payload []byte) rieResponse {
 	return rieResponse{Status: resp.StatusCode, Header: resp.Header, Body: body, Elapsed: time.Since(start)}
 }
 
-// invokeWhenReady is invoke, retried for up to 10 s while RIE answers 400
-// Runtime.Unavailable: in its concurrent mode RIE starts the runtime at
-// once and refuses invocations until enough of its pollers wait for work.
-func (f *rieFunc) invokeWhenReady(tb testing.TB, payload []byte) rieResponse {
+// invokeAccepted is invoke, retried for up to 10 s while RIE turns the
+// invocation away itself, before it reaches the function (whose own
+// failures come back as 200):
+//   - 400 Runtime.Unavailable: in its concurrent mode RIE starts the
+//     runtime at once and refuses invocations until enough of its pollers
+//     wait for work;
+//   - 502 Sandbox.Failure "ErrGateCanceled": after it killed a runtime on a
+//     hard timeout, an invocation that arrives while it is still resetting
+//     finds its own gate cancelled (seen once in a CI run; the runtime
+//     printed nothing). The platform delivers such an event again, as this
+//     does.
+func (f *rieFunc) invokeAccepted(tb testing.TB, payload []byte) rieResponse {
 	tb.Helper()
 	until := time.Now().Add(10 * time.Second)
 	for {
 		resp := f.invoke(tb, payload)
-		if resp.Status != http.StatusBadRequest || !bytes.Contains(resp.Body, []byte("Runtime.Unavailable")) || time.Now().After(until) {
+		turnedAway := resp.Status == http.StatusBadRequest && bytes.Contains(resp.Body, []byte("Runtime.Unavailable")) ||
+			resp.Status == http.StatusBadGateway && bytes.Contains(resp.Body, []byte("ErrGateCanceled"))
+		if !turnedAway || time.Now().After(until) {
 			return resp
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// invokeAfterReset is invoke, retried for up to 10 s while RIE answers 502
-// Sandbox.Failure "ErrGateCanceled": after it killed a runtime on a hard
-// timeout, an invocation that arrives while the emulator is still
-// resetting finds its own gate cancelled and never reaches the function
-// (seen once in a CI run; nothing of ours ran: the runtime printed
-// nothing). The platform delivers such an event again, as this does.
-func (f *rieFunc) invokeAfterReset(tb testing.TB, payload []byte) rieResponse {
-	tb.Helper()
-	until := time.Now().Add(10 * time.Second)
-	for {
-		resp := f.invoke(tb, payload)
-		if resp.Status != http.StatusBadGateway || !bytes.Contains(resp.Body, []byte("ErrGateCanceled")) || time.Now().After(until) {
-			return resp
-		}
-		tb.Logf("RIE answered %s while resetting; invoking again", resp)
-		time.Sleep(200 * time.Millisecond)
+		tb.Logf("RIE turned the invocation away (%s); invoking again", resp)
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

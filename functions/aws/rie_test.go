@@ -330,7 +330,7 @@ func rieHardTimeoutTakeover(t *testing.T, h *rieHarness) {
 		}
 	}
 
-	s := rieSummary(t, f.invokeAfterReset(t, event))
+	s := rieSummary(t, f.invokeAccepted(t, event))
 	if len(s.Outcomes) != 1 || s.Outcomes[0].Outcome != "deployed" {
 		t.Fatalf("retry: %+v, want deployed", s)
 	}
@@ -392,7 +392,7 @@ func rieConcurrent(t *testing.T, h *rieHarness) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resps[i] = f.invokeWhenReady(t, h.s3Notification(obj))
+			resps[i] = f.invokeAccepted(t, h.s3Notification(obj))
 		}()
 	}
 	wg.Wait()

@@ -7,6 +7,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -66,4 +68,19 @@ func Project(sql string) map[string]string {
 		"deploy.sql":              sql,
 		"migrations/001_note.sql": "-- a migration the deploy does not need to run\nSELECT 1;\n",
 	}
+}
+
+// Project1MB is Project(sql) with sixteen 128 KiB data files of random hex:
+// a bundle of about 1 MiB that deflate can barely shrink (2 MiB inflated),
+// the pipeline benchmarks' project.
+func Project1MB(tb testing.TB, sql string) map[string]string {
+	files := Project(sql)
+	for i := range 16 {
+		raw := make([]byte, 64<<10)
+		if _, err := rand.Read(raw); err != nil {
+			tb.Fatal(err)
+		}
+		files[fmt.Sprintf("data/blob_%02d.txt", i)] = hex.EncodeToString(raw)
+	}
+	return files
 }

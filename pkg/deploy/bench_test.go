@@ -2,8 +2,6 @@ package deploy_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -17,20 +15,6 @@ import (
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
 	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
-
-// project1MB is a project whose bundle is about 1 MiB: deploy.sql and sixteen 128 KiB (hex)
-// data files of incompressible text, loaded into the session by the engine.
-func project1MB(b *testing.B) map[string]string {
-	files := testbundle.Project("CREATE TABLE IF NOT EXISTS bench_runs (n int); INSERT INTO bench_runs VALUES (1);")
-	for i := range 16 {
-		raw := make([]byte, 64<<10)
-		if _, err := rand.Read(raw); err != nil {
-			b.Fatal(err)
-		}
-		files[fmt.Sprintf("data/blob_%02d.txt", i)] = hex.EncodeToString(raw)
-	}
-	return files
-}
 
 // BenchmarkPipeline1MB measures one upload event through the whole pipeline
 // (fetch from a folder bucket, verify, scan, connect, lock, ledger, engine,
@@ -55,7 +39,7 @@ type phaseTotals [16]time.Duration
 
 func benchPipeline(b *testing.B, phases bool) {
 	testpg.Require(b, pgErr)
-	files := project1MB(b)
+	files := testbundle.Project1MB(b, "CREATE TABLE IF NOT EXISTS bench_runs (n int); INSERT INTO bench_runs VALUES (1);")
 	f := newBenchFixture(b)
 	event := func(req deploy.Request, pt *phaseTotals) *deploy.Outcome {
 		if !phases {

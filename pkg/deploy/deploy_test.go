@@ -553,3 +553,23 @@ func TestSignersURLRefreshAndRevocation(t *testing.T) {
 		t.Fatalf("an invalid TTL: %v", err)
 	}
 }
+
+// A redelivered upload that was deployed answers duplicate even after a
+// newer upload of the same key deployed: the ledger's own row wins over
+// the stale rule (claimRow reads it when the newer upload is recorded).
+func TestRedeliveryAfterNewerUploadIsDuplicate(t *testing.T) {
+	f := newFixture(t)
+	v1 := f.signed("CREATE TABLE v1 (id int);")
+	older := f.put("app/current.tgz", v1, "0055AED6DCD90281E5")
+	want(t, f.run(older), deploy.StatusDeployed, false)
+	newer := f.put("app/current.tgz", f.signed("CREATE TABLE v2 (id int);"), "0055AED6DCD90281E6")
+	want(t, f.run(newer), deploy.StatusDeployed, false)
+	// The folder bucket keeps no versions: put back the bytes the older
+	// event's version pins, as a versioned bucket would serve them.
+	older = f.put("app/current.tgz", v1, "0055AED6DCD90281E5")
+	o := f.run(older)
+	want(t, o, deploy.StatusDuplicate, false)
+	if o.Report.Previous == nil || o.Report.Previous.Sequencer != "0055AED6DCD90281E5" {
+		t.Fatalf("the duplicate names %+v, want the older upload's own row", o.Report.Previous)
+	}
+}

@@ -52,7 +52,7 @@ func History(ctx context.Context, conn *pgx.Conn, table Table, limit int) ([]His
 	for rows.Next() {
 		var h HistoryEntry
 		e := &h.Entry
-		s := newEntryScan(e)
+		s := &entryScan{e: e}
 		if err := rows.Scan(append(s.dest(), &h.Schedule, &h.ReleaseName, &h.ReleaseVer, &h.Signer, &h.Platform, &h.InvocationID)...); err != nil {
 			return nil, fault.Wrap(fault.Internal, err, "reading the ledger %s", table)
 		}

@@ -164,8 +164,6 @@ type entryScan struct {
 	started, finished *int64
 }
 
-func newEntryScan(e *Entry) *entryScan { return &entryScan{e: e} }
-
 // dest is the Scan destinations for entryColumns.
 func (s *entryScan) dest() []any {
 	e := s.e
@@ -185,7 +183,7 @@ func (s *entryScan) done() {
 }
 
 func scanEntry(row pgx.Row) (*Entry, error) {
-	s := newEntryScan(&Entry{})
+	s := &entryScan{e: &Entry{}}
 	err := row.Scan(s.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil

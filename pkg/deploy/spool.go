@@ -104,22 +104,11 @@ func (s *teeSpool) readLocked(p []byte) (int, error) {
 	return n, err
 }
 
-// drainLocked downloads the rest of the object.
+// drainLocked downloads the rest of the object: nothing after a
+// verification pass that read it to its end, the rest after a refusal.
 func (s *teeSpool) drainLocked() error {
 	var chunk []byte
 	for s.src != nil {
-		if !s.over && cap(s.buf)-len(s.buf) > 0 {
-			// Read straight into the spool's spare room.
-			n, err := s.src.Read(s.buf[len(s.buf):cap(s.buf)])
-			s.buf = s.buf[:len(s.buf)+n]
-			if len(s.buf) > s.limit {
-				s.over, s.buf = true, nil
-			}
-			if err != nil {
-				s.finishLocked(err)
-			}
-			continue
-		}
 		if chunk == nil {
 			chunk = make([]byte, 64<<10)
 		}

@@ -3,9 +3,6 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -42,14 +39,7 @@ func (t *throttled) Read(p []byte) (int, error) {
 // same run. x/download-first is the share of the old time left.
 func BenchmarkSpoolSlowDownload(b *testing.B) {
 	key := testbundle.NewKey(b)
-	files := testbundle.Project("SELECT 1;")
-	for i := range 16 {
-		raw := make([]byte, 64<<10)
-		if _, err := rand.Read(raw); err != nil {
-			b.Fatal(err)
-		}
-		files[fmt.Sprintf("data/blob_%02d.txt", i)] = hex.EncodeToString(raw)
-	}
+	files := testbundle.Project1MB(b, "SELECT 1;")
 	data := testbundle.Pack(b, key, "bench", files)
 	trusted, err := bundle.ParseAllowedSigners([]byte(key.AllowedSigners))
 	if err != nil {
