@@ -57,8 +57,20 @@ func fleet(t *testing.T, s *Setup, h Harness) {
 
 	obj := h.Upload(t, "tenants/release-1.tgz", bundle(s, t, `CREATE TABLE IF NOT EXISTS fleet_runs (at timestamptz DEFAULT clock_timestamp());
 INSERT INTO fleet_runs DEFAULT VALUES; SELECT pg_sleep(0.05);`))
+	// The upload's own lines are the ones without a database: every
+	// target's line names the same bundle, and targets may log before the
+	// upload's line is read, or after the rollout result says complete.
+	uploadLines := func(n int) []Line {
+		return linesWhere(t, in, n, func(l Line) bool {
+			return strings.HasSuffix(l.str("bundle"), "/"+obj.Key) && l.str("database") == ""
+		})
+	}
 	expectAck(t, in.Deliver(t, obj))
-	l := lastLine(t, in, obj.Key)
+	ls := uploadLines(1)
+	if len(ls) != 1 {
+		t.Fatalf("the upload logged %d outcome lines, want 1; logs:\n%s", len(ls), dump(in.Logs(t)))
+	}
+	l := ls[0]
 	if l.Outcome() != "started" {
 		t.Fatalf("the upload to a fleet route: outcome %q, want started: %v", l.Outcome(), l)
 	}
@@ -115,7 +127,7 @@ INSERT INTO fleet_runs DEFAULT VALUES; SELECT pg_sleep(0.05);`))
 	}
 	// The upload delivered again: the same rollout, no target deployed again.
 	expectAck(t, in.Deliver(t, obj))
-	lines := lineFor(t, in, obj.Key, 2)
+	lines := uploadLines(2)
 	if last := lines[len(lines)-1]; last.Outcome() != "duplicate" {
 		t.Fatalf("the upload delivered again: outcome %q, want duplicate", last.Outcome())
 	}

@@ -173,12 +173,19 @@ func bundle(s *Setup, t *testing.T, sql string) []byte {
 // lineFor finds the outcome line of key's delivery (the newest first).
 func lineFor(t *testing.T, in Instance, key string, n int) []Line {
 	t.Helper()
+	return linesWhere(t, in, n, func(l Line) bool { return strings.HasSuffix(l.str("bundle"), "/"+key) })
+}
+
+// linesWhere waits up to 5 s for n outcome lines that keep accepts and
+// returns those there are.
+func linesWhere(t *testing.T, in Instance, n int, keep func(Line) bool) []Line {
+	t.Helper()
 	var found []Line
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		found = found[:0]
 		for _, l := range in.Logs(t) {
-			if l.Outcome() != "" && strings.HasSuffix(l.str("bundle"), "/"+key) {
+			if l.Outcome() != "" && keep(l) {
 				found = append(found, l)
 			}
 		}
