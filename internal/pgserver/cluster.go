@@ -124,6 +124,13 @@ func (c *Cluster) Password() string { return c.password }
 // PID is the postmaster's process id.
 func (c *Cluster) PID() int { return c.proc.pid() }
 
+// Children returns the process ids of the postmaster's children: its
+// auxiliary processes and a backend per session, including the backend of
+// a session that has closed but whose process has not yet exited (which it
+// does well after pg_stat_activity stopped showing it). Linux only
+// (errors.ErrUnsupported elsewhere).
+func (c *Cluster) Children() ([]int, error) { return children(c.PID()) }
+
 // Log returns the server log so far, or "" once the cluster is removed.
 func (c *Cluster) Log() string {
 	b, err := os.ReadFile(c.logPath)

@@ -2,8 +2,14 @@
 
 package pgserver
 
-import "syscall"
+import (
+	"errors"
+	"syscall"
+)
 
 // setParentDeathSignal is Linux-only; elsewhere a postmaster whose starting process
 // dies without cleanup keeps running until killed.
 func setParentDeathSignal(*syscall.SysProcAttr) {}
+
+// children needs /proc.
+func children(int) ([]int, error) { return nil, errors.ErrUnsupported }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -68,33 +69,6 @@ func procUID(t *testing.T, pid int) int {
 	}
 	t.Fatalf("no Uid line in /proc/%d/status", pid)
 	return -1
-}
-
-// childPIDs lists the processes whose parent is pid, from /proc.
-func childPIDs(t *testing.T, pid int) []int {
-	t.Helper()
-	stats, err := filepath.Glob("/proc/[0-9]*/stat")
-	if err != nil || len(stats) == 0 {
-		t.Skipf("no /proc on this system: %v", err)
-	}
-	var children []int
-	for _, path := range stats {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			continue // exited meanwhile
-		}
-		// "pid (comm) state ppid ...": comm may hold anything, so split
-		// after the last ')'.
-		i := strings.LastIndexByte(string(b), ')')
-		fields := strings.Fields(string(b[i+1:]))
-		if i < 0 || len(fields) < 2 || fields[1] != strconv.Itoa(pid) {
-			continue
-		}
-		if child, err := strconv.Atoi(filepath.Base(filepath.Dir(path))); err == nil {
-			children = append(children, child)
-		}
-	}
-	return children
 }
 
 func fileUID(t *testing.T, path string) int {
@@ -186,13 +160,46 @@ func TestPasswordAuth(t *testing.T) {
 	sock.Close(ctx)
 }
 
+// Children lists a session's backend while it runs and until its process
+// has exited, which is after pg_stat_activity stopped listing it.
+func TestChildrenListASessionUntilItsProcessExits(t *testing.T) {
+	testpg.Require(t, sharedErr)
+	conn := shared.Connect(t, "postgres")
+	pid := queryInt(t, conn, "SELECT pg_backend_pid()")
+	has := func() bool {
+		kids, err := shared.Children()
+		if errors.Is(err, errors.ErrUnsupported) {
+			t.Skipf("no /proc on this system: %v", err)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Contains(kids, pid)
+	}
+	if !has() {
+		t.Fatalf("the session's backend %d is not among the postmaster's children", pid)
+	}
+	conn.Close(t.Context())
+	for deadline := time.Now().Add(10 * time.Second); has(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("backend %d still a child of the postmaster 10 s after its session closed", pid)
+		}
+	}
+}
+
 func TestStopStopsPostmasterAndRemovesDirs(t *testing.T) {
 	c := timedStart(t)
 	pid := c.PID()
 	dirs := []string{c.DataDir(), c.SocketDir(), filepath.Dir(c.DataDir())}
 	idle := c.Connect(t, "postgres") // an idle client must not block fast shutdown
 	queryInt(t, idle, "SELECT 1")
-	children := childPIDs(t, pid)
+	children, err := c.Children()
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skipf("no /proc on this system: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(children) == 0 {
 		t.Fatal("found no postmaster children to check")
 	}

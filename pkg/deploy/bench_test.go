@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -64,11 +65,20 @@ func benchPipeline(b *testing.B, phases bool) {
 	}
 	defer target.Close()
 	warmConn := pg.Connect(b, f.db)
-	// settle waits, untimed, until no other backend of the database is
-	// left: a closed session's backend goes on exiting (and holding the
-	// deploy lock) for a few ms after its client closed it, and on 2 cores
-	// that teardown was charged to whichever run came next (the event,
-	// which followed engine-only).
+	// settle waits, untimed, until the server is at rest: no other session
+	// of the database, and no backend process but those running now (its
+	// own processes, the warm session's). A closed session's backend goes on
+	// exiting for ~10 ms of CPU after pg_stat_activity stopped listing it;
+	// on 2 cores that teardown was charged to whichever run came next (the
+	// event, which followed engine-only).
+	atRest := map[int]bool{}
+	kids, kidsErr := pg.Children()
+	for _, pid := range kids {
+		atRest[pid] = true
+	}
+	if kidsErr != nil {
+		b.Logf("settle cannot see the server's processes (%v): it waits for pg_stat_activity only", kidsErr)
+	}
 	settle := func() {
 		for {
 			var others int
@@ -76,7 +86,19 @@ func benchPipeline(b *testing.B, phases bool) {
 				b.Fatal(err)
 			}
 			if others == 0 {
+				break
+			}
+		}
+		for deadline := time.Now().Add(10 * time.Second); kidsErr == nil; time.Sleep(100 * time.Microsecond) {
+			kids, err := pg.Children()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !slices.ContainsFunc(kids, func(pid int) bool { return !atRest[pid] }) {
 				return
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("the server's processes %v did not come to rest (as %v) within 10 s", kids, atRest)
 			}
 		}
 	}
