@@ -7,7 +7,13 @@ import (
 
 // aheadReader decompresses in its own goroutine, a few chunks ahead of the
 // reader, so gzip inflation overlaps tar parsing and SHA-256 hashing on a
-// second core. Memory is bounded by aheadChunks × aheadChunkSize.
+// second core, once the reader has had aheadAfter bytes. Before that it
+// reads on the caller's goroutine: a bundle that small is verified in a
+// few milliseconds, while the deploy pipeline opens the database session
+// on the other core (with a local server, the new backend starts there
+// too), and a second verifying goroutine slowed that more than it saved.
+// Memory is bounded by aheadChunks × aheadChunkSize, allocated when the
+// goroutine starts.
 type aheadReader struct {
 	full    chan chunk
 	free    chan []byte
@@ -30,14 +36,36 @@ type chunk struct {
 const (
 	aheadChunks    = 4
 	aheadChunkSize = 256 << 10
+	aheadAfter     = 4 << 20
 )
 
 func newAheadReader(src io.Reader) *aheadReader {
-	a := &aheadReader{full: make(chan chunk, aheadChunks), free: make(chan []byte, aheadChunks), stop: make(chan struct{}), src: src}
+	return &aheadReader{stop: make(chan struct{}), src: src}
+}
+
+// start hands the rest of the source to the producer goroutine.
+func (a *aheadReader) start() {
+	a.started = true
+	a.full, a.free = make(chan chunk, aheadChunks), make(chan []byte, aheadChunks)
 	for range aheadChunks {
 		a.free <- make([]byte, aheadChunkSize)
 	}
-	return a
+	go a.produce()
+}
+
+// readDirect reads on the caller's goroutine, up to aheadAfter bytes in
+// all; the error is kept, as the producer's is.
+func (a *aheadReader) readDirect(p []byte) (int, error) {
+	if a.err != nil {
+		return 0, a.err
+	}
+	if room := aheadAfter - a.n; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := a.src.Read(p)
+	a.n += int64(n)
+	a.err = err
+	return n, err
 }
 
 func (a *aheadReader) produce() {
@@ -71,8 +99,10 @@ func (a *aheadReader) produce() {
 
 func (a *aheadReader) Read(p []byte) (int, error) {
 	if !a.started {
-		a.started = true
-		go a.produce()
+		if a.n < aheadAfter || a.err != nil {
+			return a.readDirect(p)
+		}
+		a.start()
 	}
 	for len(a.cur) == 0 {
 		if a.err != nil {
