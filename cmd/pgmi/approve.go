@@ -29,7 +29,7 @@ func (d *deployRun) approver() connect.Approver {
 		case !d.s.interactive:
 			return fault.Errorf(fault.Approval, "approval denied: --overwrite must be confirmed at a terminal, and this is not one; pass --force to drop and recreate %q without a prompt", db)
 		}
-		return d.confirm(db)
+		return d.confirm(ctx, db)
 	}
 }
 
@@ -45,9 +45,13 @@ func (d *deployRun) countdown(ctx context.Context, db string) error {
 	return nil
 }
 
-func (d *deployRun) confirm(db string) error {
+func (d *deployRun) confirm(ctx context.Context, db string) error {
 	fmt.Fprintf(d.s.err, "WARNING: about to DROP and RECREATE database %q. This deletes all data.\nType the database name to confirm: ", db)
-	line, err := bufio.NewReader(d.s.in).ReadString('\n')
+	line, err := readLine(ctx, bufio.NewReader(d.s.in))
+	if ctx.Err() != nil {
+		fmt.Fprintln(d.s.err)
+		return ctx.Err()
+	}
 	if err != nil && line == "" {
 		return fault.Errorf(fault.Approval, "approval denied: no input available; use --force to approve without a prompt")
 	}
@@ -55,4 +59,26 @@ func (d *deployRun) confirm(db string) error {
 		return fault.Errorf(fault.Approval, "approval denied: the name typed does not match %q", db)
 	}
 	return nil
+}
+
+// readLine reads a line typed at a prompt, giving up when ctx ends (Ctrl-C,
+// --timeout) with the line so far and ctx's error: the read itself cannot
+// be interrupted, so it is left to finish on its own in a process that is
+// about to exit.
+func readLine(ctx context.Context, r *bufio.Reader) (string, error) {
+	type result struct {
+		line string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		line, err := r.ReadString('\n')
+		done <- result{line, err}
+	}()
+	select {
+	case res := <-done:
+		return res.line, res.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 }

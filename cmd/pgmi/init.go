@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -129,7 +130,7 @@ terminal, and uses basic otherwise. 'pgmi templates list' shows the templates.`,
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			return runInit(s, dir, tmpl, cmd.Flags().Changed("template"))
+			return runInit(cmd.Context(), s, dir, tmpl, cmd.Flags().Changed("template"))
 		},
 	}
 	cmd.Flags().StringVarP(&tmpl, "template", "t", "", "template to use: "+strings.Join(templateNames(), ", ")+" (default basic)")
@@ -137,7 +138,7 @@ terminal, and uses basic otherwise. 'pgmi templates list' shows the templates.`,
 	return cmd
 }
 
-func runInit(s streams, dir, name string, given bool) error {
+func runInit(ctx context.Context, s streams, dir, name string, given bool) error {
 	var t projectTemplate
 	if given {
 		var ok bool
@@ -152,7 +153,7 @@ func runInit(s streams, dir, name string, given bool) error {
 		return err
 	}
 	if !given {
-		if t, err = chooseTemplate(s); err != nil {
+		if t, err = chooseTemplate(ctx, s); err != nil {
 			return err
 		}
 	}
@@ -211,7 +212,7 @@ func checkInitDir(dir string) (map[string]bool, error) {
 }
 
 // chooseTemplate asks at a terminal and falls back to the default elsewhere.
-func chooseTemplate(s streams) (projectTemplate, error) {
+func chooseTemplate(ctx context.Context, s streams) (projectTemplate, error) {
 	def := projectTemplates[0]
 	if !s.interactive {
 		fmt.Fprintf(s.err, "No --template given; using %q (pass -t %s for the other layout).\n", def.name,
@@ -229,7 +230,11 @@ func chooseTemplate(s streams) (projectTemplate, error) {
 	in := bufio.NewReader(s.in)
 	for range 3 {
 		fmt.Fprintf(s.err, "Template [%s]: ", def.name)
-		line, err := in.ReadString('\n')
+		line, err := readLine(ctx, in)
+		if ctx.Err() != nil {
+			fmt.Fprintln(s.err)
+			return projectTemplate{}, ctx.Err()
+		}
 		answer := strings.TrimSpace(line)
 		if answer == "" && err != nil {
 			fmt.Fprintln(s.err)

@@ -124,6 +124,9 @@ func (l *localRun) printf(format string, args ...any) {
 }
 
 func (l *localRun) run(ctx context.Context) error {
+	if l.f.interval <= 0 {
+		return usageError{errorf("--interval %s: how often to look at the folder must be more than 0", l.f.interval)}
+	}
 	root, err := filepath.Abs(l.f.bucket)
 	if err != nil {
 		return fault.Wrap(fault.Config, err, "--bucket")

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -177,8 +179,19 @@ func publishSource(ctx context.Context, s streams, src string, f bundleFlags) (*
 		return nil, fault.Wrap(fault.Config, err, "cannot read %s", src)
 	}
 	if !info.IsDir() {
-		if !isBundleFile(src) || f.signKey != "" {
-			return nil, fault.Errorf(fault.Config, "%s: publish takes a project directory (packed and signed here) or a bundle file as it is (re-signing a bundle is not supported)", src)
+		if !isBundleFile(src) {
+			return nil, fault.Errorf(fault.Config, "%s: publish takes a project directory (packed and signed here) or a bundle file as it is", src)
+		}
+		var set []string
+		for flag, v := range map[string]string{"--sign-key": f.signKey, "--name": f.name, "--version": f.version} {
+			if v != "" {
+				set = append(set, flag)
+			}
+		}
+		if len(set) > 0 {
+			slices.Sort(set)
+			return nil, usageError{errorf("%s: these flags apply to a project directory, packed here; the bundle file %s is uploaded as it is (re-signing, renaming or re-versioning a bundle is not supported: pack the project again)",
+				strings.Join(set, ", "), quoteName(src))}
 		}
 		return os.Open(src)
 	}
