@@ -87,9 +87,12 @@ func ParseConnString(s string) (*Config, error) {
 }
 
 // DetectFormat tells which syntax s is written in: a URI starts with
-// postgresql:// or postgres://; a string holding a semicolon, or starting with
-// a key that only ADO.NET uses (Host, Server, User Id …), is ADO.NET; any
-// other key=value string is libpq keyword/value.
+// postgresql:// or postgres://; a string holding a semicolon outside single
+// quotes, or starting with a key that only ADO.NET uses (Host, Server,
+// User Id …), is ADO.NET; any other key=value string is libpq keyword/value.
+// A semicolon does not make ADO.NET of a string whose text before it is
+// already keyword/value pairs led by lower-case libpq keywords
+// (host=db password=a;b): that ';' is part of a value.
 func DetectFormat(s string) (Format, error) {
 	t := strings.TrimSpace(s)
 	switch {
@@ -99,7 +102,8 @@ func DetectFormat(s string) (Format, error) {
 		return FormatURI, nil
 	case strings.Contains(t, "://"):
 		return 0, configErr("unsupported URI scheme: use postgresql:// or postgres://")
-	case strings.Contains(t, ";"):
+	}
+	if semi := unquotedSemicolon(t); semi >= 0 && !kvPairs(t[:semi]) {
 		return FormatADO, nil
 	}
 	key, _, ok := strings.Cut(t, "=")
@@ -114,6 +118,47 @@ func DetectFormat(s string) (Format, error) {
 		return FormatADO, nil
 	}
 	return FormatKV, nil
+}
+
+// unquotedSemicolon is the index of the first ';' in s outside libpq
+// single quotes (where a backslash escapes the next character), or -1.
+func unquotedSemicolon(s string) int {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case quoted && s[i] == '\\':
+			i++
+		case s[i] == '\'':
+			quoted = !quoted
+		case s[i] == ';' && !quoted:
+			return i
+		}
+	}
+	return -1
+}
+
+// kvPairs reports whether head reads as libpq keyword/value pairs: it starts
+// with a lower-case libpq keyword and holds at least one more.
+func kvPairs(head string) bool {
+	rest, keywords := trimSpaceLeft(head), 0
+	for rest != "" {
+		key, after, ok := strings.Cut(rest, "=")
+		key = strings.TrimSpace(key)
+		if !ok || key == "" || strings.ContainsAny(key, " \t\r\n\v\f") {
+			break
+		}
+		if _, known := libpqKey(key); known && key == strings.ToLower(key) {
+			keywords++
+		} else if keywords == 0 {
+			return false
+		}
+		_, after, err := kvValue(trimSpaceLeft(after), kvItem{})
+		if err != nil {
+			break
+		}
+		rest = trimSpaceLeft(after)
+	}
+	return keywords >= 2
 }
 
 func hasURIScheme(s string) bool {
@@ -268,6 +313,13 @@ func applySetting(cfg *Config, key, v, source string) error {
 	default:
 		if cfg.Params == nil {
 			cfg.Params = map[string]string{}
+		}
+		// The server matches parameter names ignoring case: a later source's
+		// timezone replaces PGTZ's TimeZone rather than joining it.
+		for k := range cfg.Params {
+			if strings.EqualFold(k, key) {
+				delete(cfg.Params, k)
+			}
 		}
 		cfg.Params[key] = v
 	}

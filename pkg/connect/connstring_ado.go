@@ -103,8 +103,9 @@ func AcceptedADOKeys() []string {
 }
 
 type adoPair struct {
-	key, value string
-	quoted     bool
+	key, value  string
+	quoted      bool
+	afterSecret bool // the item may be the rest of a password (see tokenizeADO)
 }
 
 func parseADO(s string) (settings, error) {
@@ -114,20 +115,16 @@ func parseADO(s string) (settings, error) {
 	}
 	set := settings{}
 	hostPorts := []string(nil)
-	// After an unquoted password, an item may be the rest of it
-	// (Password=a;b=c): its errors show neither its key nor its value.
-	afterSecret := false
+	// An item that may be the rest of a password (Password=a;b=c): its
+	// errors show neither its key nor its value.
 	for _, p := range pairs {
 		t, ok := adoKeys[adoNorm(p.key)]
 		if !ok {
-			return nil, unknownADOKey(p.key, afterSecret)
+			return nil, unknownADOKey(p.key, p.afterSecret)
 		}
-		v, err := adoCheckValue(p, t, afterSecret)
+		v, err := adoCheckValue(p, t, p.afterSecret)
 		if err != nil {
 			return nil, err
-		}
-		if (t.key == "password" || t.key == "sslpassword") && !p.quoted {
-			afterSecret = true
 		}
 		switch t.key {
 		case "":
@@ -224,7 +221,8 @@ func mergeADOPorts(set settings, hostPorts []string) error {
 	return nil
 }
 
-// tokenizeADO splits s into pairs with .NET's DbConnectionStringBuilder rules.
+// tokenizeADO splits s into pairs with .NET's DbConnectionStringBuilder rules
+// and marks those that may be part of a password.
 func tokenizeADO(s string) ([]adoPair, error) {
 	var pairs []adoPair
 	i := 0
@@ -245,6 +243,18 @@ func tokenizeADO(s string) ([]adoPair, error) {
 		}
 		pairs = append(pairs, adoPair{key: key, value: val, quoted: quoted})
 		i = next
+	}
+	// After an unquoted password, an item may be the rest of it
+	// (Password=a;b=c); so may one after a value holding "password=", from
+	// a keyword/value string read as ADO.NET (Host=db password=a;b=c).
+	// Marked in the order written: the password may be a duplicate dropped
+	// below.
+	secret := false
+	for idx, p := range pairs {
+		pairs[idx].afterSecret = secret
+		t := adoKeys[adoNorm(p.key)]
+		secret = secret || (t.key == "password" || t.key == "sslpassword") && !p.quoted ||
+			strings.Contains(adoNorm(p.value), "password=")
 	}
 	last := map[string]int{}
 	for idx, p := range pairs {

@@ -211,7 +211,7 @@ func TestParseErrorsAreConfigAndRedacted(t *testing.T) {
 		{"postgresql://:" + pw + "@host:abc/db", "invalid port"},
 		{"postgresql://u:" + pw + "@host:99999/db", "invalid port"},
 		{"postgresql://u:" + pw + "%zz@host/db", "percent-encoding in the password"},
-		{"postgresql://user:" + pw + "/x@host/db", "invalid port"},
+		{"postgresql://user:" + pw + "/x@host/db", "percent-encode"},
 		{"postgresql://u:" + pw + "@[::1/db", "closing ]"},
 		{"postgresql://u:" + pw + "@::1/db", "in brackets"},
 		{"postgresql://u:" + pw + "@h/db?sslmode=sometimes", "invalid sslmode"},
@@ -274,6 +274,66 @@ func TestUnknownADOKeyListsAcceptedKeys(t *testing.T) {
 	for _, want := range []string{`"Colour"`, "Host (Server, Data Source)", "SSL Mode", "Root Certificate", "Username"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %s", want, err)
+		}
+	}
+}
+
+// A libpq keyword/value string whose password holds a ';' stays keyword/value
+// (a ';' inside single quotes, or after other keyword/value pairs, is part of
+// a value), so the password parses whole; and when a string like it is read
+// as ADO.NET after all, no key after a value holding "password=" is shown.
+func TestKVPasswordWithSemicolonNeverInError(t *testing.T) {
+	const tail = "Secr3tTail"
+	for in, want := range map[string]string{
+		"host=db user=app password='Pa55;" + tail + "=1' dbname=app": "Pa55;" + tail + "=1",
+		"host=db user=app password=Pa55;" + tail + " dbname=app":     "Pa55;" + tail,
+	} {
+		if f, err := DetectFormat(in); err != nil || f != FormatKV {
+			t.Errorf("DetectFormat(%s) = %v, %v; want keyword/value", in, f, err)
+		}
+		c, err := ParseConnString(in)
+		if err != nil {
+			if strings.Contains(err.Error(), tail) {
+				t.Errorf("%s\nerror shows part of the password: %v", in, err)
+			}
+			t.Fatalf("%s: %v", in, err)
+		}
+		if c.Password.Reveal() != want || c.Database != "app" || c.User != "app" {
+			t.Errorf("%s: password %q, user %q, database %q", in, c.Password.Reveal(), c.User, c.Database)
+		}
+	}
+	_, err := ParseConnString("Host=db password=Pa55;" + tail + "=1")
+	if err == nil || strings.Contains(err.Error(), tail) {
+		t.Errorf("want an error that does not show part of the password, got %v", err)
+	}
+}
+
+// ADO.NET: an item after an unquoted Password is never shown in an error,
+// even when that Password is a duplicate that a later one replaces.
+func TestADODuplicatePasswordTailNeverInError(t *testing.T) {
+	const tail = "Secr3tTail"
+	_, err := ParseConnString("Host=h;Password=Pa55;" + tail + "=1;Password=other")
+	if err == nil || strings.Contains(err.Error(), tail) {
+		t.Errorf("want an error that does not show part of the password, got %v", err)
+	}
+}
+
+// URI: a password holding an unencoded '?' (or '/') ends the authority early;
+// the '@' that follows is refused with a fixed message, so the rest of the
+// password is never read as a query key or value and shown.
+func TestURIPasswordWithQuestionMarkNeverInError(t *testing.T) {
+	const tail = "Secr3t!Tail"
+	for _, in := range []string{
+		"postgresql://app:Pa55?" + tail + "=1@db.example.com/app",
+		"postgresql://app:Pa55?sslmode=" + tail + "@db.example.com/app",
+		"postgresql://app:5432/" + tail + "@db.example.com/app",
+	} {
+		_, err := ParseConnString(in)
+		if fault.KindOf(err) != fault.Config || !strings.Contains(err.Error(), "percent-encode") {
+			t.Errorf("%s: want a config error saying to percent-encode, got %v", in, err)
+		}
+		if err != nil && strings.Contains(err.Error(), tail) {
+			t.Errorf("%s\nerror shows part of the password: %v", in, err)
 		}
 	}
 }

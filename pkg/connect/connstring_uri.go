@@ -8,15 +8,21 @@ import (
 //
 // The authority ends at the first '/' or '?'; the user information ends at
 // the last '@' in it, so a password may hold an unescaped '@' (other reserved
-// characters must be percent-encoded). Hosts may be bracketed IPv6 literals
-// or percent-encoded Unix-socket directories (%2Ftmp); query keys override
-// the authority (?host=/var/run/postgresql works). Error messages never quote
-// the user information.
+// characters must be percent-encoded). An '@' after an authority that holds
+// none is refused: it is most likely the end of user information holding an
+// unencoded '/' or '?', whose rest would be read as the database name or the
+// query. Hosts may be bracketed IPv6 literals or percent-encoded Unix-socket
+// directories (%2Ftmp); query keys override the authority
+// (?host=/var/run/postgresql works). Error messages never quote the user
+// information.
 func parseURI(s string) (settings, error) {
 	_, rest, _ := strings.Cut(s, "://")
 	authority, tail := rest, ""
 	if i := strings.IndexAny(rest, "/?"); i >= 0 {
 		authority, tail = rest[:i], rest[i:]
+	}
+	if !strings.Contains(authority, "@") && strings.Contains(tail, "@") {
+		return nil, configErr("invalid connection URI: an '@' follows the host: percent-encode '/' and '?' in the user name and password (%%2F, %%3F), and '@' in the database name and query values (%%40)")
 	}
 	set := settings{}
 	if at := strings.LastIndexByte(authority, '@'); at >= 0 {

@@ -324,3 +324,57 @@ func TestRecreateRefusesATemplateDatabaseAndKeepsIt(t *testing.T) {
 		t.Error("the template database was dropped")
 	}
 }
+
+// --overwrite keeps the database's settings as they were, list settings
+// included: search_path = "$user", app, "My Schema" comes back as three
+// schemas, not as one literal naming a single schema "$user", app, ….
+func TestRecreateKeepsListSettings(t *testing.T) {
+	testpg.Require(t, pwErr)
+	db := pw.NewDatabase(t)
+	pw.Exec(t, "postgres", "ALTER DATABASE "+db+` SET search_path = "$user", app, "My Schema", "a""b"`)
+	pw.Exec(t, "postgres", "ALTER DATABASE "+db+" SET work_mem = '8MB'")
+	before := dbSetconfig(t, db)
+	tgt, err := ResolveWith(hostFlags(pw, db), isolatedEnv(t, "PGPASSWORD", pw.Password()), pgmiyaml.Connection{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tgt.Close() })
+	conn, err := (&Lifecycle{Target: tgt}).Recreate(t.Context(), func(context.Context, string) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(context.Background())
+	if after := dbSetconfig(t, db); after != before {
+		t.Errorf("setconfig before --overwrite: %s, after: %s", before, after)
+	}
+}
+
+// dbSetconfig is database db's own settings (pg_db_role_setting) as text.
+func dbSetconfig(t *testing.T, db string) string {
+	t.Helper()
+	conn := pw.Connect(t, "postgres")
+	var s string
+	if err := conn.QueryRow(t.Context(), `SELECT s.setconfig::text FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = $1 AND s.setrole = 0`, db).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// settingValue gives a list setting back one literal per stored element
+// (PostgreSQL quotes each again as it stores it) and any other setting as one
+// literal.
+func TestSettingValue(t *testing.T) {
+	cases := []struct{ name, stored, want string }{
+		{"search_path", `"$user", public`, `'$user', 'public'`},
+		{"search_path", `app,"My Schema" , "a""b", "it's"`, `'app', 'My Schema', 'a"b', 'it''s'`},
+		{"temp_tablespaces", `""`, `''`},
+		{"search_path", `"unclosed`, `'"unclosed'`},
+		{"DateStyle", "ISO, MDY", `'ISO, MDY'`},
+		{"work_mem", "8MB", `'8MB'`},
+	}
+	for _, tc := range cases {
+		if got := settingValue(tc.name, tc.stored); got != tc.want {
+			t.Errorf("settingValue(%s, %s) = %s; want %s", tc.name, tc.stored, got, tc.want)
+		}
+	}
+}

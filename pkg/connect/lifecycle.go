@@ -278,7 +278,7 @@ func (p dbProps) createOptions() string {
 func (p dbProps) restore(ctx context.Context, m *pgx.Conn, db string) error {
 	for _, s := range p.settings {
 		name, value, _ := strings.Cut(s, "=")
-		if _, err := m.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s SET %s = %s", quoteIdent(db), quoteIdent(name), quoteLiteral(value))); err != nil {
+		if _, err := m.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s SET %s = %s", quoteIdent(db), quoteIdent(name), settingValue(name, value))); err != nil {
 			return fault.Wrap(fault.Internal, err, "restoring setting %s on %q", name, db)
 		}
 	}
@@ -288,6 +288,75 @@ func (p dbProps) restore(ctx context.Context, m *pgx.Conn, db string) error {
 		}
 	}
 	return nil
+}
+
+// listSettings are the settings a database can hold that PostgreSQL stores
+// as a list of identifiers, each quoted when it needs to be (GUC_LIST_QUOTE,
+// as pg_dump lists them): search_path = app, public is stored as
+// `app, public`, which as one literal would become the single schema
+// "app, public".
+var listSettings = map[string]bool{
+	"search_path": true, "temp_tablespaces": true, "local_preload_libraries": true, "session_preload_libraries": true,
+}
+
+// settingValue is the SQL that sets name back to value, its stored form
+// (pg_db_role_setting): one literal, or for a list setting one literal per
+// element, which PostgreSQL quotes again as it stores them.
+func settingValue(name, value string) string {
+	elems, ok := splitGUCList(value)
+	if !listSettings[strings.ToLower(name)] || !ok || len(elems) == 0 {
+		return quoteLiteral(value)
+	}
+	for i, e := range elems {
+		elems[i] = quoteLiteral(e)
+	}
+	return strings.Join(elems, ", ")
+}
+
+// splitGUCList splits a stored list setting as PostgreSQL's SplitGUCList
+// does: elements separated by commas and optional whitespace, a
+// double-quoted element keeping its text ("" inside stands for one quote).
+// ok is false when value is not such a list.
+func splitGUCList(value string) (elems []string, ok bool) {
+	rest := trimSpaceLeft(value)
+	for rest != "" {
+		var elem string
+		if rest[0] == '"' {
+			var b strings.Builder
+			i := 1
+			for ; i < len(rest) && (rest[i] != '"' || i+1 < len(rest) && rest[i+1] == '"'); i++ {
+				if rest[i] == '"' {
+					i++
+				}
+				b.WriteByte(rest[i])
+			}
+			if i >= len(rest) {
+				return nil, false
+			}
+			elem, rest = b.String(), rest[i+1:]
+		} else {
+			end := strings.IndexFunc(rest, func(r rune) bool { return r == ',' || r < 0x80 && isSpace(byte(r)) })
+			if end < 0 {
+				end = len(rest)
+			}
+			if end == 0 {
+				return nil, false
+			}
+			elem, rest = rest[:end], rest[end:]
+		}
+		elems = append(elems, elem)
+		rest = trimSpaceLeft(rest)
+		if rest == "" {
+			break
+		}
+		if rest[0] != ',' {
+			return nil, false
+		}
+		if rest = trimSpaceLeft(rest[1:]); rest == "" {
+			return nil, false
+		}
+	}
+	return elems, true
 }
 
 func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }

@@ -20,7 +20,7 @@ var pinned = []string{
 	"sslmode=disable", "sslcert=''", "sslkey=''", "sslrootcert=''", "sslpassword=''",
 	"sslsni=''", "sslnegotiation=''", "sslcertmode=allow", "target_session_attrs=any",
 	"channel_binding=prefer", "require_auth=''", "min_protocol_version=''", "max_protocol_version=''",
-	"application_name=''",
+	"application_name=''", "connect_timeout=0",
 }
 
 // defaultKeepAlive matches pgx's default dialer.

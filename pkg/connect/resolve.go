@@ -220,9 +220,9 @@ func applyParams(cfg *Config, env Env, str settings) {
 			applySetting(cfg, p.key, v, p.env)
 		}
 	}
-	for k, v := range str {
+	for _, k := range sortedKeys(str) {
 		if !coreKeys[k] {
-			applySetting(cfg, k, v, "")
+			applySetting(cfg, k, str[k], "")
 		}
 	}
 }

@@ -32,15 +32,21 @@ type tlsSetup struct {
 //   - sslmode=require with a root certificate verifies the chain (as verify-ca);
 //   - verify-ca and verify-full need a root certificate (sslrootcert=system
 //     uses the system pool and implies verify-full);
-//   - disable reads no file.
+//   - disable reads no file;
+//   - a minimum protocol version above the maximum is refused, whatever
+//     the mode (the minimum defaults to TLSv1.2).
 //
-// Errors are fault.Config naming the file and what to do.
+// Errors are fault.Config naming the file or setting and what to do.
 func loadTLS(s SSL) (*tlsSetup, error) {
 	t := &tlsSetup{mode: s.Mode, sni: s.SNI != "0", min: tls.VersionTLS12, direct: s.Negotiation == "direct"}
+	minName := "TLSv1.2 (the default)"
 	if s.MinProtocol != "" {
-		t.min = tlsVersions[s.MinProtocol]
+		t.min, minName = tlsVersions[s.MinProtocol], s.MinProtocol
 	}
 	t.max = tlsVersions[s.MaxProtocol]
+	if t.max != 0 && t.min > t.max {
+		return nil, configErr("invalid SSL protocol version range: ssl_min_protocol_version %s is above ssl_max_protocol_version %s", minName, s.MaxProtocol)
+	}
 	if err := t.resolveMode(s); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pgmi-cloud/pgmi/pkg/fault"
+	"github.com/pgmi-cloud/pgmi/pkg/pgmiyaml"
 )
 
 const keyPass = "k3y-Passphrase"
@@ -138,6 +139,30 @@ func TestTLSFileErrorsAreConfig(t *testing.T) {
 			_, err := loadTLS(tc.ssl)
 			checkLoad(t, err, tc.want)
 		})
+	}
+}
+
+// A minimum TLS version above the maximum (the minimum defaulting to
+// TLSv1.2) is a bad setting known offline, as in libpq: resolving refuses it
+// as fault.Config before any connection, never at the handshake.
+func TestSSLProtocolRangeInvertedIsConfigError(t *testing.T) {
+	for _, q := range []string{
+		"ssl_min_protocol_version=TLSv1.3&ssl_max_protocol_version=TLSv1.2",
+		"ssl_max_protocol_version=TLSv1.1",
+	} {
+		cfg, err := ResolveConfig(Flags{ConnString: "postgresql://u@db.example.com/app?sslmode=require&" + q},
+			envOf("USER", "u", "HOME", t.TempDir()), pgmiyaml.Connection{}, nil)
+		if err == nil {
+			_, err = NewTarget(cfg, nil)
+		}
+		if fault.KindOf(err) != fault.Config || !strings.Contains(err.Error(), "protocol version range") {
+			t.Errorf("%s: want a fault.Config error before any connection, got %v", q, err)
+		}
+	}
+	for _, ok := range []SSL{{MinProtocol: "TLSv1.3", MaxProtocol: "TLSv1.3"}, {MaxProtocol: "TLSv1.2"}, {MinProtocol: "TLSv1"}} {
+		if _, err := loadTLS(ok); err != nil {
+			t.Errorf("%+v: %v", ok, err)
+		}
 	}
 }
 
