@@ -573,3 +573,49 @@ func TestRedeliveryAfterNewerUploadIsDuplicate(t *testing.T) {
 		t.Fatalf("the duplicate names %+v, want the older upload's own row", o.Report.Previous)
 	}
 }
+
+// A deploy action payload that carries a schedule (EventBridge Scheduler's
+// "schedule" field) is still the same bundle identity (URL, version,
+// SHA-256): once that bundle succeeded, the scheduled delivery is a
+// duplicate and deploy.sql does not run again. Only a reset's ledger row
+// names its scheduled run.
+func TestScheduledDeployPayloadIsDuplicate(t *testing.T) {
+	f := newFixture(t)
+	req := f.put("app/1.tgz", f.signed("CREATE TABLE IF NOT EXISTS runs (n int); INSERT INTO runs VALUES (1);"), "")
+	want(t, f.run(req), deploy.StatusDeployed, false)
+
+	sched := req
+	sched.Trigger = deploy.Trigger{Platform: "test", Source: "scheduler", Schedule: "arn:aws:scheduler:::schedule/default/nightly@2026-01-01T00:00:00Z"}
+	o := f.run(sched)
+	if n := f.count("SELECT count(*) FROM runs"); o.Status != deploy.StatusDuplicate || n != 1 {
+		t.Fatalf("a scheduled deploy payload of an already deployed bundle: outcome %s, deploy.sql ran %d times (want duplicate, 1)", o.Status, n)
+	}
+}
+
+// Re-running a failed bundle through an action payload (docs/operations.md,
+// "Running a bundle again": no sequencer) keeps the upload's sequencer in
+// its ledger row, so an older upload of the same key delivered after the
+// re-run is still stale.
+func TestPayloadRerunKeepsSequencer(t *testing.T) {
+	f := newFixture(t)
+	newer := f.put("app/current.tgz", f.signed(
+		"DO $$ BEGIN IF to_regclass('public.go_ok') IS NULL THEN RAISE EXCEPTION 'not yet'; END IF; END $$;\nCREATE TABLE v2 (id int);\n"),
+		"0055AED6DCD90281E6")
+	want(t, f.run(newer), deploy.StatusFailed, false)
+	conn := pg.Connect(t, f.db)
+	if _, err := conn.Exec(context.Background(), "CREATE TABLE go_ok (); UPDATE pgmi_ledger.deployments SET retryable = true WHERE status = 'failed'"); err != nil {
+		t.Fatal(err)
+	}
+	rerun := deploy.Request{Action: deploy.ActionDeploy, Bucket: newer.Bucket, Bundle: newer.Bundle,
+		Trigger: deploy.Trigger{Platform: "test", Source: "direct"}}
+	want(t, f.run(rerun), deploy.StatusDeployed, false)
+
+	older := f.put("app/current.tgz", f.signed("CREATE TABLE v1_old (id int);"), "0055AED6DCD90281E5")
+	o := f.run(older)
+	if o.Status != deploy.StatusStale || f.tableExists("v1_old") {
+		var seq string
+		_ = conn.QueryRow(context.Background(), "SELECT sequencer FROM pgmi_ledger.deployments ORDER BY id LIMIT 1").Scan(&seq)
+		t.Fatalf("an older upload after a payload re-run of the newer one: %s (v1_old exists: %v); the newer row's sequencer is now %q",
+			o.Status, f.tableExists("v1_old"), seq)
+	}
+}

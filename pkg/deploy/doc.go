@@ -51,7 +51,10 @@
 //
 // Each target database holds a ledger table, created on first use under
 // the deploy lock: one row per bundle identity (object URL, version, SHA-256
-// of the archive) and action, with status running, succeeded or failed.
+// of the archive) and action, and for a reset its scheduled run (a deploy
+// payload's schedule is not part of it), with status running, succeeded or
+// failed. A failed row's error is recorded, and read back (reports,
+// History), without secrets (fault.Redact).
 // The pipeline holds the database's deploy lock (the engine's own advisory
 // lock, so the pgmi CLI and the functions exclude each other) from the
 // ledger check until the row is final; a delivery that finds it busy waits
@@ -60,7 +63,14 @@
 // run again; a row that failed for a retryable reason, or is still running
 // (its deployer died: a live one would hold the lock), is taken over. A
 // request with a sequencer older than the newest one the ledger holds for
-// the same object URL is stale and skipped.
+// the same object URL is stale and skipped; a takeover keeps the newer of
+// the row's sequencer and the request's (a re-run payload carries none).
+//
+// A reset follows the same rules for its scheduled run: a redelivery of a
+// run that succeeded or failed for good is a duplicate, and a retry of one
+// that failed retryably (or whose deployer died) redeploys the bundle that
+// run chose. The bundle gets the params of its key's route, as a deploy
+// of that key does.
 //
 // Each attempt claims its row with a random token and gives the engine a
 // Journal whose marks record, in the row, how many deploy.sql execution

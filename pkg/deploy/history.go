@@ -29,7 +29,9 @@ func ParseLedgerTable(s string) (Table, error) { return parseTable(s) }
 
 // History reads a database's ledger, newest row first, at most limit rows
 // (0: all). It only reads: a database without the ledger has no history
-// (nil, nil), whatever the role may create.
+// (nil, nil), whatever the role may create, and a ledger an older deployer
+// created reads as it is (what ledgerDDL would add reads as its default).
+// A row's Error comes without secrets (fault.Redact), ready to print.
 func History(ctx context.Context, conn *pgx.Conn, table Table, limit int) ([]HistoryEntry, error) {
 	var exists bool
 	if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table.String()).Scan(&exists); err != nil {
@@ -38,8 +40,8 @@ func History(ctx context.Context, conn *pgx.Conn, table Table, limit int) ([]His
 	if !exists {
 		return nil, nil
 	}
-	q := `SELECT ` + entryColumns + `, schedule, coalesce(manifest_name, ''), coalesce(manifest_ver, ''), coalesce(signer, ''),
-		coalesce(platform, ''), coalesce(invocation_id, '') FROM ` + table.String() + ` ORDER BY id DESC`
+	q := `SELECT ` + entryColumnsAnyVersion + `, schedule, coalesce(manifest_name, ''), coalesce(manifest_ver, ''), coalesce(signer, ''),
+		coalesce(platform, ''), coalesce(invocation_id, '') FROM ` + table.String() + ` AS ledger ORDER BY id DESC`
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
 	}
@@ -57,6 +59,7 @@ func History(ctx context.Context, conn *pgx.Conn, table Table, limit int) ([]His
 			return nil, fault.Wrap(fault.Internal, err, "reading the ledger %s", table)
 		}
 		s.done()
+		e.Error = fault.Redact(e.Error)
 		if e.FinishedAt != nil {
 			h.DurationMS = e.FinishedAt.Sub(e.StartedAt).Milliseconds()
 		}

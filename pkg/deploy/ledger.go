@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmi-cloud/pgmi/pkg/engine"
+	"github.com/pgmi-cloud/pgmi/pkg/fault"
 )
 
 // Ledger statuses.
@@ -145,9 +146,20 @@ GRANT EXECUTE ON FUNCTION %[3]s(bigint, integer, text, text) TO PUBLIC;`
 // timestamps come as microseconds since the epoch, so that every column
 // reads the same in text as in binary and the statements run in one
 // round trip (oneTrip).
-const entryColumns = `id, bundle, bucket, version, sha256, sequencer, action, status, retryable, coalesce(error, ''), coalesce(exit_code, 0), attempts,
+const entryColumns = entryColumnsCommon + `units_done, coalesce(script_sha256, '')`
+
+// entryColumnsAnyVersion are entryColumns for the paths that only read a
+// ledger (History, a reset's peek) and so must not depend on what ledgerDDL
+// adds to an older one: the columns it adds are read through the row's
+// JSON, as their defaults where the ledger lacks them. The table is named
+// ledger in the FROM clause.
+const entryColumnsAnyVersion = entryColumnsCommon +
+	`coalesce((to_jsonb(ledger) ->> 'units_done')::integer, 0), coalesce(to_jsonb(ledger) ->> 'script_sha256', '')`
+
+// entryColumnsCommon are the columns every ledger version has.
+const entryColumnsCommon = `id, bundle, bucket, version, sha256, sequencer, action, status, retryable, coalesce(error, ''), coalesce(exit_code, 0), attempts,
 	round(extract(epoch FROM started_at) * 1000000)::bigint, round(extract(epoch FROM finished_at) * 1000000)::bigint,
-	coalesce(backend_pid, 0), units_done, coalesce(script_sha256, '')`
+	coalesce(backend_pid, 0), `
 
 // oneTrip runs a statement in a single round trip (the extended protocol
 // with an unnamed statement, parameters typed by the server from their
@@ -222,9 +234,34 @@ func (l *ledger) newest(ctx context.Context, bundleURL string) (*Entry, error) {
 }
 
 // lastSucceeded returns the most recent successful deploy or reset, or nil.
+// It only reads, and reads a ledger of any version (entryColumnsAnyVersion).
 func (l *ledger) lastSucceeded(ctx context.Context) (*Entry, error) {
-	return scanEntry(l.conn.QueryRow(ctx, `SELECT `+entryColumns+` FROM `+l.table.String()+`
+	return scanEntry(l.conn.QueryRow(ctx, `SELECT `+entryColumnsAnyVersion+` FROM `+l.table.String()+` AS ledger
 		WHERE status = 'succeeded' ORDER BY finished_at DESC, id DESC LIMIT 1`, oneTrip))
+}
+
+// scheduledReset returns the newest reset row of scheduled run schedule,
+// or nil. It only reads, and reads a ledger of any version.
+func (l *ledger) scheduledReset(ctx context.Context, schedule string) (*Entry, error) {
+	return scanEntry(l.conn.QueryRow(ctx, `SELECT `+entryColumnsAnyVersion+` FROM `+l.table.String()+` AS ledger
+		WHERE action = 'reset' AND schedule = $1 ORDER BY id DESC LIMIT 1`, oneTrip, schedule))
+}
+
+// final reports whether row e stands for its request for good: it
+// succeeded, or failed for a reason delivering the request again cannot
+// change. A request whose row is final is a duplicate (unless a resumed
+// fleet target runs its failure again: run.retryFailed).
+func (e *Entry) final() bool {
+	return e.Status == ledgerSucceeded || (e.Status == ledgerFailed && !e.Retryable)
+}
+
+// redacted is a copy of e for reports and the rollout's records, its error
+// without secrets (fault.Redact): a row may hold an error written before
+// finish redacted them.
+func (e *Entry) redacted() *Entry {
+	c := *e
+	c.Error = fault.Redact(c.Error)
+	return &c
 }
 
 // claim is who is running a deployment, for the row.
@@ -259,13 +296,19 @@ func (l *ledger) claimNew(ctx context.Context, k ledgerKey, c claim) (a attempt,
 
 // takeOver claims prev (a retryable failure, or a row whose deployer
 // died) for a new attempt, keeping what prev's attempts committed
-// (units_done).
+// (units_done) and the newer of the two sequencers: a re-run through an
+// action payload (no sequencer) does not make the ledger forget the
+// upload's, which newest orders later uploads of the key by.
 func (l *ledger) takeOver(ctx context.Context, prev *Entry, c claim) (attempt, error) {
 	a := attempt{token: newToken()}
+	seq := c.Sequencer
+	if seq == "" || Newer(prev.Sequencer, seq) {
+		seq = prev.Sequencer
+	}
 	err := l.conn.QueryRow(ctx, `UPDATE `+l.table.String()+` SET status = 'running', retryable = false, error = NULL,
 		exit_code = NULL, attempts = attempts + 1, sequencer = $2, signer = $3, platform = $4, invocation_id = $5,
 		claim_token = $6, backend_pid = pg_backend_pid(), started_at = clock_timestamp(), finished_at = NULL
-		WHERE id = $1 RETURNING id, attempts`, oneTrip, prev.ID, c.Sequencer, c.Signer, c.Platform, c.Invocation, a.token).Scan(&a.id, &a.number)
+		WHERE id = $1 RETURNING id, attempts`, oneTrip, prev.ID, seq, c.Signer, c.Platform, c.Invocation, a.token).Scan(&a.id, &a.number)
 	return a, err
 }
 
@@ -288,11 +331,11 @@ func (l *ledger) journal(a attempt, prev *Entry) *engine.Journal {
 var errTakenOver = errors.New("the ledger row was taken over by a newer attempt")
 
 // finish records the outcome of attempt a, unless a newer attempt claimed
-// the row meanwhile.
+// the row meanwhile. The error is recorded without secrets (fault.Redact).
 func (l *ledger) finish(ctx context.Context, a attempt, err error, exitCode int, retryable bool) error {
 	status, msg := ledgerSucceeded, ""
 	if err != nil {
-		status, msg = ledgerFailed, truncate(err.Error(), 4000)
+		status, msg = ledgerFailed, truncate(fault.Redact(err.Error()), 4000)
 	}
 	tag, e := l.conn.Exec(ctx, `UPDATE `+l.table.String()+` SET status = $2, error = nullif($3, ''), exit_code = $4,
 		retryable = $5, finished_at = clock_timestamp() WHERE id = $1 AND claim_token = $6`, oneTrip, a.id, status, msg, exitCode, retryable, a.token)

@@ -495,9 +495,16 @@ func (r *run) record(ctx context.Context, conn *pgx.Conn, lg *ledger, a attempt,
 	return lg.finish(rctx, a, derr, exitcode.Of(derr), retryable(derr))
 }
 
+// ledgerKey is the request's ledger row: the bundle's identity (URL,
+// version, SHA-256) and action, and for a reset its scheduled run. A
+// deploy's schedule (a scheduler's action payload) is not part of it: the
+// same bundle is the same deploy, whoever delivers it.
 func (r *run) ledgerKey() ledgerKey {
-	return ledgerKey{Bundle: r.req.Bundle, Version: r.req.Version, SHA256: r.verified.ArchiveSHA256,
-		Action: r.req.Action, Schedule: r.req.Trigger.Schedule}
+	k := ledgerKey{Bundle: r.req.Bundle, Version: r.req.Version, SHA256: r.verified.ArchiveSHA256, Action: r.req.Action}
+	if r.req.Action == ActionReset {
+		k.Schedule = r.req.Trigger.Schedule
+	}
+	return k
 }
 
 func (r *run) claim() claim {
@@ -542,11 +549,11 @@ func (r *run) claimRow(ctx context.Context, lg *ledger, k ledgerKey) (Status, at
 		return failed(err, "reading the ledger")
 	case e == nil && newer == nil:
 		return failed(errors.New("the row the insert collided with is gone"), "reading the ledger")
-	case e != nil && (e.Status == ledgerSucceeded || (e.Status == ledgerFailed && !e.Retryable && !r.retryFailed)):
-		r.rep.Previous = e
+	case e != nil && (e.Status == ledgerSucceeded || (e.final() && !r.retryFailed)):
+		r.rep.Previous = e.redacted()
 		return StatusDuplicate, attempt{}, nil, nil
 	case newer != nil && (e == nil || newer.ID != e.ID):
-		r.rep.Previous = newer
+		r.rep.Previous = newer.redacted()
 		return StatusStale, attempt{}, nil, nil
 	case e.Status == ledgerRunning:
 		r.d.log.Info(fmt.Sprintf("taking over ledger row %d: the deployer that started it is gone (its session no longer holds the deploy lock)%s",

@@ -10,7 +10,10 @@ import (
 )
 
 // reset drops and recreates an allowed database and deploys a bundle into
-// it: the one named by the request, else the last one deployed there.
+// it: the one named by the request, else the last one deployed there (or
+// the one a retryable attempt of the same scheduled run chose, peek). The
+// bundle gets the params of its key's route in PGMI_ROUTES, as a deploy of
+// that key does (none when no route matches).
 func (r *run) reset(ctx context.Context) (Status, error) {
 	r.database = r.req.Database
 	r.rep.Target.Database = r.database
@@ -25,7 +28,7 @@ func (r *run) reset(ctx context.Context) (Status, error) {
 		return StatusFailed, err
 	}
 	if dup != nil {
-		r.rep.Previous = dup
+		r.rep.Previous = dup.redacted()
 		r.useBundle(dup)
 		if r.rep.Bundle.SHA256 == "" {
 			r.rep.Bundle.SHA256 = dup.SHA256 // names the result as the reset that ran
@@ -37,6 +40,11 @@ func (r *run) reset(ctx context.Context) (Status, error) {
 			return StatusFailed, fault.Errorf(fault.Config, "reset of %q: the request names no bundle and the database's ledger has no successful deploy to redeploy", r.database)
 		}
 		r.useBundle(last)
+	}
+	if route, ok := r.d.cfg.route(r.key); ok {
+		if r.params, err = routeParams(route); err != nil {
+			return StatusFailed, fault.Wrap(fault.Config, err, "PGMI_ROUTES")
+		}
 	}
 	if err := r.load(ctx); err != nil {
 		return StatusFailed, err
@@ -63,9 +71,14 @@ func (r *run) useBundle(e *Entry) {
 	r.resultOK = r.key != ""
 }
 
-// peek reads the ledger of the database about to be reset, when it exists:
-// the last successful deploy, and a reset already done for the same
-// scheduled run (a duplicate delivery of the schedule).
+// peek reads the ledger of the database about to be reset, when it exists
+// (of any version: it only reads, and the reset recreates it): last, the
+// row whose bundle a request naming none redeploys, and dup, a reset of
+// the same scheduled run that succeeded or failed for good (a duplicate
+// delivery of the schedule, as for deploys). last is the last successful
+// deploy or reset, else the same scheduled run's reset that failed
+// retryably or whose deployer died: that run dropped the database, so its
+// retry redeploys what it chose.
 func (r *run) peek(ctx context.Context) (last, dup *Entry, err error) {
 	conn, err := r.d.cfg.Target.Dial(ctx, r.database)
 	if connect.IsMissingDatabase(err) {
@@ -83,11 +96,19 @@ func (r *run) peek(ctx context.Context) (last, dup *Entry, err error) {
 	if last, err = lg.lastSucceeded(ctx); err != nil {
 		return nil, nil, wrapLedger(err)
 	}
-	if r.req.Trigger.Schedule != "" {
-		dup, err = scanEntry(conn.QueryRow(ctx, `SELECT `+entryColumns+` FROM `+lg.table.String()+`
-			WHERE action = 'reset' AND schedule = $1 AND status = 'succeeded' LIMIT 1`, oneTrip, r.req.Trigger.Schedule))
+	if r.req.Trigger.Schedule == "" {
+		return last, nil, nil
 	}
-	return last, dup, wrapLedger(err)
+	same, err := lg.scheduledReset(ctx, r.req.Trigger.Schedule)
+	switch {
+	case err != nil:
+		return nil, nil, wrapLedger(err)
+	case same != nil && same.final():
+		return last, same, nil
+	case last == nil:
+		last = same
+	}
+	return last, nil, nil
 }
 
 func wrapLedger(err error) error {

@@ -135,6 +135,38 @@ func TestFailureBeforeExecutionKeepsTheResult(t *testing.T) {
 	}
 }
 
+// A failed run's secrets (a connection string, a password in deploy.sql's
+// error) reach neither its ledger row nor a duplicate's result, whose
+// "previous" is that row: the ledger records the error redacted, and a
+// row that holds a secret all the same (an older deployer wrote it) is
+// redacted on its way into the result.
+func TestDuplicateResultRedactsPreviousError(t *testing.T) {
+	f := newFixture(t)
+	req := f.put("app/leak.tgz", f.signed("DO $$ BEGIN RAISE EXCEPTION 'cannot reach postgresql://app:hunter2@db.example/x password=hunter2'; END $$;\n"), "")
+	o := f.run(req)
+	want(t, o, deploy.StatusFailed, false)
+	if n := f.count("SELECT count(*) FROM pgmi_ledger.deployments WHERE error LIKE '%hunter2%'"); n != 0 {
+		t.Fatal("the ledger row holds the secret")
+	}
+	path := strings.TrimPrefix(o.ResultURL, "file://")
+	if data, _ := os.ReadFile(path); strings.Contains(string(data), "hunter2") {
+		t.Fatalf("the failed run's own result holds the secret")
+	}
+	conn := pg.Connect(t, f.db)
+	if _, err := conn.Exec(context.Background(), "UPDATE pgmi_ledger.deployments SET error = 'cannot reach postgresql://app:hunter2@db.example/x'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	dup := f.run(req)
+	want(t, dup, deploy.StatusDuplicate, false)
+	r := f.result(dup)
+	if r.Previous == nil || strings.Contains(r.Previous.Error, "hunter2") || strings.Contains(r.Message, "hunter2") {
+		t.Fatalf("the duplicate's result object holds the secret: %+v", r.Previous)
+	}
+}
+
 // Reset results name the database: a refused reset of another database,
 // with the same bundle version and schedule, leaves the successful reset's
 // result alone.
