@@ -416,10 +416,15 @@ func sqsSentTime(msg events.SQSMessage) time.Time {
 }
 
 // bundleURL builds s3://bucket/key and checks that the pipeline splits it
-// back into the same bucket and key.
+// back into the same bucket and key. The bucket must be a name S3 allows:
+// the pipeline opens s3://bucket as a gocloud URL, so a '?' in it would
+// carry driver parameters (endpoint=…) that send the fetch elsewhere.
 func bundleURL(bucket, key string) (string, error) {
 	if bucket == "" || key == "" {
 		return "", fmt.Errorf("the event names no object (bucket %q, key %q)", bucket, key)
+	}
+	if err := deploy.CheckBucketName("s3", bucket); err != nil {
+		return "", fmt.Errorf("invalid bucket name %q in the event: %v", bucket, err)
 	}
 	u := "s3://" + bucket + "/" + key
 	gotBucket, gotKey, err := deploy.SplitBundleURL(u)

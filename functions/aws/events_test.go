@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/pgmi-cloud/pgmi/functions/internal"
 	"github.com/pgmi-cloud/pgmi/functions/internal/functest"
@@ -177,10 +183,10 @@ func TestParseEventRecordErrors(t *testing.T) {
 			`{"Records":[` + s3rec("s3:ObjectCreated:Post", "a.tgz", "2026-11-25T00:00:00Z") + `]}`, false,
 			[]want{{Request: deployOf("s3://bundles/a.tgz", "", "0A", s3Trigger("0A", "2026-11-25T00:00:00Z"))}}},
 		{"action payload with a typo",
-			`{"action":"reset","bundle":"s3://b/k","databse":"app_dev"}`, false,
+			`{"action":"reset","bundle":"s3://bkt/k","databse":"app_dev"}`, false,
 			[]want{{Err: `invalid action payload: json: unknown field "databse"`}}},
 		{"reset without database",
-			`{"action":"reset","bundle":"s3://b/k"}`, false,
+			`{"action":"reset","bundle":"s3://bkt/k"}`, false,
 			[]want{{Err: "a reset request needs a database"}}},
 		{"EventBridge detail without object",
 			`{"id":"e1","source":"aws.s3","detail-type":"Object Created","time":"2026-11-25T00:00:00Z","detail":{"bucket":{"name":"b"}}}`, false,
@@ -298,7 +304,7 @@ func FuzzParseEvent(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	f.Add([]byte(`{"Records":[{"eventSource":"aws:sqs","messageId":"m","body":"{\"action\":\"deploy\",\"bundle\":\"s3://b/k\"}"}]}`))
+	f.Add([]byte(`{"Records":[{"eventSource":"aws:sqs","messageId":"m","body":"{\"action\":\"deploy\",\"bundle\":\"s3://bkt/k\"}"}]}`))
 	f.Add([]byte(`{"Event":"s3:TestEvent"}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		items, sqs, err := parseEvent(raw, "inv")
@@ -393,7 +399,7 @@ func TestParseEventFleetMessages(t *testing.T) {
 		}
 		return string(b)
 	}
-	good := fleetMsg(deploy.FleetMessage{Action: deploy.ActionDeploy, Rollout: 12, Database: "tenant_07", Bundle: "s3://b/tenants/r1.tgz", Version: "v1"})
+	good := fleetMsg(deploy.FleetMessage{Action: deploy.ActionDeploy, Rollout: 12, Database: "tenant_07", Bundle: "s3://bkt/tenants/r1.tgz", Version: "v1"})
 	record := func(id, body string) string {
 		return `{"eventSource":"aws:sqs","eventSourceARN":"arn:aws:sqs:us-east-1:000000000000:pgmi-fleet","messageId":"` + id +
 			`","receiptHandle":"AQEBx","body":` + strconvQuote(body) +
@@ -402,7 +408,7 @@ func TestParseEventFleetMessages(t *testing.T) {
 			`"md5OfBody":"x","awsRegion":"us-east-1"}`
 	}
 	trig := deploy.Trigger{Platform: "aws", Source: "sqs", EventID: "f1", InvocationID: testInvocation, Time: ts("2025-11-25T00:00:00.123Z")}
-	fleetReq := deploy.Request{Action: deploy.ActionDeploy, Bundle: "s3://b/tenants/r1.tgz", Version: "v1", Database: "tenant_07", Rollout: 12, Trigger: trig}
+	fleetReq := deploy.Request{Action: deploy.ActionDeploy, Bundle: "s3://bkt/tenants/r1.tgz", Version: "v1", Database: "tenant_07", Rollout: 12, Trigger: trig}
 
 	tests := []struct {
 		name, payload string
@@ -413,16 +419,16 @@ func TestParseEventFleetMessages(t *testing.T) {
 			[]want{{MessageID: "f1", Request: fleetReq}}},
 		{"a fleet message beside a malformed one and a reset",
 			`{"Records":[` + record("f1", good) + `,` +
-				record("f2", `{"action":"deploy","rollout":12,"database":"tenant_08","bundle":"s3://b/tenants/r1.tgz","wave":2}`) + `,` +
-				record("f3", `{"action":"reset","bundle":"s3://b/k","database":"app_dev"}`) + `]}`,
+				record("f2", `{"action":"deploy","rollout":12,"database":"tenant_08","bundle":"s3://bkt/tenants/r1.tgz","wave":2}`) + `,` +
+				record("f3", `{"action":"reset","bundle":"s3://bkt/k","database":"app_dev"}`) + `]}`,
 			[]want{
 				{MessageID: "f1", Request: fleetReq},
 				{MessageID: "f2", Err: `SQS message f2: invalid action payload: json: unknown field "wave"`, EventID: "f2"},
-				{MessageID: "f3", Request: deploy.Request{Action: deploy.ActionReset, Bundle: "s3://b/k", Database: "app_dev",
+				{MessageID: "f3", Request: deploy.Request{Action: deploy.ActionReset, Bundle: "s3://bkt/k", Database: "app_dev",
 					Trigger: deploy.Trigger{Platform: "aws", Source: "sqs", EventID: "f3", InvocationID: testInvocation, Time: ts("2025-11-25T00:00:00.123Z")}}},
 			}},
 		{"a fleet message without a database",
-			`{"Records":[` + record("f1", `{"action":"deploy","rollout":12,"bundle":"s3://b/k"}`) + `]}`,
+			`{"Records":[` + record("f1", `{"action":"deploy","rollout":12,"bundle":"s3://bkt/k"}`) + `]}`,
 			[]want{{MessageID: "f1", Err: "SQS message f1: invalid action payload: a fleet message (rollout 12) needs", EventID: "f1"}}},
 		{"a fleet message that is not JSON",
 			`{"Records":[` + record("f1", `{"action":"deploy","rollout":12,`) + `]}`,
@@ -438,6 +444,74 @@ func TestParseEventFleetMessages(t *testing.T) {
 				t.Error("not parsed as an SQS batch")
 			}
 			checkItems(t, items, tt.want)
+		})
+	}
+}
+
+// A bucket name S3 could never hold ('?', '=' and '&' are not allowed in
+// bucket names) must not reach the pipeline: it opens everything before the
+// key's '/' as a gocloud bucket URL, so s3://bundles?endpoint=…/key would
+// fetch the bundle from, and write the result to, a server the event chose,
+// with the function's credentials. Anyone who can send to the queue or
+// invoke the function can write such an event. This pins that every route
+// into a Request (S3 notification, EventBridge, SQS bodies, action payloads
+// and fleet messages) refuses it as a permanent error naming the bad field,
+// and that nothing reaches the server named in the parameters.
+func TestParseEventRefusesHostileBucketName(t *testing.T) {
+	var hits atomic.Int32
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer evil.Close()
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	bucket := "bundles?endpoint=" + url.QueryEscape(evil.URL) + "&use_path_style=true&disable_https=true"
+
+	s3Notification := `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put","eventTime":"2026-11-25T00:00:00Z",
+		"s3":{"bucket":{"name":"` + bucket + `"},"object":{"key":"app/r1.tgz","versionId":"v1","sequencer":"0A"}}}]}`
+	eventBridge := `{"id":"e1","source":"aws.s3","detail-type":"Object Created","time":"2026-11-25T00:00:00Z",
+		"detail":{"bucket":{"name":"` + bucket + `"},"object":{"key":"app/r1.tgz","version-id":"v1","sequencer":"0A"}}}`
+	payload := `{"action":"deploy","bundle":"s3://` + bucket + `/app/r1.tgz","version":"v1"}`
+	fleet := `{"action":"deploy","rollout":12,"database":"tenant_07","bundle":"s3://` + bucket + `/app/r1.tgz","version":"v1"}`
+	sqs := func(body string) string {
+		return `{"Records":[{"eventSource":"aws:sqs","messageId":"m1","body":` + strconvQuote(body) + `}]}`
+	}
+	inEvent := fmt.Sprintf("invalid bucket name %q in the event: an S3 bucket name is", bucket)
+	inPayload := fmt.Sprintf("invalid action payload: invalid bundle URL %q: bucket %q: an S3 bucket name is", "s3://"+bucket+"/app/r1.tgz", bucket)
+	for _, c := range []struct{ name, raw, wantErr string }{
+		{"S3 notification", s3Notification, inEvent},
+		{"EventBridge", eventBridge, "EventBridge event e1: " + inEvent},
+		{"action payload", payload, inPayload},
+		{"S3 notification in SQS", sqs(s3Notification), "SQS message m1: S3 record 0: " + inEvent},
+		{"EventBridge in SQS", sqs(eventBridge), "SQS message m1: EventBridge event e1: " + inEvent},
+		{"action payload in SQS", sqs(payload), "SQS message m1: " + inPayload},
+		{"fleet message in SQS", sqs(fleet), "SQS message m1: " + inPayload},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			items, _, err := parseEvent([]byte(c.raw), testInvocation)
+			if err != nil {
+				t.Fatalf("parseEvent: %v (want the record refused on its own)", err)
+			}
+			if len(items) != 1 || items[0].Err == nil || !strings.Contains(items[0].Err.Error(), c.wantErr) {
+				t.Errorf("items:\n%swant one error containing %q", formatItems(items), c.wantErr)
+			}
+			for _, it := range items {
+				if it.Err != nil || it.Ignore != "" {
+					continue
+				}
+				// What the pipeline would do with it: open the bucket URL and
+				// read the key.
+				bucketURL, key, _ := deploy.SplitBundleURL(it.Request.Bundle)
+				before := hits.Load()
+				if b, err := bucketMux(logging.Nop{}).OpenBucket(context.Background(), bucketURL); err == nil {
+					_, _ = b.Attributes(context.Background(), key)
+					b.Close()
+				}
+				t.Errorf("accepted bundle %q: the pipeline opens bucket URL %q, and %d requests reached %s",
+					it.Request.Bundle, bucketURL, hits.Load()-before, evil.URL)
+			}
 		})
 	}
 }

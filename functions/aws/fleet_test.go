@@ -34,7 +34,7 @@ func TestTopicMuxPublishesAndLogsToSlog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer topic.Shutdown(ctx)
-	body := `{"action":"deploy","rollout":12,"database":"tenant_07","bundle":"s3://b/k","version":"v"}`
+	body := `{"action":"deploy","rollout":12,"database":"tenant_07","bundle":"s3://bkt/k","version":"v"}`
 	if err := topic.Send(ctx, &pubsub.Message{Body: []byte(body), Metadata: map[string]string{"pgmi-rollout": "12"}}); err != nil {
 		t.Fatal(err)
 	}

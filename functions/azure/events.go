@@ -291,7 +291,21 @@ func splitSubject(subject string) (container, name string, err error) {
 	if !ok || container == "" || strings.Contains(container, "/") || name == "" {
 		return "", "", fmt.Errorf("subject %q is not %s<container>/blobs/<name>", subject, subjectPrefix)
 	}
+	if err := checkContainer(container); err != nil {
+		return "", "", fmt.Errorf("subject %q: %w", subject, err)
+	}
 	return container, name, nil
+}
+
+// checkContainer refuses a container name Azure could never hold: the
+// pipeline opens azblob://<container> as a gocloud URL, where a '?' would
+// carry driver parameters (domain=, protocol=, storage_account=) that send
+// the fetch, and the result, to a server of the event's choosing.
+func checkContainer(container string) error {
+	if err := deploy.CheckBucketName("azblob", container); err != nil {
+		return fmt.Errorf("invalid container name %q in the event: %v", container, err)
+	}
+	return nil
 }
 
 // splitBlobURL reads a blob URL, percent-decoded:
@@ -314,6 +328,9 @@ func splitBlobURL(raw string) (account, container, name string, err error) {
 	container, name, ok := strings.Cut(path, "/")
 	if !ok || container == "" || name == "" {
 		return "", "", "", fmt.Errorf("data.url %q does not name a container and a blob", raw)
+	}
+	if err := checkContainer(container); err != nil {
+		return "", "", "", fmt.Errorf("data.url %q: %w", raw, err)
 	}
 	return account, container, name, nil
 }

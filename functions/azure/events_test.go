@@ -259,21 +259,21 @@ func TestHostResponseJSON(t *testing.T) {
 
 func TestSplitBlobURL(t *testing.T) {
 	for _, tc := range []struct{ url, account, container, name string }{
-		{"https://acct.blob.core.windows.net/c/a%20b/c%2Bd.tgz", "acct", "c", "a b/c+d.tgz"},
-		{"https://acct.dfs.core.windows.net/c/x.tgz", "acct", "c", "x.tgz"},
-		{"https://acct.blob.core.chinacloudapi.cn/c/x.tgz", "acct", "c", "x.tgz"},
-		{"http://127.0.0.1:10000/devstoreaccount1/c/x.tgz", "devstoreaccount1", "c", "x.tgz"},
-		{"http://localhost:10000/devstoreaccount1/c/x.tgz", "devstoreaccount1", "c", "x.tgz"},
-		{"http://[::1]:10000/devstoreaccount1/c/x.tgz", "devstoreaccount1", "c", "x.tgz"},
-		{"http://devstoreaccount1.blob.localhost:10000/c/x.tgz", "devstoreaccount1", "c", "x.tgz"},
-		{"https://cdn.example.com/c/x.tgz", "", "c", "x.tgz"},
+		{"https://acct.blob.core.windows.net/ctr/a%20b/c%2Bd.tgz", "acct", "ctr", "a b/c+d.tgz"},
+		{"https://acct.dfs.core.windows.net/ctr/x.tgz", "acct", "ctr", "x.tgz"},
+		{"https://acct.blob.core.chinacloudapi.cn/ctr/x.tgz", "acct", "ctr", "x.tgz"},
+		{"http://127.0.0.1:10000/devstoreaccount1/ctr/x.tgz", "devstoreaccount1", "ctr", "x.tgz"},
+		{"http://localhost:10000/devstoreaccount1/ctr/x.tgz", "devstoreaccount1", "ctr", "x.tgz"},
+		{"http://[::1]:10000/devstoreaccount1/ctr/x.tgz", "devstoreaccount1", "ctr", "x.tgz"},
+		{"http://devstoreaccount1.blob.localhost:10000/ctr/x.tgz", "devstoreaccount1", "ctr", "x.tgz"},
+		{"https://cdn.example.com/ctr/x.tgz", "", "ctr", "x.tgz"},
 	} {
 		account, container, name, err := splitBlobURL(tc.url)
 		if err != nil || account != tc.account || container != tc.container || name != tc.name {
 			t.Errorf("splitBlobURL(%s) = %q, %q, %q, %v", tc.url, account, container, name, err)
 		}
 	}
-	for _, bad := range []string{"not a url", "/c/x.tgz", "https://acct.blob.core.windows.net/c", "https://acct.blob.core.windows.net/c/%zz"} {
+	for _, bad := range []string{"not a url", "/ctr/x.tgz", "https://acct.blob.core.windows.net/ctr", "https://acct.blob.core.windows.net/ctr/%zz"} {
 		if _, _, _, err := splitBlobURL(bad); err == nil {
 			t.Errorf("splitBlobURL(%q) accepted", bad)
 		}
@@ -422,8 +422,8 @@ func TestParseFleetMessageErrors(t *testing.T) {
 		"Null":           {`null`, "missing"},
 		"Array":          {`[{"action":"deploy"}]`, "not a JSON object"},
 		"StringOfNumber": {`"42"`, "not a JSON object"},
-		"UnknownMember":  {`{"action":"deploy","rollout":1,"database":"d","bundle":"azblob://c/k","extra":1}`, `unknown field "extra"`},
-		"NoRollout":      {`{"action":"reset","database":"app_dev","bundle":"azblob://c/k"}`, "names no rollout"},
+		"UnknownMember":  {`{"action":"deploy","rollout":1,"database":"d","bundle":"azblob://ctr/k","extra":1}`, `unknown field "extra"`},
+		"NoRollout":      {`{"action":"reset","database":"app_dev","bundle":"azblob://ctr/k"}`, "names no rollout"},
 		"NoBundle":       {`{"action":"deploy","rollout":3,"database":"d"}`, "needs a bundle"},
 		"Truncated":      {`"{\"action\":\"deploy\",\"rollout\":"`, "not JSON"},
 	} {
@@ -442,4 +442,53 @@ func TestParseFleetMessageErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `no "message" in Data`) {
 		t.Errorf("wrong binding name: %v", err)
 	}
+}
+
+// A container name Azure could never hold ('?', '=' and '&' are not
+// allowed) must not reach the pipeline: it opens everything before the
+// blob name as a gocloud bucket URL, so azblob://bundles?domain=…/name would
+// fetch the bundle from, and write the result to, a server the event chose
+// (domain=, protocol=, storage_account=). This pins that an Event Grid
+// event naming such a container in its subject or its data.url, and a fleet
+// message whose bundle URL carries one, are refused (an error,
+// acknowledged, never retried) naming the field that was bad.
+func TestParseRefusesHostileContainerName(t *testing.T) {
+	const (
+		container = "bundles?domain=evil.example&protocol=https"
+		subject   = "/blobServices/default/containers/" + container + "/blobs/app/r1.tgz"
+		blobURL   = "https://pgmibundles.blob.core.windows.net/bundles%3Fdomain=evil.example&protocol=https/app/r1.tgz"
+		goodURL   = "https://pgmibundles.blob.core.windows.net/bundles/app/r1.tgz"
+	)
+	bad := `invalid container name "` + container + `" in the event: an Azure container name is`
+	for _, c := range []struct{ name, subject, url, err string }{
+		{"subject", subject, "", `subject "` + subject + `": ` + bad},
+		{"data.url", "", blobURL, `data.url "` + blobURL + `": ` + bad},
+		{"subject and matching data.url", subject, blobURL, `data.url "` + blobURL + `": ` + bad},
+		{"subject and a legal data.url", subject, goodURL, `subject "` + subject + `": ` + bad},
+	} {
+		t.Run("EventGrid/"+c.name, func(t *testing.T) {
+			ev := map[string]any{
+				"topic":     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/pgmibundles",
+				"eventType": "Microsoft.Storage.BlobCreated",
+				"eventTime": "2026-11-25T18:00:00Z",
+				"id":        "e-1",
+				"data":      map[string]any{"api": "PutBlockList", "eTag": "0x8DC0FFEE12345678", "url": c.url, "sequencer": "01"},
+			}
+			if c.subject != "" {
+				ev["subject"] = c.subject
+			}
+			raw, _ := json.Marshal(ev)
+			req, _, ignore, err := parseEventGrid(invocation{Data: map[string]json.RawMessage{eventGridBinding: raw}}, eventGridBinding)
+			functest.CheckParse(t, req, ignore, err, deploy.Request{}, "", c.err)
+		})
+	}
+	t.Run("FleetMessage", func(t *testing.T) {
+		body := `{"action":"deploy","rollout":12,"database":"tenant_07","bundle":"azblob://` + container + `/app/r1.tgz"}`
+		inv := invocation{Data: map[string]json.RawMessage{fleetBinding: json.RawMessage(body)}}
+		req, _, err := parseFleetMessage(inv, fleetBinding)
+		want := `invalid action payload: invalid bundle URL "azblob://` + container + `/app/r1.tgz": bucket "` + container + `": an Azure container name is`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("fleet message %s: bundle %q, error %v; want one containing %q", body, req.Bundle, err, want)
+		}
+	})
 }

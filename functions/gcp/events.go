@@ -121,8 +121,14 @@ func parseStorageEvent(e cloudevents.Event) (deploy.Request, string, error) {
 // checkStorageObject checks that the object data is complete and agrees
 // with the event's subject and source, and returns its generation.
 func checkStorageObject(e cloudevents.Event, obj storageObject) (int64, error) {
-	if obj.Bucket == "" || strings.Contains(obj.Bucket, "/") {
+	if obj.Bucket == "" {
 		return 0, fmt.Errorf("data has no valid bucket (%q)", obj.Bucket)
+	}
+	// The pipeline opens gs://<bucket> as a gocloud URL: a name GCS could
+	// never hold ('?', '=', '&' …) would carry driver parameters
+	// (universe_domain=, anonymous=) that send the fetch elsewhere.
+	if err := deploy.CheckBucketName("gs", obj.Bucket); err != nil {
+		return 0, fmt.Errorf("invalid bucket name %q in the event: %v", obj.Bucket, err)
 	}
 	if obj.Name == "" {
 		return 0, fmt.Errorf("data has no object name")

@@ -166,11 +166,11 @@ func TestPubSubFleetMessage(t *testing.T) {
 	}
 	// Members a fleet message does not have, or a rollout on a reset, are refused.
 	for _, payload := range []string{
-		`{"action":"deploy","rollout":3,"database":"t","bundle":"gs://b/k","priority":1}`,
-		`{"action":"reset","rollout":3,"database":"t","bundle":"gs://b/k"}`,
-		`{"action":"deploy","rollout":-3,"database":"t","bundle":"gs://b/k"}`,
-		`{"action":"deploy","rollout":3,"bundle":"gs://b/k"}`,
-		`{"action":"deploy","rollout":"3","database":"t","bundle":"gs://b/k"}`,
+		`{"action":"deploy","rollout":3,"database":"t","bundle":"gs://bkt/k","priority":1}`,
+		`{"action":"reset","rollout":3,"database":"t","bundle":"gs://bkt/k"}`,
+		`{"action":"deploy","rollout":-3,"database":"t","bundle":"gs://bkt/k"}`,
+		`{"action":"deploy","rollout":3,"bundle":"gs://bkt/k"}`,
+		`{"action":"deploy","rollout":"3","database":"t","bundle":"gs://bkt/k"}`,
 	} {
 		e := loadCloudEventFixture(t, "pubsub-fleet")
 		e.DataEncoded, _ = json.Marshal(map[string]any{"message": map[string]any{
@@ -252,4 +252,65 @@ func FuzzParseCloudEvent(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A bucket name GCS could never hold ('?', '=' and '&' are not allowed)
+// must not reach the pipeline: it opens everything before the key's '/' as
+// a gocloud bucket URL, so gs://bundles?universe_domain=…&anonymous=true/key
+// would fetch the bundle from, and write the result to, a server the event
+// chose. This pins that a storage event naming such a bucket, and a Pub/Sub
+// action payload whose bundle URL does, are refused as malformed (an error,
+// never retried) that names the bad bucket.
+func TestParseCloudEventRefusesHostileBucketName(t *testing.T) {
+	bucket := "bundles?universe_domain=evil.example&anonymous=true"
+
+	storage := loadCloudEventFixture(t, "storage-finalized-strings")
+	storage.SetSource(storageSource + bucket)
+	storage.SetSubject("objects/app/r1.tgz")
+	storage.DataEncoded = []byte(`{"bucket":"` + bucket + `","name":"app/r1.tgz","generation":"1700000000000001","metageneration":"1"}`)
+
+	payload := `{"action":"deploy","bundle":"gs://` + bucket + `/app/r1.tgz"}`
+	pubsub := loadCloudEventFixture(t, "pubsub-reset")
+	pubsub.DataEncoded, _ = json.Marshal(map[string]any{"message": map[string]any{
+		"data": base64.StdEncoding.EncodeToString([]byte(payload)), "messageId": "m1", "publishTime": "2026-11-25T02:00:00Z"}})
+
+	for _, c := range []struct {
+		name    string
+		e       cloudevents.Event
+		wantErr string
+	}{
+		{"storage event", storage, fmt.Sprintf("invalid bucket name %q in the event: a Cloud Storage bucket name is", bucket)},
+		{"Pub/Sub action payload", pubsub, fmt.Sprintf("invalid action payload: invalid bundle URL %q: bucket %q: a Cloud Storage bucket name is",
+			"gs://"+bucket+"/app/r1.tgz", bucket)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req, ignore, err := parseCloudEvent(c.e)
+			if err == nil || ignore != "" || !strings.Contains(err.Error(), c.wantErr) {
+				bucketURL, _, _ := deploy.SplitBundleURL(req.Bundle)
+				t.Fatalf("bundle %q (bucket URL %q), ignore %q, error %v; want an error containing %q",
+					req.Bundle, bucketURL, ignore, err, c.wantErr)
+			}
+			if !functest.SameRequest(req, deploy.Request{}) {
+				t.Errorf("a request alongside the error: %+v", req)
+			}
+		})
+	}
+}
+
+// A Pub/Sub action payload is one JSON value and nothing else. This pins
+// that trailing bytes after it are refused even when they are a stray ']'
+// or '}' (a garbled or concatenated message), which json.Decoder.More
+// reports as no more values.
+func TestPubSubPayloadWithTrailingBracketRefused(t *testing.T) {
+	for _, tail := range []string{"]", "}", "]]}", " }", "{}"} {
+		payload := `{"action":"reset","bundle":"gs://bundles/app/r1.tgz","database":"app_dev"}` + tail
+		e := loadCloudEventFixture(t, "pubsub-reset")
+		e.DataEncoded, _ = json.Marshal(map[string]any{"message": map[string]any{
+			"data": base64.StdEncoding.EncodeToString([]byte(payload)), "messageId": "m1", "publishTime": "2026-11-25T02:00:00Z"}})
+		req, ignore, err := parseCloudEvent(e)
+		if err == nil || ignore != "" || !strings.Contains(err.Error(), "invalid action payload: more than one JSON value") {
+			t.Errorf("payload %s: %s of %s on %q, ignore %q, error %v; want it refused as more than one JSON value",
+				payload, req.Action, req.Bundle, req.Database, ignore, err)
+		}
+	}
 }

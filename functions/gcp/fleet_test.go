@@ -290,7 +290,7 @@ func fleetRedelivery(t *testing.T, s *functest.Setup, c *cloud) {
 	body, _ := json.Marshal(deploy.FleetMessage{Action: deploy.ActionDeploy, Rollout: 7, Database: "tenant_unreached",
 		Bundle: "gs://" + testBucket + "/" + obj.Key, Version: obj.Version})
 	retried := q.srv.Publish(fleetTopic, body, map[string]string{"pgmi-rollout": "7"})
-	malformed := q.srv.Publish(fleetTopic, []byte(`{"action":"deploy","rollout":7,"database":"x","bundle":"gs://b/k","wave":1}`), nil)
+	malformed := q.srv.Publish(fleetTopic, []byte(`{"action":"deploy","rollout":7,"database":"x","bundle":"gs://bkt/k","wave":1}`), nil)
 	stop := q.Serve(t, in, 2)
 	deadline := time.Now().Add(time.Minute)
 	for len(q.pushes(retried)) < 3 && time.Now().Before(deadline) {

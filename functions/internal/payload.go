@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/pgmi-cloud/pgmi/pkg/deploy"
@@ -50,7 +51,9 @@ func ParsePayload(raw []byte, platform, source string) (deploy.Request, error) {
 	if err := dec.Decode(&p); err != nil {
 		return deploy.Request{}, fmt.Errorf("invalid action payload: %v (want {\"action\":\"deploy\"|\"reset\",\"bundle\":\"<url>\",\"version\":\"…\",\"database\":\"…\"})", err)
 	}
-	if dec.More() {
+	// Only white space may follow the value. dec.More is not enough: it is
+	// false before a stray ']' or '}', which would then go unnoticed.
+	if _, err := dec.Token(); err != io.EOF {
 		return deploy.Request{}, fmt.Errorf("invalid action payload: more than one JSON value")
 	}
 	req := deploy.Request{

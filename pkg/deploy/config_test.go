@@ -58,6 +58,8 @@ func TestLoadConfigRefusesWhatFailsEveryEvent(t *testing.T) {
 		{"route database over 63 bytes", env{"PGMI_ROUTES": route(long)}, "PGMI_ROUTES"},
 		{"route database over 63 bytes of UTF-8", env{"PGMI_ROUTES": route(strings.Repeat("é", 32))}, "PGMI_ROUTES"},
 		{"route to a template", env{"PGMI_ROUTES": route("template1")}, "PGMI_ROUTES"},
+		{"routes followed by a stray bracket", env{"PGMI_ROUTES": route("app") + "]"}, "PGMI_ROUTES"},
+		{"routes followed by a stray brace", env{"PGMI_ROUTES": route("app") + " }"}, "PGMI_ROUTES"},
 		{"target a template", env{"PGDATABASE": "template0"}, "PGDATABASE"},
 		{"target over 63 bytes", env{"PGDATABASE": long}, "PGDATABASE"},
 		{"reset list with NUL", env{"PGMI_RESET_ALLOW": "a,b\x00c"}, "PGMI_RESET_ALLOW"},

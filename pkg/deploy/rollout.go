@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -103,6 +104,9 @@ func ParseFleetMessage(body []byte, trigger Trigger) (Request, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return Request{}, fmt.Errorf("invalid fleet message: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Request{}, fmt.Errorf("invalid fleet message: more than one JSON value")
 	}
 	req := Request{Action: m.Action, Bundle: m.Bundle, Bucket: m.Bucket, Version: m.Version, Database: m.Database,
 		Rollout: m.Rollout, Trigger: trigger}

@@ -3,6 +3,7 @@ package deploy
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"unicode"
@@ -18,7 +19,9 @@ func decodeRoutes(s string) ([]Route, error) {
 	if err := dec.Decode(&routes); err != nil {
 		return nil, err
 	}
-	if dec.More() {
+	// Only white space may follow the list (dec.More is false before a
+	// stray ']' or '}').
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("more than one JSON value")
 	}
 	return routes, nil
