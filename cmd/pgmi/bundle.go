@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -147,7 +149,7 @@ func packBundle(ctx context.Context, s streams, dir string, f bundleFlags) error
 	if err := os.MkdirAll(filepath.Dir(f.output), 0o755); err != nil {
 		return fault.Wrap(fault.Config, err, "cannot write %s", f.output)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(f.output), ".pgmi-bundle-*")
+	tmp, err := createBeside(f.output)
 	if err != nil {
 		return fault.Wrap(fault.Config, withoutPath(err), "cannot write %s", f.output)
 	}
@@ -256,4 +258,20 @@ func verifyBundle(ctx context.Context, s streams, name, trustedFile, principal s
 	fmt.Fprintf(s.out, "OK %s: %s, %d files, signed by %s (%s, %s), sha256 %s (%.2fs)\n", name, describeManifest(v.Manifest),
 		len(v.Manifest.Files), v.Signer.Principals, v.Signer.Fingerprint, v.Signer.Window(), v.ArchiveSHA256, time.Since(start).Seconds())
 	return nil
+}
+
+// createBeside creates a new, empty file next to path under a random
+// name, to be renamed over path once written. Unlike os.CreateTemp (0600)
+// it is created 0666 less the umask, the mode path would get if written
+// directly, so the bundle is as readable as any file the user writes.
+func createBeside(path string) (*os.File, error) {
+	for {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		name := filepath.Join(filepath.Dir(path), ".pgmi-bundle-"+hex.EncodeToString(b[:]))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
 }
