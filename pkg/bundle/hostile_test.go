@@ -5,6 +5,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"io"
 	"io/fs"
 	"strings"
 	"testing"
@@ -171,5 +172,40 @@ func TestHostileZip(t *testing.T) {
 			}
 			wantRule(t, err, c.rule)
 		})
+	}
+}
+
+// Two files read interleaved from one Bundle (a Bundle is safe for
+// concurrent use): opening b.sql reads the rest of a.sql off the stream, and
+// the a.sql reader then gets the rest from the cache, or an error when the
+// cache is off. It used to get a clean io.EOF after the one byte it had
+// read: a short file without an error.
+func TestInterleavedReadsNeverTruncate(t *testing.T) {
+	deploy := regular(DeployPath, []byte("SELECT 1;\n"))
+	a := regular("a.sql", []byte("SELECT 'a very important statement';\n"))
+	b := regular("b.sql", []byte("SELECT 'b';\n"))
+	data := archive(t, append(head(t, manifestFor(deploy, a, b), nil), deploy, a, b)...)
+	for _, cache := range []int64{0, -1} {
+		bun, err := Open(context.Background(), bytesOpener(data, nil), &ReadOptions{AllowUnsigned: true, Limits: Limits{CacheSize: cache}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fa, err := bun.Open("a.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := make([]byte, 1)
+		if _, err := io.ReadFull(fa, first); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := bun.ReadFile("b.sql"); err != nil || !bytes.Equal(got, b.body) {
+			t.Fatalf("b.sql: %q, %v", got, err)
+		}
+		rest, err := io.ReadAll(fa)
+		got := append(first, rest...)
+		if err == nil && !bytes.Equal(got, a.body) {
+			t.Errorf("cache %d: a.sql read as %q with no error, want %q or an error", cache, got, a.body)
+		}
+		bun.Close()
 	}
 }

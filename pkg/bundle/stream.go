@@ -27,6 +27,7 @@ type stream struct {
 	br     *bufio.Reader
 	out    *counter // uncompressed bytes read from gzip (producer side)
 	ahead  *aheadReader
+	budget *budgetReader // what the tar reader may read while it looks for a header
 	gz     *gzip.Reader
 	tr     *tar.Reader
 	lim    Limits
@@ -69,7 +70,8 @@ func newStream(src io.ReadCloser, lim Limits) (*stream, error) {
 	gz.Multistream(false)
 	out := &counter{r: gz, ratio: lim.MaxRatio, other: in}
 	ahead := newAheadReader(out)
-	return &stream{src: src, in: in, br: br, out: out, ahead: ahead, gz: gz, tr: tar.NewReader(ahead), lim: lim}, nil
+	budget := &budgetReader{r: ahead}
+	return &stream{src: src, in: in, br: br, out: out, ahead: ahead, budget: budget, gz: gz, tr: tar.NewReader(budget), lim: lim}, nil
 }
 
 func (s *stream) Close() error {
@@ -81,7 +83,11 @@ func (s *stream) Close() error {
 // can break. It returns io.EOF at the end of the archive.
 func (s *stream) next() (*tar.Header, error) {
 	start := s.ahead.n + s.remain
+	// archive/tar reads a whole chain of PAX or GNU long-name headers in one
+	// Next: the budget stops it past MaxHeaderSize, not after the chain.
+	s.budget.limit(s.remain, s.lim.MaxHeaderSize)
 	hdr, err := s.tr.Next()
+	s.budget.off()
 	if err == io.EOF {
 		return nil, io.EOF
 	}
@@ -96,6 +102,41 @@ func (s *stream) next() (*tar.Header, error) {
 		return nil, err
 	}
 	return hdr, nil
+}
+
+// budgetReader passes reads through, refusing (ErrHeaderTooLarge) to read
+// more than its limit while one is set.
+type budgetReader struct {
+	r       io.Reader
+	on      bool
+	left    int64
+	maxSize int64
+}
+
+// limit allows the padding owed by the previous entry and maxSize bytes
+// of headers.
+func (b *budgetReader) limit(padding, maxSize int64) {
+	b.on, b.left, b.maxSize = true, maxSize, maxSize
+	if maxSize < unlimited-padding {
+		b.left += padding
+	}
+}
+
+func (b *budgetReader) off() { b.on = false }
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if !b.on {
+		return b.r.Read(p)
+	}
+	if b.left <= 0 {
+		return 0, reject(ErrHeaderTooLarge, "", "over %d bytes of headers before an entry", b.maxSize)
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 // corrupt classifies a read error: limit violations, context errors and

@@ -181,8 +181,9 @@ func (t *tarContent) advance() error {
 
 // drain reads the rest of the active file through its verifier.
 func (t *tarContent) drain(tf *tarFile) error {
+	cut := tf.err == nil // its reader had not come to the end itself
 	_, err := io.CopyBuffer(discard{}, readerFunc(tf.readLocked), make([]byte, 64<<10))
-	tf.superseded = true
+	tf.superseded, tf.cut = true, cut
 	t.active = nil
 	return err
 }
@@ -238,16 +239,42 @@ type tarFile struct {
 	index      int
 	keep       []byte // contents kept for the cache, nil when over budget
 	superseded bool
+	cut        bool // a later Open read the rest of the file off the stream (drain)
+	delivered  int  // bytes Read returned
 	err        error
 }
 
 func (f *tarFile) Read(p []byte) (int, error) {
 	f.t.mu.Lock()
 	defer f.t.mu.Unlock()
+	if f.cut {
+		return f.readCut(p)
+	}
 	if f.superseded && f.err == nil {
 		return 0, reject(ErrStreamSuperseded, f.v.f.Path, "")
 	}
-	return f.readLocked(p)
+	n, err := f.readLocked(p)
+	f.delivered += n
+	return n, err
+}
+
+// readCut serves a reader whose rest a later Open read off the stream: from
+// the cache when the file verified and was kept, else ErrStreamSuperseded
+// (open the file again), never a short file without an error.
+func (f *tarFile) readCut(p []byte) (int, error) {
+	if !errors.Is(f.err, io.EOF) {
+		return 0, f.err
+	}
+	kept, ok := f.t.cache[f.index]
+	if !ok {
+		return 0, reject(ErrStreamSuperseded, f.v.f.Path, "")
+	}
+	if f.delivered >= len(kept) {
+		return 0, io.EOF
+	}
+	n := copy(p, kept[f.delivered:])
+	f.delivered += n
+	return n, nil
 }
 
 func (f *tarFile) readLocked(p []byte) (int, error) {

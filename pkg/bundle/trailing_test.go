@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
+	"os"
 	"sync/atomic"
 	"testing"
 )
@@ -84,4 +85,70 @@ func TestRecordPaddingAfterTheArchiveAccepted(t *testing.T) {
 	if _, err := Verify(context.Background(), src, &ReadOptions{Trusted: k.allowed(t, "release@example.com")}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A chain of empty PAX extended headers before an entry is refused once it
+// passes MaxHeaderSize (16 KiB of headers per entry). The limit used to be
+// checked only after archive/tar had read the whole chain, so the reader
+// inflated all of it (bounded only by MaxRatio × the object size) before
+// refusing, unlike the zeros after the archive
+// (TestZerosAfterTheArchiveCountAgainstTheSizeLimit).
+func TestPAXHeaderChainStopsAtTheHeaderLimit(t *testing.T) {
+	k := newKey(t)
+	deploy := regular(DeployPath, []byte("SELECT 1;\n"))
+	var prefix bytes.Buffer
+	tw := tar.NewWriter(&prefix)
+	for _, e := range head(t, manifestFor(deploy), &k) {
+		hdr := e.hdr
+		if err := tw.WriteHeader(&hdr); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(e.body)
+	}
+	tw.Flush()
+	const chain = 64 << 20 // bytes of PAX headers
+	pax := rawHeader("PaxHeaders/deploy.sql", 0, tar.TypeXHeader)
+	pr, pw := io.Pipe()
+	var written atomic.Int64
+	go func() {
+		gz, _ := gzip.NewWriterLevel(pw, gzip.HuffmanOnly)
+		_, err := gz.Write(prefix.Bytes())
+		block := bytes.Repeat(pax, 128)
+		for err == nil && written.Load() < chain {
+			_, err = gz.Write(block)
+			written.Add(int64(len(block)))
+		}
+		if err == nil {
+			hdr := rawHeader(DeployPath, int64(len(deploy.body)), tar.TypeReg)
+			gz.Write(hdr)
+			gz.Write(deploy.body)
+			gz.Write(make([]byte, 512-len(deploy.body)+1024))
+			err = gz.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	_, err := Verify(context.Background(), pr, &ReadOptions{Trusted: k.allowed(t, "release@example.com")})
+	pr.Close()
+	wantRule(t, err, ErrHeaderTooLarge)
+	if n := written.Load(); n > 4<<20 {
+		t.Fatalf("the reader inflated %d bytes of headers for one entry before refusing (limit %d bytes)", n, DefaultLimits.MaxHeaderSize)
+	}
+}
+
+// Verify checks that nothing follows the archive: bytes appended to a zip
+// after its end-of-central-directory record (and comment) are refused with
+// ErrTrailingData, as they are after a tar.gz bundle. They used to be
+// accepted.
+func TestZipTrailingDataRefused(t *testing.T) {
+	k := newKey(t)
+	data, _ := pack(t, testProject(), &PackOptions{Signer: k.signer})
+	zipped := append(tarToZip(t, data, nil), []byte("trailing junk that is not part of the archive")...)
+	p := writeTemp(t, "b.zip", zipped)
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = Verify(context.Background(), f, &ReadOptions{Trusted: k.allowed(t, "*")})
+	wantRule(t, err, ErrTrailingData)
 }

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"io/fs"
 	"strings"
@@ -60,6 +61,9 @@ func readZip(ra io.ReaderAt, size int64, opts *ReadOptions) (*Bundle, error) {
 	zr, err := zip.NewReader(ra, size)
 	if err != nil {
 		return nil, rejectErr(ErrCorrupt, "", err)
+	}
+	if err := checkZipEnd(ra, size); err != nil {
+		return nil, err
 	}
 	byName := map[string]*zip.File{}
 	for _, f := range zr.File {
@@ -193,4 +197,26 @@ func (z *zipContent) close() error {
 		return nil
 	}
 	return z.src.Close()
+}
+
+// checkZipEnd refuses bytes after the end of a zip archive, as a tar.gz
+// bundle's are refused: archive/zip takes the last end-of-central-directory
+// record it finds in the file's tail and ignores what follows its comment.
+func checkZipEnd(ra io.ReaderAt, size int64) error {
+	const endLen = 22 // the record without its comment
+	tail := make([]byte, min(size, endLen+0xffff))
+	if _, err := ra.ReadAt(tail, size-int64(len(tail))); err != nil && err != io.EOF {
+		return rejectErr(ErrCorrupt, "", err)
+	}
+	for i := len(tail) - endLen; i >= 0; i-- {
+		if string(tail[i:i+4]) != "PK\x05\x06" {
+			continue
+		}
+		end := i + endLen + int(binary.LittleEndian.Uint16(tail[i+endLen-2:]))
+		if end != len(tail) {
+			return reject(ErrTrailingData, "", "%d bytes after the end of the zip archive", len(tail)-end)
+		}
+		return nil
+	}
+	return reject(ErrCorrupt, "", "no end of central directory record")
 }
