@@ -25,7 +25,9 @@ import (
 // run again. So the head runs exactly once and each tail unit at least once;
 // only the unit in flight when the deployer died can run twice (an
 // autocommit statement that committed just before its mark could be
-// written).
+// written). A head that is one statement which cannot share a transaction
+// with its mark (VACUUM, … CONCURRENTLY, a CALL or a DO block that may
+// commit: headMark) is such an autocommit statement: at least once.
 type Journal struct {
 	// Mark returns one SQL statement, without a trailing ';', that records
 	// that the first done execution units of the script with SHA-256 script
@@ -54,9 +56,11 @@ const (
 // headMark finds where the mark of the head unit sql goes: before the first
 // top-level COMMIT/END (at byte offset at); appended when the unit holds
 // several statements and no terminator (PostgreSQL runs them as one
-// implicit transaction); otherwise after the unit, since one statement alone
-// may be one that cannot run in a transaction block (CREATE INDEX
-// CONCURRENTLY, VACUUM), and a head that ends in ROLLBACK committed nothing.
+// implicit transaction), or one statement that may run in a transaction
+// block (appendable); otherwise after the unit: a statement that cannot run
+// in a transaction block (CREATE INDEX CONCURRENTLY, VACUUM) or may end
+// transactions itself (CALL) commits before its mark (at least once), and a
+// head that ends in ROLLBACK committed nothing.
 func headMark(sql string) (place markPlace, at int) {
 	mask, ok := Mask(sql)
 	if !ok {
@@ -69,10 +73,42 @@ func headMark(sql string) (place markPlace, at int) {
 			return markBefore, start
 		}
 		return markAfter, 0
-	case statements > 1:
+	case statements > 1, statements == 1 && appendable(sql, mask):
 		return markAppend, len(sql)
 	}
 	return markAfter, 0
+}
+
+// appendable reports whether a head that is one statement (sql, masked
+// mask) can share an implicit transaction with the mark after it, so that
+// the two commit together. Refused, and so marked after the statement (at
+// least once), are the statements PostgreSQL will not run in a transaction
+// block (or that end one: transaction control, PREPARE TRANSACTION), any
+// …CONCURRENTLY, a CALL (the procedure may COMMIT, which a transaction
+// block forbids) and a DO block whose text says COMMIT or ROLLBACK.
+func appendable(sql, mask string) bool {
+	first, rest := nextWord(mask)
+	second, _ := nextWord(rest)
+	switch {
+	case equalsAny(first, "VACUUM", "CLUSTER", "REINDEX", "DISCARD", "CALL", "BEGIN", "START", "COMMIT", "END",
+		"ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE", "PREPARE"),
+		equalsAny(first, "CREATE", "DROP", "ALTER") && equalsAny(second, "DATABASE", "TABLESPACE", "SYSTEM", "SUBSCRIPTION"),
+		hasWord(mask, "CONCURRENTLY"),
+		equalsAny(first, "DO") && (hasWord(sql, "COMMIT") || hasWord(sql, "ROLLBACK")):
+		return false
+	}
+	return true
+}
+
+// hasWord reports whether word (ASCII letters) is one of s's words, in any
+// case.
+func hasWord(s, word string) bool {
+	for w, rest := nextWord(s); w != ""; w, rest = nextWord(rest) {
+		if strings.EqualFold(w, word) {
+			return true
+		}
+	}
+	return false
 }
 
 // isCommit reports whether a tail unit commits the transaction it ends.

@@ -13,8 +13,21 @@ func TestHeadMarkPlace(t *testing.T) {
 		{"COMMIT;", markBefore, 0},
 		{"BEGIN; SELECT 1; ROLLBACK;", markAfter, 0},
 		{"SELECT 1; SELECT 2", markAppend, 18},
-		{"SELECT 1; -- only one", markAfter, 0},
+		// One statement shares the implicit transaction with its mark,
+		// unless it cannot run in a transaction block or may end
+		// transactions itself.
+		{"SELECT 1; -- only one", markAppend, 21},
+		{"DO $$ BEGIN INSERT INTO t VALUES (1); END $$;", markAppend, 45},
+		{"DO $$ BEGIN INSERT INTO t VALUES (1); COMMIT; END $$;", markAfter, 0},
+		{"do $$begin rollback; end$$", markAfter, 0},
+		{"CALL migrate()", markAfter, 0},
 		{"CREATE INDEX CONCURRENTLY i ON t (c)", markAfter, 0},
+		{"VACUUM ANALYZE t;", markAfter, 0},
+		{"create database app", markAfter, 0},
+		{"DROP TABLESPACE ts", markAfter, 0},
+		{"ALTER SYSTEM SET work_mem = '8MB'", markAfter, 0},
+		{"PREPARE TRANSACTION 'x'", markAfter, 0},
+		{"CREATE TABLE database (id int)", markAppend, 30},
 		{"BEGIN; SELECT $$COMMIT;$$; COMMIT AND CHAIN;", markBefore, 26},
 		{"BEGIN; ROLLBACK TO SAVEPOINT a; COMMIT;", markBefore, 31},
 	}

@@ -143,3 +143,43 @@ func TestJournalSingleStatementScript(t *testing.T) {
 		t.Fatal("the appended mark is not in the script's implicit transaction")
 	}
 }
+
+// crashAtHeadMark is a Journal whose first mark kills the deployer's
+// session, as a deployer that dies right at that point would.
+func crashAtHeadMark() *engine.Journal {
+	return &engine.Journal{Mark: func(done int, script string) string {
+		if done == 1 {
+			return "SELECT pg_terminate_backend(pg_backend_pid())"
+		}
+		return fmt.Sprintf("INSERT INTO public.journal VALUES (%d, '%s')", done, script)
+	}}
+}
+
+// The Journal contract (journal.go, ARCHITECTURE §6): "the head runs exactly
+// once": the head's mark commits with the head's work, so a deployer that
+// dies leaves either no head work or a mark. That holds for a deploy.sql of
+// one statement (a DO block) too: its mark used to be a round trip of its
+// own, so dying between the two left the head committed and unrecorded, and
+// the takeover (Resume 0) ran the head a second time.
+func TestSingleStatementHeadCommitsWithItsMark(t *testing.T) {
+	for _, script := range []string{
+		"INSERT INTO public.counter VALUES (1);\nINSERT INTO public.counter VALUES (2);\n", // control: two statements
+		"DO $$ BEGIN INSERT INTO public.counter VALUES (1); INSERT INTO public.counter VALUES (2); END $$;\n",
+	} {
+		s := newSession(t)
+		setup := cluster.Connect(t, s.db)
+		if _, err := setup.Exec(context.Background(), "CREATE TABLE public.counter (n int); CREATE TABLE public.journal (done int, script text)"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.deploy(t, files("deploy.sql", script), engine.Options{Journal: crashAtHeadMark()})
+		if err == nil {
+			t.Fatalf("%q: the killed session did not fail the deploy", script)
+		}
+		rows := query[int64](t, s.db, "SELECT count(*) FROM public.counter")[0]
+		marked := query[int64](t, s.db, "SELECT count(*) FROM public.journal")[0]
+		if rows > 0 && marked == 0 {
+			t.Errorf("deploy.sql %q: the head's work committed (%d rows) but no mark was recorded, "+
+				"so a takeover (Resume 0) runs the head a second time", script, rows)
+		}
+	}
+}
