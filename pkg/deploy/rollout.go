@@ -620,6 +620,11 @@ func (r *run) fleetTarget(ctx context.Context, route Route) (Status, error) {
 		return StatusDuplicate, nil
 	case rollStatus != rolloutRunning:
 		return StatusIgnored, fmt.Errorf("rollout %d is %s: target %s is not deployed by it", r.req.Rollout, rollStatus, r.req.Database)
+	case st == targetPending:
+		// Only a queued target's message is the rollout's: a later wave's
+		// target is deployed when its wave starts, not before (a forged
+		// message, or one a failed wave publish left behind).
+		return StatusIgnored, fmt.Errorf("target %s of rollout %d is in a wave that has not started: it is not deployed before its wave", r.req.Database, r.req.Rollout)
 	}
 	// The upload's sequencer, as its rollout recorded it: on each target,
 	// an older upload's deploy after a newer one's is stale (the ledger).
@@ -715,9 +720,11 @@ func (c *control) complete(ctx context.Context, id int64, db, status string, cod
 	}
 	// The rollout result is rewritten when a wave closes, and otherwise at
 	// most every reportEvery, so a wave of thousands is not serialized
-	// behind as many rewrites.
+	// behind as many rewrites. A stopped rollout (aborted, halted,
+	// superseded) closes no wave any more: each completion rewrites it, or
+	// the last targets in flight would never show in it.
 	var rep *RolloutReport
-	due := closed
+	due := closed || rollStatus != rolloutRunning
 	if !due {
 		err := tx.QueryRow(ctx, `UPDATE pgmi_fleet.rollouts SET reported_at = clock_timestamp()
 			WHERE id = $1 AND reported_at < clock_timestamp() - $2::interval RETURNING true`, id, reportEvery.String()).Scan(&due)
