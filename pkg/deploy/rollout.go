@@ -620,11 +620,6 @@ func (r *run) fleetTarget(ctx context.Context, route Route) (Status, error) {
 		return StatusDuplicate, nil
 	case rollStatus != rolloutRunning:
 		return StatusIgnored, fmt.Errorf("rollout %d is %s: target %s is not deployed by it", r.req.Rollout, rollStatus, r.req.Database)
-	case st == targetPending:
-		// Only a queued target's message is the rollout's: a later wave's
-		// target is deployed when its wave starts, not before (a forged
-		// message, or one a failed wave publish left behind).
-		return StatusIgnored, fmt.Errorf("target %s of rollout %d is in a wave that has not started: it is not deployed before its wave", r.req.Database, r.req.Rollout)
 	}
 	// The upload's sequencer, as its rollout recorded it: on each target,
 	// an older upload's deploy after a newer one's is stale (the ledger).
