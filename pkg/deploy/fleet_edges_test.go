@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -58,5 +59,26 @@ func TestAbortedRolloutResultShowsInFlightTargets(t *testing.T) {
 	if rep.Status != "aborted" || rep.Deployed != state.Deployed || rep.Pending != state.Pending {
 		t.Fatalf("rollout result object: %s, %d deployed, %d pending; control tables: %s, %d deployed, %d pending",
 			rep.Status, rep.Deployed, rep.Pending, state.Status, state.Deployed, state.Pending)
+	}
+}
+
+// A fleet message naming a target of a later wave (never published: its
+// wave has not started) is ignored and deploys nothing: it used to be
+// honoured, so the target deployed before the canary wave had run.
+func TestFleetMessageForLaterWaveIsIgnored(t *testing.T) {
+	ff := newFleetFixture(t, 3, `{"databases":$DBS,"waves":[1,"100%"]}`)
+	ff.subscribe(t) // nothing serves the queue: wave 1 stays queued
+	req := ff.put("tenants/r1.tgz", ff.signed(stamped()), "")
+	o := ff.run(req)
+	want(t, o, deploy.StatusStarted, false)
+	late := ff.dbs[2] // wave 2, pending
+	body, _ := json.Marshal(deploy.FleetMessage{Action: deploy.ActionDeploy, Rollout: o.Report.Rollout, Database: late, Bundle: req.Bundle, Bucket: req.Bucket})
+	r, err := deploy.ParseFleetMessage(body, deploy.Trigger{Source: "fleet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o2 := ff.run(r)
+	if n, _ := ff.runsIn(t, late); n != 0 || o2.Status == deploy.StatusDeployed {
+		t.Fatalf("%s (wave 2) deployed (%s, %d run(s)) while wave 1 had not started", late, o2.Status, n)
 	}
 }

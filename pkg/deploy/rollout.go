@@ -620,6 +620,11 @@ func (r *run) fleetTarget(ctx context.Context, route Route) (Status, error) {
 		return StatusDuplicate, nil
 	case rollStatus != rolloutRunning:
 		return StatusIgnored, fmt.Errorf("rollout %d is %s: target %s is not deployed by it", r.req.Rollout, rollStatus, r.req.Database)
+	case st == targetPending:
+		// Only a queued target's message is the rollout's: a later wave's
+		// target is deployed when its wave starts, not before (a forged
+		// message, or one a wave publish that failed left behind).
+		return StatusIgnored, fmt.Errorf("target %s of rollout %d is in a wave that has not started: it is not deployed before its wave", r.req.Database, r.req.Rollout)
 	}
 	// The upload's sequencer, as its rollout recorded it: on each target,
 	// an older upload's deploy after a newer one's is stale (the ledger).
@@ -675,8 +680,11 @@ func (r *run) completeTarget(ctx context.Context, final string, code int, msg st
 // target reads the target's status and its rollout's, checking the message
 // against what the rollout recorded.
 func (c *control) target(ctx context.Context, req Request) (target, rollout string, retryFailed bool, result, sequencer, sha string, err error) {
+	// FOR SHARE waits for a queueWave still in progress (it marks the
+	// wave's targets queued, then publishes, then commits), so a message
+	// that arrives before that commit reads its target queued, not pending.
 	err = c.conn.QueryRow(ctx, `SELECT t.status, r.status, t.retry_failed, coalesce(t.result, ''), r.sequencer, r.sha256 FROM pgmi_fleet.targets t JOIN pgmi_fleet.rollouts r ON r.id = t.rollout
-		WHERE t.rollout = $1 AND t.database = $2 AND r.bundle = $3 AND r.version = $4 AND r.bucket = $5`,
+		WHERE t.rollout = $1 AND t.database = $2 AND r.bundle = $3 AND r.version = $4 AND r.bucket = $5 FOR SHARE OF t`,
 		req.Rollout, req.Database, req.Bundle, req.Version, req.Bucket).Scan(&target, &rollout, &retryFailed, &result, &sequencer, &sha)
 	if errors.Is(err, pgx.ErrNoRows) || sqlState(err) == "42P01" || sqlState(err) == "3F000" {
 		return "", "", false, "", "", "", configErr("fleet message refused: rollout %d records no target %q for %s (version %q); a queue message never chooses where a bundle goes",
