@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/pgmi-cloud/pgmi/functions/internal/functest"
+	"github.com/pgmi-cloud/pgmi/internal/pgserver"
 )
 
 // riePkg is AWS's Lambda Runtime Interface Emulator, pinned in go.mod as a
@@ -280,26 +281,11 @@ func (f *rieFunc) Stop() {
 	})
 }
 
-// childrenOf lists the processes whose parent is pid (from /proc).
+// childrenOf lists pid's descendants (pgserver.ChildPIDs, from /proc).
 func childrenOf(pid int) []int {
-	var kids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid …; comm may hold spaces and parentheses.
-		rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
-		fields := strings.Fields(rest)
-		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
-			kids = append(kids, child)
-			kids = append(kids, childrenOf(child)...)
-		}
+	kids, _ := pgserver.ChildPIDs(pid)
+	for _, child := range kids {
+		kids = append(kids, childrenOf(child)...)
 	}
 	return kids
 }

@@ -129,7 +129,7 @@ func (c *Cluster) PID() int { return c.proc.pid() }
 // a session that has closed but whose process has not yet exited (which it
 // does well after pg_stat_activity stopped showing it). Linux only
 // (errors.ErrUnsupported elsewhere).
-func (c *Cluster) Children() ([]int, error) { return children(c.PID()) }
+func (c *Cluster) Children() ([]int, error) { return ChildPIDs(c.PID()) }
 
 // Log returns the server log so far, or "" once the cluster is removed.
 func (c *Cluster) Log() string {

@@ -15,8 +15,9 @@ func setParentDeathSignal(a *syscall.SysProcAttr) {
 	a.Pdeathsig = syscall.SIGQUIT
 }
 
-// children lists the pids of the processes whose parent is pid, from /proc.
-func children(pid int) ([]int, error) {
+// ChildPIDs lists the pids of the processes whose parent is pid, from
+// /proc (errors.ErrUnsupported on systems without it).
+func ChildPIDs(pid int) ([]int, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err

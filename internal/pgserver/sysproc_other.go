@@ -11,5 +11,5 @@ import (
 // dies without cleanup keeps running until killed.
 func setParentDeathSignal(*syscall.SysProcAttr) {}
 
-// children needs /proc.
-func children(int) ([]int, error) { return nil, errors.ErrUnsupported }
+// ChildPIDs needs /proc.
+func ChildPIDs(int) ([]int, error) { return nil, errors.ErrUnsupported }
